@@ -1,0 +1,1029 @@
+//! Ingest: mapped input bytes → fixed-size [`Row`]s, [`Reject`]s and the row count.
+//!
+//! Takes the mapped inventory files and the loaded supplier registry; hands on one
+//! [`Row`] per accepted line (every identifier already normalised by `normalize`, every
+//! text field that matters later held as an offset into the mapped file, not a copy),
+//! the rejected lines with their reasons, and per-file sizes and checksums.
+//! Guarantees: headers are checked before any row is read (a missing or doubled column
+//! refuses the file); each line is either a row or a reject, so nothing is lost; no
+//! allocation per field (text that needs unescaping goes through a reused scratch buffer).
+//! Files are cut into chunks at line ends and parsed in parallel with rayon; results come
+//! back in file order, so nothing downstream depends on the thread count.
+//! Leaves to others: collapsing identical rows and grouping (`matching`), what an invalid
+//! value means (`resolve`).
+
+use std::hash::BuildHasher;
+use std::path::{Path, PathBuf};
+
+use hashbrown::HashMap;
+use rayon::prelude::*;
+
+use crate::mapped::MappedFile;
+use crate::normalize::{self, Day, Guid, Mpan, Mprn, MpxnKey};
+use crate::registry::Registry;
+
+/// The errors that refuse an input file or the run. Each names the file and, where one
+/// is at fault, the column or line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is empty; expected a header line naming the columns")]
+    Empty { path: PathBuf },
+    #[error("{path}:1: the header is not valid UTF-8")]
+    HeaderNotUtf8 { path: PathBuf },
+    #[error("{path}:1: the header has malformed quoting")]
+    HeaderQuoting { path: PathBuf },
+    #[error("{path}:1: the header holds both '|' and ',', so the delimiter cannot be told; use one of them")]
+    AmbiguousDelimiter { path: PathBuf },
+    #[error("{path}:1: required column `{column}` is missing from the header")]
+    MissingColumn { path: PathBuf, column: &'static str },
+    #[error(
+        "{path}:1: column `{column}` is named twice in the header (columns {first} and {second})"
+    )]
+    DuplicateColumn {
+        path: PathBuf,
+        column: &'static str,
+        first: usize,
+        second: usize,
+    },
+    #[error("{path}:{line}: bad supplier registry row: {problem}")]
+    Registry {
+        path: PathBuf,
+        line: u64,
+        problem: String,
+    },
+}
+
+impl InputError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> InputError {
+        InputError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Why a line could not be attributed to an installation (SPEC §5), in the order the
+/// checks are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectReason {
+    UndecodableBytes,
+    MalformedQuoting,
+    WrongNumberOfFields,
+    EmptySource,
+    EmptyInstallationId,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::UndecodableBytes => "undecodable bytes",
+            RejectReason::MalformedQuoting => "malformed quoting",
+            RejectReason::WrongNumberOfFields => "wrong number of fields",
+            RejectReason::EmptySource => "empty source",
+            RejectReason::EmptyInstallationId => "empty installation_id",
+        }
+    }
+}
+
+/// A rejected line: where it is and why. The raw text is read back from the mapped file
+/// when the report is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub line_ref: LineRef,
+    pub line_no: u64,
+    pub reason: RejectReason,
+}
+
+/// A line's position: input file index (16 bits) and byte offset of its first byte (48 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LineRef(u64);
+
+impl LineRef {
+    fn new(file: usize, offset: usize) -> LineRef {
+        debug_assert!(file < 1 << 16 && (offset as u64) < 1 << 48);
+        LineRef(((file as u64) << 48) | offset as u64)
+    }
+
+    pub fn file(self) -> usize {
+        (self.0 >> 48) as usize
+    }
+
+    pub fn offset(self) -> usize {
+        (self.0 & ((1 << 48) - 1)) as usize
+    }
+}
+
+/// The ten inventory columns of SPEC §3.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Source,
+    GroupId,
+    InstallationId,
+    DeviceId,
+    DeviceType,
+    Mpxn,
+    InstalledOn,
+    LastCommsAt,
+    SupplierId,
+    Dormant,
+}
+
+impl Column {
+    pub const ALL: [Column; 10] = [
+        Column::Source,
+        Column::GroupId,
+        Column::InstallationId,
+        Column::DeviceId,
+        Column::DeviceType,
+        Column::Mpxn,
+        Column::InstalledOn,
+        Column::LastCommsAt,
+        Column::SupplierId,
+        Column::Dormant,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Source => "source",
+            Column::GroupId => "group_id",
+            Column::InstallationId => "installation_id",
+            Column::DeviceId => "device_id",
+            Column::DeviceType => "device_type",
+            Column::Mpxn => "mpxn",
+            Column::InstalledOn => "installed_on",
+            Column::LastCommsAt => "last_comms_at",
+            Column::SupplierId => "supplier_id",
+            Column::Dormant => "dormant",
+        }
+    }
+
+    /// Every column but `last_comms_at` and `dormant` must be in the header (Appendix).
+    fn required(self) -> bool {
+        !matches!(self, Column::LastCommsAt | Column::Dormant)
+    }
+}
+
+/// Where a file's known columns are, and how its lines are split.
+#[derive(Clone, Debug)]
+pub struct Header {
+    pub delimiter: u8,
+    /// Number of fields every row must have (unknown and empty-named columns included).
+    pub field_count: usize,
+    /// For each known column name (by position in the `names` given to [`Header::parse`]),
+    /// its field index, if present.
+    pub positions: Vec<Option<usize>>,
+    /// Byte offset of the first body line.
+    pub body_start: usize,
+}
+
+impl Header {
+    /// Reads and checks a file's header line (SPEC §3 and the Appendix): strips a leading
+    /// BOM, decides the delimiter, lower-cases and trims the names, refuses a missing
+    /// required column, a known column named twice, or a header with both `|` and `,`.
+    /// `required[i]` says whether `names[i]` must be present. O(header).
+    pub fn parse(
+        path: &Path,
+        bytes: &[u8],
+        names: &[&'static str],
+        required: &[bool],
+    ) -> Result<Header, InputError> {
+        let path_buf = || path.to_path_buf();
+        if bytes.is_empty() {
+            return Err(InputError::Empty { path: path_buf() });
+        }
+        let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let (line, next) = line_at(bytes, start);
+        std::str::from_utf8(line).map_err(|_| InputError::HeaderNotUtf8 { path: path_buf() })?;
+        let has_pipe = line.contains(&b'|');
+        let has_comma = line.contains(&b',');
+        let delimiter = match (has_pipe, has_comma) {
+            (true, true) => return Err(InputError::AmbiguousDelimiter { path: path_buf() }),
+            (true, false) => b'|',
+            _ => b',',
+        };
+        let mut scratch = Vec::new();
+        let mut fields = Vec::new();
+        split_line(line, delimiter, &mut scratch, &mut fields)
+            .map_err(|_| InputError::HeaderQuoting { path: path_buf() })?;
+        let mut positions = vec![None; names.len()];
+        for (index, field) in fields.iter().enumerate() {
+            let name = normalize::trim(field.bytes(line, &scratch)).to_ascii_lowercase();
+            if let Some(known) = names.iter().position(|n| n.as_bytes() == name.as_slice()) {
+                if let Some(first) = positions[known] {
+                    return Err(InputError::DuplicateColumn {
+                        path: path_buf(),
+                        column: names[known],
+                        first: first + 1,
+                        second: index + 1,
+                    });
+                }
+                positions[known] = Some(index);
+            }
+        }
+        for (i, name) in names.iter().enumerate() {
+            if required[i] && positions[i].is_none() {
+                return Err(InputError::MissingColumn {
+                    path: path_buf(),
+                    column: name,
+                });
+            }
+        }
+        Ok(Header {
+            delimiter,
+            field_count: fields.len(),
+            positions,
+            body_start: next,
+        })
+    }
+}
+
+/// The line starting at `start` (LF and one trailing CR removed) and the offset of the
+/// next line.
+pub fn line_at(bytes: &[u8], start: usize) -> (&[u8], usize) {
+    let rest = &bytes[start..];
+    let (mut line, next) = match memchr::memchr(b'\n', rest) {
+        Some(i) => (&rest[..i], start + i + 1),
+        None => (rest, bytes.len()),
+    };
+    if let [head @ .., b'\r'] = line {
+        line = head;
+    }
+    (line, next)
+}
+
+/// One field of a split line: a byte range in the line itself, or — for a quoted field
+/// with `""` escapes — in the scratch buffer that holds its unescaped text.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    start: u32,
+    end: u32,
+    unescaped: bool,
+}
+
+impl Field {
+    pub fn bytes<'a>(self, line: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
+        let range = self.start as usize..self.end as usize;
+        if self.unescaped {
+            &scratch[range]
+        } else {
+            &line[range]
+        }
+    }
+
+    /// The field's range in the line, when its text is a contiguous part of it.
+    pub fn in_line(self) -> Option<(u32, u32)> {
+        (!self.unescaped).then_some((self.start, self.end))
+    }
+}
+
+/// Splits one line into fields (RFC 4180 within one physical line: a field whose first
+/// byte is `"` is quoted, `""` inside it is a quote, and the closing quote must be
+/// followed by the delimiter or the end of the line). A `"` inside an unquoted field is
+/// an ordinary character. Clears and refills `fields` and `scratch`; allocates only when
+/// they must grow.
+pub fn split_line(
+    line: &[u8],
+    delimiter: u8,
+    scratch: &mut Vec<u8>,
+    fields: &mut Vec<Field>,
+) -> Result<(), RejectReason> {
+    fields.clear();
+    scratch.clear();
+    let mut pos = 0usize;
+    loop {
+        if line.get(pos) == Some(&b'"') {
+            let mut cursor = pos + 1;
+            let mut escaped = false;
+            let scratch_start = scratch.len();
+            let close = loop {
+                let Some(q) = memchr::memchr(b'"', &line[cursor..]) else {
+                    return Err(RejectReason::MalformedQuoting);
+                };
+                let q = cursor + q;
+                if line.get(q + 1) == Some(&b'"') {
+                    if !escaped {
+                        escaped = true;
+                    }
+                    scratch.extend_from_slice(&line[cursor..=q]);
+                    cursor = q + 2;
+                } else {
+                    break q;
+                }
+            };
+            if escaped {
+                scratch.extend_from_slice(&line[cursor..close]);
+                fields.push(Field {
+                    start: scratch_start as u32,
+                    end: scratch.len() as u32,
+                    unescaped: true,
+                });
+            } else {
+                fields.push(Field {
+                    start: (pos + 1) as u32,
+                    end: close as u32,
+                    unescaped: false,
+                });
+            }
+            match line.get(close + 1) {
+                None => return Ok(()),
+                Some(&b) if b == delimiter => pos = close + 2,
+                Some(_) => return Err(RejectReason::MalformedQuoting),
+            }
+        } else {
+            let end = memchr::memchr(delimiter, &line[pos..]).map(|i| pos + i);
+            fields.push(Field {
+                start: pos as u32,
+                end: end.unwrap_or(line.len()) as u32,
+                unescaped: false,
+            });
+            match end {
+                Some(e) => pos = e + 1,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// What kind of device a row is, as far as the rules care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeterKind {
+    /// Not a meter (CHF, PPMID, IHD, empty or unknown device type): carries no MPxN.
+    None,
+    /// Electricity smart meter: its `mpxn` is an MPAN.
+    Esme,
+    /// Gas smart meter: its `mpxn` is an MPRN.
+    Gsme,
+}
+
+/// A meter's `mpxn` field, read as its device type says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MpxnField {
+    /// Not a meter: the field is ignored.
+    NotApplicable,
+    /// Empty or whitespace only.
+    Missing,
+    /// Present but not a valid MPAN (ESME) / MPRN (GSME).
+    Invalid,
+    Valid(MpxnKey),
+}
+
+/// A date field: `None` when the (optional) field is empty, `Invalid` when it does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateField {
+    None,
+    Invalid,
+    Day(Day),
+}
+
+/// One accepted inventory line, normalised. 64 bytes; 60 million of them take 3.6 GiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    /// Where the line is, to read back text fields and to re-check identical rows exactly.
+    pub line_ref: LineRef,
+    /// Hash of (upper-cased source, installation_id): rows of one installation share it.
+    pub installation_key: u64,
+    /// Hash of the row's identity (all ten columns, SPEC Appendix); equal rows share it.
+    pub fingerprint: u64,
+    /// Canonical GUID, or 0 when the device id does not normalise.
+    pub device: u64,
+    /// Packed [`MpxnField`]: see [`Row::mpxn`].
+    mpxn_raw: u64,
+    /// Byte range of the trimmed installation_id within the line; `len == u32::MAX` when
+    /// the field was quoted with escapes and must be re-split to be read.
+    pub installation_start: u32,
+    pub installation_len: u32,
+    /// Interned upper-cased source (see [`Interned`]).
+    pub source: u32,
+    /// Interned upper-cased group_id, or [`NO_GROUP`].
+    pub group: u32,
+    /// Supplier party index in the registry, or [`UNKNOWN_PARTY`].
+    pub party: u32,
+    installed_on: i32,
+    last_comms: i32,
+    flags: u8,
+}
+
+pub const NO_GROUP: u32 = u32::MAX;
+pub const UNKNOWN_PARTY: u32 = u32::MAX;
+
+const DAY_NONE: i32 = i32::MAX;
+const DAY_INVALID: i32 = i32::MIN;
+const MPXN_NOT_APPLICABLE: u64 = 0;
+const MPXN_MISSING: u64 = 1;
+const MPXN_INVALID: u64 = 2;
+const FLAG_ESME: u8 = 1;
+const FLAG_GSME: u8 = 2;
+const FLAG_DORMANT: u8 = 4;
+
+impl Row {
+    pub fn meter_kind(&self) -> MeterKind {
+        match self.flags & (FLAG_ESME | FLAG_GSME) {
+            FLAG_ESME => MeterKind::Esme,
+            FLAG_GSME => MeterKind::Gsme,
+            _ => MeterKind::None,
+        }
+    }
+
+    pub fn is_meter(&self) -> bool {
+        self.meter_kind() != MeterKind::None
+    }
+
+    pub fn dormant(&self) -> bool {
+        self.flags & FLAG_DORMANT != 0
+    }
+
+    pub fn guid(&self) -> Option<Guid> {
+        Guid::from_u64(self.device)
+    }
+
+    pub fn mpxn(&self) -> MpxnField {
+        match self.mpxn_raw {
+            MPXN_NOT_APPLICABLE => MpxnField::NotApplicable,
+            MPXN_MISSING => MpxnField::Missing,
+            MPXN_INVALID => MpxnField::Invalid,
+            // Valid keys are never 0, 1 or 2: an MPAN key has its top bit set, an MPRN
+            // key is at least 100000.
+            raw => MpxnField::Valid(MpxnKey::from_raw(raw).expect("non-zero")),
+        }
+    }
+
+    pub fn installed_on(&self) -> DateField {
+        date_field(self.installed_on)
+    }
+
+    pub fn last_comms(&self) -> DateField {
+        date_field(self.last_comms)
+    }
+}
+
+fn date_field(v: i32) -> DateField {
+    match v {
+        DAY_NONE => DateField::None,
+        DAY_INVALID => DateField::Invalid,
+        d => DateField::Day(Day(d)),
+    }
+}
+
+fn pack_date(d: DateField) -> i32 {
+    match d {
+        DateField::None => DAY_NONE,
+        DateField::Invalid => DAY_INVALID,
+        DateField::Day(Day(d)) => d,
+    }
+}
+
+/// A small table of distinct upper-cased texts (sources, GroupIDs), in first-seen order.
+#[derive(Default, Debug, Clone)]
+pub struct Interned {
+    texts: Vec<Box<[u8]>>,
+    index: HashMap<Box<[u8]>, u32>,
+}
+
+impl Interned {
+    pub fn intern(&mut self, text: &[u8]) -> u32 {
+        if let Some(&id) = self.index.get(text) {
+            return id;
+        }
+        let id = self.texts.len() as u32;
+        self.texts.push(text.into());
+        self.index.insert(text.into(), id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &[u8] {
+        &self.texts[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+}
+
+/// One mapped inventory file and its checked header.
+pub struct InventoryFile {
+    pub path: PathBuf,
+    pub bytes: MappedFile,
+    pub header: Header,
+}
+
+impl InventoryFile {
+    /// Maps the file and checks its header; refuses it (naming the column) when a
+    /// required column is missing.
+    pub fn open(path: &Path) -> Result<InventoryFile, InputError> {
+        let bytes = MappedFile::open(path).map_err(|e| InputError::io(path, e))?;
+        let names: Vec<&'static str> = Column::ALL.iter().map(|c| c.name()).collect();
+        let required: Vec<bool> = Column::ALL.iter().map(|c| c.required()).collect();
+        let header = Header::parse(path, &bytes, &names, &required)?;
+        Ok(InventoryFile {
+            path: path.to_path_buf(),
+            bytes,
+            header,
+        })
+    }
+
+    fn position(&self, column: Column) -> Option<usize> {
+        self.header.positions[column as usize]
+    }
+}
+
+/// Everything ingest hands on.
+pub struct Ingested {
+    pub rows: Vec<Row>,
+    pub rejects: Vec<Reject>,
+    /// Lines read, header excluded, over all files.
+    pub rows_read: u64,
+    pub sources: Interned,
+    pub groups: Interned,
+    /// CRC-32C of each file's bytes, in file order.
+    pub checksums: Vec<u32>,
+}
+
+/// What one parse chunk produces; merged in chunk order.
+struct ChunkOutput {
+    rows: Vec<Row>,
+    rejects: Vec<Reject>,
+    lines: u64,
+    sources: Interned,
+    groups: Interned,
+    crc: u32,
+}
+
+/// Target chunk size: big enough that per-chunk overhead vanishes, small enough that
+/// two cores stay balanced on a file of a few hundred MB.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// The per-sweep settings ingest needs.
+#[derive(Clone, Copy, Debug)]
+pub struct IngestSettings {
+    pub chunk_bytes: usize,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            chunk_bytes: CHUNK_BYTES,
+        }
+    }
+}
+
+/// Parses every inventory file into rows and rejects. Each file is cut into chunks at
+/// line ends, chunks are parsed in parallel, and the results are merged in file and
+/// line order, so the outcome is the same for any thread count. Memory: one [`Row`] per
+/// accepted line plus one chunk's worth of transient copies.
+pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSettings) -> Ingested {
+    let mut jobs = Vec::new();
+    for (file_index, file) in files.iter().enumerate() {
+        let bytes: &[u8] = &file.bytes;
+        let mut start = file.header.body_start;
+        while start < bytes.len() {
+            let target = (start + settings.chunk_bytes.max(1)).min(bytes.len());
+            let end = match memchr::memchr(b'\n', &bytes[target.saturating_sub(1)..]) {
+                Some(i) if target < bytes.len() => target - 1 + i + 1,
+                _ => bytes.len(),
+            };
+            jobs.push((file_index, start, end));
+            start = end;
+        }
+    }
+    let outputs: Vec<ChunkOutput> = jobs
+        .par_iter()
+        .map(|&(file_index, start, end)| parse_chunk(files, file_index, start, end, registry))
+        .collect();
+
+    // Merge: line numbers by prefix sums per file, interned ids remapped to global ones.
+    let mut sources = Interned::default();
+    let mut groups = Interned::default();
+    let mut rows = Vec::with_capacity(outputs.iter().map(|o| o.rows.len()).sum());
+    let mut rejects = Vec::new();
+    let mut rows_read = 0;
+    let mut checksums: Vec<u32> = files
+        .iter()
+        .map(|f| crc32c::crc32c(&f.bytes[..f.header.body_start]))
+        .collect();
+    let mut next_line = vec![2u64; files.len()];
+    for (output, &(file_index, start, end)) in outputs.into_iter().zip(&jobs) {
+        let source_map: Vec<u32> = (0..output.sources.len() as u32)
+            .map(|id| sources.intern(output.sources.get(id)))
+            .collect();
+        let group_map: Vec<u32> = (0..output.groups.len() as u32)
+            .map(|id| groups.intern(output.groups.get(id)))
+            .collect();
+        rows.extend(output.rows.into_iter().map(|mut row| {
+            row.source = source_map[row.source as usize];
+            if row.group != NO_GROUP {
+                row.group = group_map[row.group as usize];
+            }
+            row
+        }));
+        let first_line = next_line[file_index];
+        rejects.extend(output.rejects.into_iter().map(|mut r| {
+            r.line_no += first_line;
+            r
+        }));
+        next_line[file_index] += output.lines;
+        rows_read += output.lines;
+        checksums[file_index] =
+            crc32c::crc32c_combine(checksums[file_index], output.crc, end - start);
+    }
+    Ingested {
+        rows,
+        rejects,
+        rows_read,
+        sources,
+        groups,
+        checksums,
+    }
+}
+
+fn parse_chunk(
+    files: &[InventoryFile],
+    file_index: usize,
+    start: usize,
+    end: usize,
+    registry: &Registry,
+) -> ChunkOutput {
+    let file = &files[file_index];
+    let bytes: &[u8] = &file.bytes;
+    let chunk = &bytes[start..end];
+    let mut out = ChunkOutput {
+        rows: Vec::with_capacity(chunk.len() / 100),
+        rejects: Vec::new(),
+        lines: 0,
+        sources: Interned::default(),
+        groups: Interned::default(),
+        crc: crc32c::crc32c(chunk),
+    };
+    // Most chunks are valid UTF-8 throughout: check once, and per line only if not.
+    let chunk_is_utf8 = std::str::from_utf8(chunk).is_ok();
+    let mut parser = RowParser::new(file, registry);
+    let mut offset = start;
+    while offset < end {
+        let (line, next) = line_at(&bytes[..end], offset);
+        let line_no = out.lines;
+        out.lines += 1;
+        let line_ref = LineRef::new(file_index, offset);
+        let utf8 = chunk_is_utf8 || std::str::from_utf8(line).is_ok();
+        let result = if utf8 {
+            parser.parse(line, line_ref, &mut out.sources, &mut out.groups)
+        } else {
+            Err(RejectReason::UndecodableBytes)
+        };
+        match result {
+            Ok(row) => out.rows.push(row),
+            Err(reason) => out.rejects.push(Reject {
+                line_ref,
+                line_no,
+                reason,
+            }),
+        }
+        offset = next;
+    }
+    out
+}
+
+/// The trimmed text of each known column of one split line.
+pub struct RowFields<'a> {
+    values: [&'a [u8]; 10],
+}
+
+impl<'a> RowFields<'a> {
+    pub fn get(&self, column: Column) -> &'a [u8] {
+        self.values[column as usize]
+    }
+}
+
+/// Splits and normalises lines of one file. Holds the reused buffers, so parsing a line
+/// allocates nothing once they have grown.
+pub struct RowParser<'f> {
+    file: &'f InventoryFile,
+    registry: &'f Registry,
+    scratch: Vec<u8>,
+    fields: Vec<Field>,
+    upper: Vec<u8>,
+    identity: Vec<u8>,
+}
+
+impl<'f> RowParser<'f> {
+    pub fn new(file: &'f InventoryFile, registry: &'f Registry) -> RowParser<'f> {
+        RowParser {
+            file,
+            registry,
+            scratch: Vec::new(),
+            fields: Vec::with_capacity(16),
+            upper: Vec::new(),
+            identity: Vec::new(),
+        }
+    }
+
+    /// Splits a line and returns the trimmed known fields, or why it is rejected (quoting
+    /// and field count; the emptiness checks are the caller's).
+    pub fn split<'l>(&'l mut self, line: &'l [u8]) -> Result<RowFields<'l>, RejectReason> {
+        let header = &self.file.header;
+        split_line(line, header.delimiter, &mut self.scratch, &mut self.fields)?;
+        if self.fields.len() != header.field_count {
+            return Err(RejectReason::WrongNumberOfFields);
+        }
+        let mut values: [&[u8]; 10] = [b""; 10];
+        for column in Column::ALL {
+            if let Some(i) = self.file.position(column) {
+                values[column as usize] =
+                    normalize::trim(self.fields[i].bytes(line, &self.scratch));
+            }
+        }
+        Ok(RowFields { values })
+    }
+
+    /// The byte range of the trimmed installation_id within `line`, if contiguous.
+    fn installation_range(&self, line: &[u8]) -> Option<(u32, u32)> {
+        let i = self.file.position(Column::InstallationId)?;
+        let (start, end) = self.fields[i].in_line()?;
+        let raw = &line[start as usize..end as usize];
+        let lead = raw.len() - raw.iter().skip_while(|&&b| normalize::is_space(b)).count();
+        let len = normalize::trim(raw).len();
+        Some((start + lead as u32, len as u32))
+    }
+
+    fn parse(
+        &mut self,
+        line: &[u8],
+        line_ref: LineRef,
+        sources: &mut Interned,
+        groups: &mut Interned,
+    ) -> Result<Row, RejectReason> {
+        let registry = self.registry;
+        let mut upper = std::mem::take(&mut self.upper);
+        let mut identity = std::mem::take(&mut self.identity);
+        let fields = self.split(line)?;
+        let source = fields.get(Column::Source);
+        if source.is_empty() {
+            return Err(RejectReason::EmptySource);
+        }
+        let installation = fields.get(Column::InstallationId);
+        if installation.is_empty() {
+            return Err(RejectReason::EmptyInstallationId);
+        }
+        let meter_kind = meter_kind(fields.get(Column::DeviceType));
+        let mpxn = read_mpxn(meter_kind, fields.get(Column::Mpxn));
+        let installed_on = match Day::parse(fields.get(Column::InstalledOn)) {
+            Some(d) => DateField::Day(d),
+            None => DateField::Invalid,
+        };
+        let last_comms = match fields.get(Column::LastCommsAt) {
+            b"" => DateField::None,
+            text => Day::parse(text).map_or(DateField::Invalid, DateField::Day),
+        };
+        let party = registry.party_of(fields.get(Column::SupplierId), &mut upper);
+
+        upper_into(&mut upper, source);
+        let source_id = sources.intern(&upper);
+        let installation_key = HASH.hash_one((&upper[..], installation));
+        let group = match fields.get(Column::GroupId) {
+            b"" => NO_GROUP,
+            g => {
+                upper_into(&mut upper, g);
+                groups.intern(&upper)
+            }
+        };
+        identity_bytes(&fields, &mut identity);
+        let fingerprint = HASH.hash_one(&identity[..]);
+        let device = Guid::parse(fields.get(Column::DeviceId)).map_or(0, Guid::to_u64);
+        let dormant = normalize::is_dormant(fields.get(Column::Dormant));
+
+        let (installation_start, installation_len) =
+            self.installation_range(line).unwrap_or((0, u32::MAX));
+        self.upper = upper;
+        self.identity = identity;
+        let flags = match meter_kind {
+            MeterKind::None => 0,
+            MeterKind::Esme => FLAG_ESME,
+            MeterKind::Gsme => FLAG_GSME,
+        } | if dormant { FLAG_DORMANT } else { 0 };
+        Ok(Row {
+            line_ref,
+            installation_key,
+            fingerprint,
+            device,
+            mpxn_raw: match mpxn {
+                MpxnField::NotApplicable => MPXN_NOT_APPLICABLE,
+                MpxnField::Missing => MPXN_MISSING,
+                MpxnField::Invalid => MPXN_INVALID,
+                MpxnField::Valid(key) => key.to_raw(),
+            },
+            installation_start,
+            installation_len,
+            source: source_id,
+            group,
+            party,
+            installed_on: pack_date(installed_on),
+            last_comms: pack_date(last_comms),
+            flags,
+        })
+    }
+}
+
+/// The fixed hasher for installation keys and fingerprints. Hash values never reach the
+/// output (equal hashes are always confirmed on the text), but a fixed seed keeps
+/// intermediate orders reproducible when debugging.
+static HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x6d70_786e);
+
+fn upper_into(buf: &mut Vec<u8>, text: &[u8]) {
+    buf.clear();
+    buf.extend(text.iter().map(u8::to_ascii_uppercase));
+}
+
+fn meter_kind(device_type: &[u8]) -> MeterKind {
+    if device_type.eq_ignore_ascii_case(b"ESME") {
+        MeterKind::Esme
+    } else if device_type.eq_ignore_ascii_case(b"GSME") {
+        MeterKind::Gsme
+    } else {
+        MeterKind::None
+    }
+}
+
+fn read_mpxn(kind: MeterKind, text: &[u8]) -> MpxnField {
+    match kind {
+        MeterKind::None => MpxnField::NotApplicable,
+        _ if text.is_empty() => MpxnField::Missing,
+        MeterKind::Esme => {
+            Mpan::parse(text).map_or(MpxnField::Invalid, |m| MpxnField::Valid(MpxnKey::mpan(m)))
+        }
+        MeterKind::Gsme => {
+            Mprn::parse(text).map_or(MpxnField::Invalid, |m| MpxnField::Valid(MpxnKey::mprn(m)))
+        }
+    }
+}
+
+/// Writes the identity of a row (SPEC Appendix, "Identical rows") as bytes: two rows are
+/// identical iff these bytes are equal. Case-insensitive columns are upper-cased; the
+/// device id and a meter's MPxN are written in canonical form when they normalise,
+/// otherwise as trimmed text. Every field is tagged and texts end in 0xFF (which never
+/// occurs in UTF-8), so the encoding is injective.
+pub fn identity_bytes(fields: &RowFields<'_>, out: &mut Vec<u8>) {
+    out.clear();
+    let text = |out: &mut Vec<u8>, tag: u8, t: &[u8]| {
+        out.push(tag);
+        out.extend_from_slice(t);
+        out.push(0xFF);
+    };
+    let upper = |out: &mut Vec<u8>, tag: u8, t: &[u8]| {
+        out.push(tag);
+        out.extend(t.iter().map(u8::to_ascii_uppercase));
+        out.push(0xFF);
+    };
+    upper(out, b's', fields.get(Column::Source));
+    upper(out, b'g', fields.get(Column::GroupId));
+    upper(out, b'u', fields.get(Column::SupplierId));
+    upper(out, b't', fields.get(Column::DeviceType));
+    text(out, b'i', fields.get(Column::InstallationId));
+    text(out, b'o', fields.get(Column::InstalledOn));
+    text(out, b'c', fields.get(Column::LastCommsAt));
+    text(out, b'd', fields.get(Column::Dormant));
+    match Guid::parse(fields.get(Column::DeviceId)) {
+        Some(g) => {
+            out.push(b'G');
+            out.extend_from_slice(&g.to_u64().to_le_bytes());
+        }
+        None => text(out, b'D', fields.get(Column::DeviceId)),
+    }
+    let kind = meter_kind(fields.get(Column::DeviceType));
+    match read_mpxn(kind, fields.get(Column::Mpxn)) {
+        MpxnField::Valid(key) => {
+            out.push(b'M');
+            out.extend_from_slice(&key.to_raw().to_le_bytes());
+        }
+        _ => text(out, b'X', fields.get(Column::Mpxn)),
+    }
+}
+
+/// Reads back one accepted row's line and applies `f` to its split fields. Used on the
+/// rare paths (identical-row confirmation, escaped installation ids), never per row.
+pub fn with_fields<R>(
+    files: &[InventoryFile],
+    registry: &Registry,
+    line_ref: LineRef,
+    f: impl FnOnce(&RowFields<'_>) -> R,
+) -> R {
+    let file = &files[line_ref.file()];
+    let (line, _) = line_at(&file.bytes, line_ref.offset());
+    let mut parser = RowParser::new(file, registry);
+    let fields = parser
+        .split(line)
+        .expect("an accepted row splits the same way twice");
+    f(&fields)
+}
+
+/// The raw text of a line (terminator removed), for rejects.csv.
+pub fn raw_line(files: &[InventoryFile], line_ref: LineRef) -> &[u8] {
+    line_at(&files[line_ref.file()].bytes, line_ref.offset()).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(line: &str, delim: u8) -> Result<Vec<String>, RejectReason> {
+        let mut scratch = Vec::new();
+        let mut fields = Vec::new();
+        split_line(line.as_bytes(), delim, &mut scratch, &mut fields)?;
+        Ok(fields
+            .iter()
+            .map(|f| String::from_utf8(f.bytes(line.as_bytes(), &scratch).to_vec()).unwrap())
+            .collect())
+    }
+
+    #[test]
+    fn splits_plain_and_quoted_fields() {
+        assert_eq!(split("a,b,,c", b',').unwrap(), ["a", "b", "", "c"]);
+        assert_eq!(split("", b',').unwrap(), [""]);
+        assert_eq!(split("a|\"b|c\"|d", b'|').unwrap(), ["a", "b|c", "d"]);
+        assert_eq!(
+            split("\"say \"\"hi\"\"\",x", b',').unwrap(),
+            ["say \"hi\"", "x"]
+        );
+        assert_eq!(split("\"\",x,\"\"", b',').unwrap(), ["", "x", ""]);
+        assert_eq!(
+            split("ab\"c,d", b',').unwrap(),
+            ["ab\"c", "d"],
+            "inner quote is literal"
+        );
+        assert_eq!(
+            split(" \"a\",b", b',').unwrap(),
+            [" \"a\"", "b"],
+            "quote not first"
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_quoting() {
+        assert_eq!(split("\"abc,d", b','), Err(RejectReason::MalformedQuoting));
+        assert_eq!(
+            split("\"abc\"x,d", b','),
+            Err(RejectReason::MalformedQuoting)
+        );
+        assert_eq!(
+            split("\"abc\" ,d", b','),
+            Err(RejectReason::MalformedQuoting)
+        );
+        assert_eq!(
+            split("a,\"b\"\"", b','),
+            Err(RejectReason::MalformedQuoting)
+        );
+    }
+
+    #[test]
+    fn header_detects_delimiter_and_refuses() {
+        let names = ["a", "b"];
+        let req = [true, false];
+        let p = Path::new("f.csv");
+        let h = Header::parse(p, b"\xEF\xBB\xBFB | A\r\nx|y\n", &names, &req).unwrap();
+        assert_eq!(h.delimiter, b'|');
+        assert_eq!(h.positions, vec![Some(1), Some(0)]);
+        assert_eq!(h.body_start, 3 + 7);
+        let h = Header::parse(p, b"a", &names, &req).unwrap();
+        assert_eq!((h.delimiter, h.field_count), (b',', 1));
+        assert!(matches!(
+            Header::parse(p, b"a,b|c\n", &names, &req),
+            Err(InputError::AmbiguousDelimiter { .. })
+        ));
+        let err = Header::parse(p, b"b,c\n", &names, &req).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.csv:1: required column `a` is missing from the header"
+        );
+        assert!(matches!(
+            Header::parse(p, b"a,B,b\n", &names, &req),
+            Err(InputError::DuplicateColumn {
+                column: "b",
+                first: 2,
+                second: 3,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Header::parse(p, b"", &names, &req),
+            Err(InputError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn line_at_strips_one_cr() {
+        assert_eq!(line_at(b"ab\r\r\ncd", 0), (&b"ab\r"[..], 5));
+        assert_eq!(line_at(b"ab\r\r\ncd", 5), (&b"cd"[..], 7));
+    }
+}

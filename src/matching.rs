@@ -1,0 +1,368 @@
+//! Matching: rows → installations, identical rows collapsed, duplicate GUIDs and shared
+//! MPxNs found.
+//!
+//! Takes ingest's [`Row`]s; hands on [`Installations`] (each installation's distinct
+//! rows) and [`Matches`] (which installations carry a GUID that is on another row, which
+//! repeat an MPxN, and every shared MPxN with its member installations). Everything is
+//! grouped by sorting fixed-size keys with rayon, never by per-row allocation: sorting
+//! 60 million 24-byte keys is the dominant cost and needs 1.4 GiB. Equal hashes are
+//! always confirmed on the text (installation ids) or on the full identity bytes
+//! (identical rows), so a hash collision can never merge two installations or two rows.
+//! Leaves to `resolve` what a duplicate *means* (TMAD 4.1C).
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::ingest::{identity_bytes, with_fields, Column, InventoryFile, Row};
+use crate::normalize::MpxnKey;
+use crate::registry::Registry;
+
+/// Read access to the rows and the mapped lines they came from.
+#[derive(Clone, Copy)]
+pub struct Corpus<'a> {
+    pub files: &'a [InventoryFile],
+    pub registry: &'a Registry,
+    pub rows: &'a [Row],
+}
+
+impl<'a> Corpus<'a> {
+    /// The trimmed installation_id of a row: a slice of the mapped file, or — when the
+    /// field was quoted with escapes — a copy read back from the line.
+    pub fn installation_text(&self, row: u32) -> Cow<'a, [u8]> {
+        let r = &self.rows[row as usize];
+        if r.installation_len != u32::MAX {
+            let start = r.line_ref.offset() + r.installation_start as usize;
+            let bytes: &'a [u8] = &self.files[r.line_ref.file()].bytes;
+            Cow::Borrowed(&bytes[start..start + r.installation_len as usize])
+        } else {
+            Cow::Owned(with_fields(self.files, self.registry, r.line_ref, |f| {
+                f.get(Column::InstallationId).to_vec()
+            }))
+        }
+    }
+
+    /// The identity bytes of a row (see [`identity_bytes`]), read back from its line.
+    fn identity(&self, row: u32) -> Vec<u8> {
+        let line_ref = self.rows[row as usize].line_ref;
+        with_fields(self.files, self.registry, line_ref, |f| {
+            let mut out = Vec::new();
+            identity_bytes(f, &mut out);
+            out
+        })
+    }
+}
+
+/// The devices of one premises on one comms hub, in one inventory.
+#[derive(Clone, Debug)]
+pub struct Installation {
+    /// Interned upper-cased source.
+    pub source: u32,
+    /// Its distinct rows: a range of [`Installations::rows`].
+    pub rows: Range<u32>,
+}
+
+/// Every installation, with identical rows collapsed.
+pub struct Installations {
+    pub list: Vec<Installation>,
+    /// Row indices, grouped by installation.
+    pub rows: Vec<u32>,
+    /// Rows dropped because an identical row was kept (SPEC §5 `duplicate_rows`).
+    pub duplicate_rows: u64,
+}
+
+impl Installations {
+    pub fn rows_of(&self, installation: u32) -> &[u32] {
+        let range = &self.list[installation as usize].rows;
+        &self.rows[range.start as usize..range.end as usize]
+    }
+
+    /// A row that stands for the installation (for its id and source text).
+    pub fn representative(&self, installation: u32) -> u32 {
+        self.rows[self.list[installation as usize].rows.start as usize]
+    }
+}
+
+/// Groups rows into installations by (source, installation_id) and collapses rows that
+/// are identical after normalisation (SPEC §5 and the Appendix). Cost: one parallel sort
+/// of (installation hash, fingerprint, row) keys; text is compared only within a hash
+/// run, and full identities are read back only for rows whose fingerprints are equal.
+pub fn group_installations(corpus: Corpus<'_>) -> Installations {
+    let mut keys: Vec<GroupKey> = corpus
+        .rows
+        .par_iter()
+        .enumerate()
+        .map(|(i, r)| (r.installation_key, r.fingerprint, i as u32))
+        .collect();
+    keys.par_sort_unstable();
+
+    // Cut the sorted keys into segments that start on an installation-hash boundary and
+    // process them in parallel; concatenating in order keeps the result independent of
+    // the thread count.
+    let segments = segment_bounds(&keys, rayon::current_num_threads() * 8, |k| k.0);
+    let parts: Vec<Installations> = segments
+        .par_iter()
+        .map(|range| group_segment(corpus, &keys[range.clone()]))
+        .collect();
+    let mut out = Installations {
+        list: Vec::with_capacity(parts.iter().map(|p| p.list.len()).sum()),
+        rows: Vec::with_capacity(parts.iter().map(|p| p.rows.len()).sum()),
+        duplicate_rows: 0,
+    };
+    for part in parts {
+        let base = out.rows.len() as u32;
+        out.list.extend(part.list.into_iter().map(|mut inst| {
+            inst.rows = inst.rows.start + base..inst.rows.end + base;
+            inst
+        }));
+        out.rows.extend(part.rows);
+        out.duplicate_rows += part.duplicate_rows;
+    }
+    out
+}
+
+/// Splits a sorted slice into about `parts` ranges whose cuts never separate equal keys.
+fn segment_bounds<T>(sorted: &[T], parts: usize, key: impl Fn(&T) -> u64) -> Vec<Range<usize>> {
+    let step = sorted.len().div_ceil(parts.max(1)).max(1);
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    while start < sorted.len() {
+        let mut end = (start + step).min(sorted.len());
+        while end < sorted.len() && key(&sorted[end]) == key(&sorted[end - 1]) {
+            end += 1;
+        }
+        bounds.push(start..end);
+        start = end;
+    }
+    bounds
+}
+
+/// A row's grouping key: (installation hash, fingerprint, row index).
+type GroupKey = (u64, u64, u32);
+
+fn group_segment(corpus: Corpus<'_>, keys: &[GroupKey]) -> Installations {
+    let mut out = Installations {
+        list: Vec::new(),
+        rows: Vec::with_capacity(keys.len()),
+        duplicate_rows: 0,
+    };
+    let mut start = 0;
+    while start < keys.len() {
+        let hash = keys[start].0;
+        let end = start + keys[start..].iter().take_while(|k| k.0 == hash).count();
+        let run = &keys[start..end];
+        let first = run[0].2;
+        let same_installation = |row: u32| {
+            corpus.rows[row as usize].source == corpus.rows[first as usize].source
+                && corpus.installation_text(row) == corpus.installation_text(first)
+        };
+        if run.iter().all(|k| same_installation(k.2)) {
+            push_installation(corpus, run, &mut out);
+        } else {
+            // Two installations with one hash: split the run by (source, text), keeping
+            // the fingerprint order inside each class.
+            let mut classes: Vec<(u32, Vec<u8>, Vec<GroupKey>)> = Vec::new();
+            for &k in run {
+                let source = corpus.rows[k.2 as usize].source;
+                let text = corpus.installation_text(k.2);
+                match classes
+                    .iter_mut()
+                    .find(|c| c.0 == source && c.1 == text.as_ref())
+                {
+                    Some(class) => class.2.push(k),
+                    None => classes.push((source, text.into_owned(), vec![k])),
+                }
+            }
+            for (_, _, class) in classes {
+                push_installation(corpus, &class, &mut out);
+            }
+        }
+        start = end;
+    }
+    out
+}
+
+/// Appends one installation, dropping rows identical to one already kept. `run` is
+/// sorted by fingerprint, so identical rows are adjacent.
+fn push_installation(corpus: Corpus<'_>, run: &[GroupKey], out: &mut Installations) {
+    let begin = out.rows.len() as u32;
+    let mut i = 0;
+    while i < run.len() {
+        let fingerprint = run[i].1;
+        let same = run[i..].iter().take_while(|k| k.1 == fingerprint).count();
+        if same == 1 {
+            out.rows.push(run[i].2);
+        } else {
+            // Equal fingerprints: confirm on the full identity, keeping the first row of
+            // each identity class (in row order, so the choice is reproducible).
+            let mut members: Vec<u32> = run[i..i + same].iter().map(|k| k.2).collect();
+            members.sort_unstable();
+            let mut kept: Vec<(u32, Vec<u8>)> = Vec::new();
+            for row in members {
+                let identity = corpus.identity(row);
+                if kept.iter().any(|(_, id)| *id == identity) {
+                    out.duplicate_rows += 1;
+                } else {
+                    kept.push((row, identity));
+                }
+            }
+            out.rows.extend(kept.into_iter().map(|(row, _)| row));
+        }
+        i += same;
+    }
+    out.list.push(Installation {
+        source: corpus.rows[run[0].2 as usize].source,
+        rows: begin..out.rows.len() as u32,
+    });
+}
+
+/// One meter carrying a valid MPxN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MeterRef {
+    pub key: u64,
+    pub installation: u32,
+    pub row: u32,
+}
+
+/// One installation's part in a shared MPxN: its meters carrying it (more than one
+/// means the installation repeats the MPxN).
+#[derive(Clone, Debug)]
+pub struct GroupMember {
+    pub installation: u32,
+    /// Range of [`Matches::meters`].
+    pub meters: Range<u32>,
+}
+
+/// An MPxN carried by meters of two or more distinct installations.
+#[derive(Clone, Debug)]
+pub struct DuplicateGroup {
+    pub mpxn: MpxnKey,
+    /// Range of [`Matches::members`], ordered by installation index.
+    pub members: Range<u32>,
+}
+
+/// What matching found across installations.
+pub struct Matches {
+    /// Per installation: one of its device GUIDs is on more than one distinct row.
+    pub duplicate_guid: Vec<bool>,
+    /// Per installation: two of its meters carry the same MPxN.
+    pub repeated_mpxn: Vec<bool>,
+    pub groups: Vec<DuplicateGroup>,
+    pub members: Vec<GroupMember>,
+    /// Every meter carrying a valid MPxN, sorted by (key, installation, row).
+    pub meters: Vec<MeterRef>,
+}
+
+impl Matches {
+    pub fn members_of(&self, group: &DuplicateGroup) -> &[GroupMember] {
+        &self.members[group.members.start as usize..group.members.end as usize]
+    }
+
+    pub fn meters_of(&self, member: &GroupMember) -> &[MeterRef] {
+        &self.meters[member.meters.start as usize..member.meters.end as usize]
+    }
+}
+
+/// Finds duplicate GUIDs, repeated MPxNs and shared MPxNs over the collapsed rows.
+/// Cost: two parallel sorts, of one `u64` pair per valid GUID and one 16-byte key per
+/// valid meter.
+pub fn find_matches(rows: &[Row], installations: &Installations) -> Matches {
+    let count = installations.list.len();
+    let owners: Vec<(u32, u32)> = (0..count as u32)
+        .into_par_iter()
+        .flat_map_iter(|inst| {
+            installations
+                .rows_of(inst)
+                .iter()
+                .map(move |&row| (inst, row))
+        })
+        .collect();
+
+    // DUPLICATE_GUID: a canonical GUID on more than one distinct accepted row.
+    let mut guids: Vec<(u64, u32)> = owners
+        .par_iter()
+        .filter_map(|&(inst, row)| rows[row as usize].guid().map(|g| (g.to_u64(), inst)))
+        .collect();
+    guids.par_sort_unstable();
+    let mut duplicate_guid = vec![false; count];
+    for run in guids.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            for &(_, inst) in run {
+                duplicate_guid[inst as usize] = true;
+            }
+        }
+    }
+    drop(guids);
+
+    let mut meters: Vec<MeterRef> = owners
+        .par_iter()
+        .filter_map(|&(installation, row)| match rows[row as usize].mpxn() {
+            crate::ingest::MpxnField::Valid(key) => Some(MeterRef {
+                key: key.to_raw(),
+                installation,
+                row,
+            }),
+            _ => None,
+        })
+        .collect();
+    drop(owners);
+    meters.par_sort_unstable();
+
+    let mut repeated_mpxn = vec![false; count];
+    let mut groups = Vec::new();
+    let mut members = Vec::new();
+    let mut offset = 0u32;
+    for run in meters.chunk_by(|a, b| a.key == b.key) {
+        let first_member = members.len() as u32;
+        let mut member_offset = offset;
+        for part in run.chunk_by(|a, b| a.installation == b.installation) {
+            if part.len() > 1 {
+                repeated_mpxn[part[0].installation as usize] = true;
+            }
+            members.push(GroupMember {
+                installation: part[0].installation,
+                meters: member_offset..member_offset + part.len() as u32,
+            });
+            member_offset += part.len() as u32;
+        }
+        if members.len() as u32 - first_member > 1 {
+            groups.push(DuplicateGroup {
+                mpxn: MpxnKey::from_raw(run[0].key).expect("valid keys are non-zero"),
+                members: first_member..members.len() as u32,
+            });
+        } else {
+            // Carried by one installation only: not shared (a repeat inside it is
+            // REPEATED_MPXN alone).
+            members.truncate(first_member as usize);
+        }
+        offset += run.len() as u32;
+    }
+    Matches {
+        duplicate_guid,
+        repeated_mpxn,
+        groups,
+        members,
+        meters,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_never_split_equal_keys() {
+        let keys = [1u64, 1, 1, 2, 3, 3, 3, 3, 4, 5];
+        for parts in 1..12 {
+            let bounds = segment_bounds(&keys, parts, |k| *k);
+            assert_eq!(bounds.first().unwrap().start, 0);
+            assert_eq!(bounds.last().unwrap().end, keys.len());
+            for w in bounds.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_ne!(keys[w[0].end - 1], keys[w[1].start], "parts={parts}");
+            }
+        }
+        assert!(segment_bounds::<u64>(&[], 4, |k| *k).is_empty());
+    }
+}

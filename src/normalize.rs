@@ -1,0 +1,615 @@
+//! Normalisation: raw field bytes → canonical, fixed-size identifiers and dates.
+//!
+//! Takes the trimmed bytes of one field and hands back a `Copy` value that fits in a
+//! machine word: an [`Mpan`] core, an [`Mprn`] and a [`Guid`] are each a `u64`, a date
+//! is a [`Day`] number. Nothing here allocates, so `ingest` calls it once per field on
+//! mapped memory. It implements SPEC §4 and the Appendix's "Identifiers and dates"
+//! exactly; it does not decide what an invalid value *means* — that is `resolve`'s job
+//! (an invalid MPAN is a finding, not an error).
+
+use std::fmt;
+
+/// SPEC's "ASCII whitespace": space, tab, LF, VT, FF and CR. (`u8::is_ascii_whitespace`
+/// leaves out VT, so it is not used anywhere in the crate.)
+#[inline]
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
+/// Trims SPEC's ASCII whitespace from both ends.
+#[inline]
+pub fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_space(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_space(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Case-insensitive (ASCII only) equality of two byte strings.
+#[inline]
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Copies the bytes of `raw` that `keep` accepts into `buf`; `None` if they do not fit.
+#[inline]
+fn filtered<'b>(raw: &[u8], buf: &'b mut [u8], keep: impl Fn(u8) -> bool) -> Option<&'b [u8]> {
+    let mut n = 0;
+    for &b in raw {
+        if keep(b) {
+            *buf.get_mut(n)? = b;
+            n += 1;
+        }
+    }
+    Some(&buf[..n])
+}
+
+/// Parses a run of ASCII digits (and nothing else) as a number; `None` on any other byte.
+#[inline]
+fn digits_value(s: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(v)
+}
+
+/// An electricity meter point's 13-digit core: distributor id, 10 digits, check digit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mpan(u64);
+
+impl Mpan {
+    const WEIGHTS: [u64; 12] = [3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43];
+
+    /// Normalises an MPAN as SPEC §4 says: drop ASCII whitespace and `-`; a value of 21
+    /// characters keeps its last 13 (the supplementary 8 are not validated); the core
+    /// must be 13 ASCII digits whose check digit holds. `None` when it is not a valid MPAN.
+    pub fn parse(raw: &[u8]) -> Option<Mpan> {
+        // 21 characters of up to 4 UTF-8 bytes each fit in 84 bytes.
+        let mut buf = [0u8; 84];
+        let clean = filtered(raw, &mut buf, |b| !is_space(b) && b != b'-')?;
+        let core = if clean.is_ascii() {
+            match clean.len() {
+                13 => clean,
+                21 => &clean[8..],
+                _ => return None,
+            }
+        } else {
+            // Non-ASCII supplementary data: "21 characters" counts characters, not bytes.
+            let text = std::str::from_utf8(clean).ok()?;
+            if text.chars().count() != 21 {
+                return None;
+            }
+            let (cut, _) = text.char_indices().nth(8)?;
+            &clean[cut..]
+        };
+        if core.len() != 13 || !core.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let sum: u64 = core[..12]
+            .iter()
+            .zip(Self::WEIGHTS)
+            .map(|(&d, w)| u64::from(d - b'0') * w)
+            .sum();
+        if sum % 11 % 10 != u64::from(core[12] - b'0') {
+            return None;
+        }
+        digits_value(core).map(Mpan)
+    }
+
+    /// Builds an MPAN from a 13-digit core value without checking it (generators, tests).
+    pub fn from_core_unchecked(core: u64) -> Mpan {
+        Mpan(core)
+    }
+
+    pub fn core(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Mpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:013}", self.0)
+    }
+}
+
+/// A gas meter point reference: 6 to 10 digits without leading zeros, the last two
+/// being check digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mprn(u64);
+
+impl Mprn {
+    /// Normalises an MPRN as SPEC §4 and the Appendix say: drop ASCII whitespace, then
+    /// leading zeros (`-` is *not* removed); 6 to 10 ASCII digits must remain, and the
+    /// weighted sum of the first n-2 digits mod 11, as two digits, must equal the last two.
+    pub fn parse(raw: &[u8]) -> Option<Mprn> {
+        // Streams the cleaning so that any number of leading zeros is accepted: whitespace
+        // is dropped everywhere, zeros only before the first significant byte.
+        let mut buf = [0u8; 10];
+        let mut n = 0;
+        for &b in raw {
+            if is_space(b) || (n == 0 && b == b'0') {
+                continue;
+            }
+            *buf.get_mut(n)? = b;
+            n += 1;
+        }
+        let digits = &buf[..n];
+        if !(6..=10).contains(&n) || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let sum: u64 = digits[..n - 2]
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| u64::from(d - b'0') * (n - 2 - i) as u64)
+            .sum();
+        let check = u64::from(digits[n - 2] - b'0') * 10 + u64::from(digits[n - 1] - b'0');
+        if sum % 11 != check {
+            return None;
+        }
+        digits_value(digits).map(Mprn)
+    }
+
+    pub fn value(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Mprn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Which kind of meter point a key names. An MPAN and an MPRN never match, even with
+/// equal digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MpxnKind {
+    Mpan,
+    Mprn,
+}
+
+impl MpxnKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MpxnKind::Mpan => "MPAN",
+            MpxnKind::Mprn => "MPRN",
+        }
+    }
+}
+
+/// An MPAN or an MPRN in one `u64`: the top bit says which, the rest is the value
+/// (an MPAN core is below 10^13 < 2^44). Zero is never a valid key, so `0` can stand
+/// for "no key" in packed rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MpxnKey(u64);
+
+impl MpxnKey {
+    const MPAN_BIT: u64 = 1 << 63;
+
+    pub fn mpan(m: Mpan) -> MpxnKey {
+        MpxnKey(m.0 | Self::MPAN_BIT)
+    }
+
+    pub fn mprn(m: Mprn) -> MpxnKey {
+        // A valid MPRN has at least 6 significant digits, so it is never 0.
+        MpxnKey(m.0)
+    }
+
+    pub fn kind(self) -> MpxnKind {
+        if self.0 & Self::MPAN_BIT != 0 {
+            MpxnKind::Mpan
+        } else {
+            MpxnKind::Mprn
+        }
+    }
+
+    pub fn to_raw(self) -> u64 {
+        self.0
+    }
+
+    /// Inverse of [`MpxnKey::to_raw`]; `None` for the "no key" value 0.
+    pub fn from_raw(raw: u64) -> Option<MpxnKey> {
+        (raw != 0).then_some(MpxnKey(raw))
+    }
+}
+
+impl fmt::Display for MpxnKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind() {
+            MpxnKind::Mpan => Mpan(self.0 & !Self::MPAN_BIT).fmt(f),
+            MpxnKind::Mprn => Mprn(self.0).fmt(f),
+        }
+    }
+}
+
+/// A device's EUI-64. Never zero: the all-zero GUID is invalid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Guid(u64);
+
+impl Guid {
+    /// Normalises a GUID: drop `-`, `:` and ASCII whitespace; exactly 16 hex digits must
+    /// remain, not all zero.
+    pub fn parse(raw: &[u8]) -> Option<Guid> {
+        let mut buf = [0u8; 16];
+        let clean = filtered(raw, &mut buf, |b| !is_space(b) && b != b'-' && b != b':')?;
+        if clean.len() != 16 {
+            return None;
+        }
+        let mut v: u64 = 0;
+        for &b in clean {
+            let d = (b as char).to_digit(16)?;
+            v = (v << 4) | u64::from(d);
+        }
+        (v != 0).then_some(Guid(v))
+    }
+
+    pub fn from_u64(v: u64) -> Option<Guid> {
+        (v != 0).then_some(Guid(v))
+    }
+
+    pub fn to_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Guid {
+    /// DCC's spelling: upper case, a hyphen every two digits (`00-0D-6F-00-00-12-34-56`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.0.to_be_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            if i > 0 {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A calendar date as a day number (days since 1970-01-01, proleptic Gregorian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(pub i32);
+
+impl Day {
+    /// Day number of a civil date (Howard Hinnant's `days_from_civil`); the caller has
+    /// checked that the date exists.
+    pub fn from_ymd(y: i32, m: u32, d: u32) -> Day {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = m as i32;
+        let mp = if m > 2 { m - 3 } else { m + 9 };
+        let doy = (153 * mp + 2) / 5 + d as i32 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Day(era * 146_097 + doe - 719_468)
+    }
+
+    /// The civil date of this day number (inverse of [`Day::from_ymd`]).
+    pub fn ymd(self) -> (i32, u32, u32) {
+        let z = self.0 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let y = yoe + era * 400 + i32::from(m <= 2);
+        (y, m, d)
+    }
+
+    /// Today's UTC date from the system clock.
+    pub fn today_utc() -> Day {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Day((secs / 86_400) as i32)
+    }
+
+    /// Parses a date field: `YYYY-MM-DD`, or an RFC 3339 timestamp
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` whose UTC calendar date is taken
+    /// (`T`/`t`, `Z`/`z`; seconds 00–60). A space separator, a missing offset or missing
+    /// seconds do not parse. Input is expected trimmed.
+    pub fn parse(s: &[u8]) -> Option<Day> {
+        let date = Self::parse_ymd(s.get(..10)?)?;
+        let rest = &s[10..];
+        if rest.is_empty() {
+            return Some(date);
+        }
+        // THH:MM:SS
+        if rest.len() < 9 || !matches!(rest[0], b'T' | b't') || rest[3] != b':' || rest[6] != b':' {
+            return None;
+        }
+        let hour = two_digits(&rest[1..3])?;
+        let minute = two_digits(&rest[4..6])?;
+        let second = two_digits(&rest[7..9])?;
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let mut tail = &rest[9..];
+        if let [b'.', frac @ ..] = tail {
+            let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+            if n == 0 {
+                return None;
+            }
+            tail = &frac[n..];
+        }
+        let offset_minutes: i32 = match tail {
+            [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let oh = two_digits(&[*h1, *h2])?;
+                let om = two_digits(&[*m1, *m2])?;
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let v = (oh * 60 + om) as i32;
+                if *sign == b'-' {
+                    -v
+                } else {
+                    v
+                }
+            }
+            _ => return None,
+        };
+        // Local time minus the offset gives UTC; only the day can shift (by at most one).
+        // A UTC date outside years 0000–9999 is not a date the spec can write: no parse.
+        let utc_minutes = (hour * 60 + minute) as i32 - offset_minutes;
+        let day = Day(date.0 + utc_minutes.div_euclid(24 * 60));
+        (Day::from_ymd(0, 1, 1)..=Day::from_ymd(9999, 12, 31))
+            .contains(&day)
+            .then_some(day)
+    }
+
+    fn parse_ymd(s: &[u8]) -> Option<Day> {
+        if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
+            return None;
+        }
+        let year = digits_value(&s[0..4])? as i32;
+        let month = two_digits(&s[5..7])?;
+        let day = two_digits(&s[8..10])?;
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Day::from_ymd(year, month, day))
+    }
+}
+
+fn two_digits(s: &[u8]) -> Option<u32> {
+    match s {
+        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            Some(u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+        }
+        _ => None,
+    }
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.ymd();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+/// Reads a `dormant` field: `y`, `true`, `1` (any case) are dormant; anything else,
+/// empty and unrecognised values included, is not (and is no finding).
+pub fn is_dormant(s: &[u8]) -> bool {
+    s.eq_ignore_ascii_case(b"y") || s.eq_ignore_ascii_case(b"true") || s == b"1"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Computes an MPAN check digit, to build valid test values independently of `parse`.
+    fn with_check(first12: &str) -> String {
+        let w = [3u32, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43];
+        let s: u32 = first12
+            .bytes()
+            .zip(w)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
+        format!("{first12}{}", s % 11 % 10)
+    }
+
+    #[test]
+    fn mpan_valid_core_and_spellings() {
+        let core = with_check("140012345678");
+        let m = Mpan::parse(core.as_bytes()).expect("valid core");
+        assert_eq!(m.to_string(), core);
+        // Whitespace and hyphens anywhere are removed.
+        let spaced = format!("{} {}-{}", &core[..2], &core[2..6], &core[6..]);
+        assert_eq!(Mpan::parse(spaced.as_bytes()), Some(m));
+        // A 21-character full MPAN keeps its last 13 characters, whatever the first 8.
+        let full = format!("0180123X{core}");
+        assert_eq!(Mpan::parse(full.as_bytes()), Some(m));
+        let full_spaced = format!("01 801 23X {core}");
+        assert_eq!(Mpan::parse(full_spaced.as_bytes()), Some(m));
+        // Non-ASCII supplementary characters count as one character each.
+        let full_unicode = format!("é180123X{core}");
+        assert_eq!(Mpan::parse(full_unicode.as_bytes()), Some(m));
+    }
+
+    #[test]
+    fn mpan_invalid() {
+        let core = with_check("140012345678");
+        let last = core.as_bytes()[12] - b'0';
+        let wrong = format!("{}{}", &core[..12], (last + 1) % 10);
+        assert_eq!(Mpan::parse(wrong.as_bytes()), None, "wrong check digit");
+        assert_eq!(Mpan::parse(&core.as_bytes()[..12]), None, "12 digits");
+        assert_eq!(
+            Mpan::parse(format!("1{core}").as_bytes()),
+            None,
+            "14 digits"
+        );
+        assert_eq!(Mpan::parse(b""), None);
+        assert_eq!(Mpan::parse(b"14001234567A8"), None, "letter in core");
+        assert_eq!(
+            Mpan::parse(format!("0180123{core}").as_bytes()),
+            None,
+            "20 chars"
+        );
+    }
+
+    #[test]
+    fn mprn_valid_and_zero_padded() {
+        // SPEC §4's worked example.
+        let m = Mprn::parse(b"3938424403").expect("spec example");
+        assert_eq!(m.to_string(), "3938424403");
+        // Leading zeros and whitespace are removed before the length check.
+        assert_eq!(Mprn::parse(b"  003938424403 "), Some(m));
+        // A 6-digit MPRN: 1234 → 1·4+2·3+3·2+4·1 = 20, 20 mod 11 = 9 → "09".
+        assert_eq!(Mprn::parse(b"123409").map(|m| m.value()), Some(123_409));
+        assert_eq!(Mprn::parse(b"000123409").map(|m| m.value()), Some(123_409));
+        assert_eq!(
+            Mprn::parse(b"0 0000000000 003938424403"),
+            Some(m),
+            "many zeros"
+        );
+    }
+
+    #[test]
+    fn mprn_invalid() {
+        assert_eq!(Mprn::parse(b"3938424404"), None, "wrong check digits");
+        assert_eq!(Mprn::parse(b"3938-424403"), None, "hyphen is not removed");
+        assert_eq!(Mprn::parse(b"12309"), None, "5 digits");
+        assert_eq!(Mprn::parse(b"39384244030"), None, "11 digits");
+        assert_eq!(Mprn::parse(b"000000"), None, "all zeros");
+        assert_eq!(Mprn::parse(b""), None);
+    }
+
+    #[test]
+    fn mpan_and_mprn_with_same_digits_never_match() {
+        // Find a 10-digit string that is a valid MPRN; its digits as an MPAN are a
+        // different key kind, so the two never compare equal.
+        let mprn = Mprn::parse(b"3938424403").unwrap();
+        let core = with_check("000393842440");
+        let mpan = Mpan::parse(core.as_bytes()).unwrap();
+        assert_ne!(MpxnKey::mprn(mprn), MpxnKey::mpan(mpan));
+        // Even when the numeric values coincide the kind bit keeps them apart.
+        let same_value = Mpan::from_core_unchecked(mprn.value());
+        assert_ne!(MpxnKey::mprn(mprn), MpxnKey::mpan(same_value));
+        assert_eq!(MpxnKey::mprn(mprn).kind(), MpxnKind::Mprn);
+        assert_eq!(MpxnKey::mpan(same_value).kind(), MpxnKind::Mpan);
+    }
+
+    #[test]
+    fn guid_spellings() {
+        let g = Guid::parse(b"00-0D-6F-00-00-12-34-56").unwrap();
+        assert_eq!(g.to_string(), "00-0D-6F-00-00-12-34-56");
+        assert_eq!(Guid::parse(b"000d6f0000123456"), Some(g), "lower case");
+        assert_eq!(Guid::parse(b"00:0d:6f:00:00:12:34:56"), Some(g), "colons");
+        assert_eq!(Guid::parse(b" 000D 6F00 0012 3456 "), Some(g), "spaces");
+    }
+
+    #[test]
+    fn guid_invalid() {
+        assert_eq!(Guid::parse(b"00-00-00-00-00-00-00-00"), None, "all zero");
+        assert_eq!(Guid::parse(b"000D6F000012345"), None, "15 digits");
+        assert_eq!(Guid::parse(b"000D6F00001234567"), None, "17 digits");
+        assert_eq!(Guid::parse(b"000D6F000012345G"), None, "not hex");
+        assert_eq!(Guid::parse(b""), None);
+    }
+
+    #[test]
+    fn dates() {
+        let d = Day::parse(b"2024-02-29").unwrap();
+        assert_eq!(d.to_string(), "2024-02-29");
+        assert_eq!(Day::parse(b"1970-01-01"), Some(Day(0)));
+        assert_eq!(Day::parse(b"2023-02-29"), None, "not a leap year");
+        assert_eq!(Day::parse(b"2023-02-30"), None);
+        assert_eq!(Day::parse(b"2023-13-01"), None);
+        assert_eq!(Day::parse(b""), None);
+        assert_eq!(Day::parse(b"2023-1-01"), None);
+        assert_eq!(Day::parse(b"20230101"), None);
+    }
+
+    #[test]
+    fn timestamps_take_their_utc_date() {
+        let day = |s: &str| Day::parse(s.as_bytes()).map(|d| d.to_string());
+        assert_eq!(day("2024-03-01T10:00:00Z").as_deref(), Some("2024-03-01"));
+        assert_eq!(
+            day("2024-03-01t10:00:00.123z").as_deref(),
+            Some("2024-03-01")
+        );
+        // An offset that moves the instant across midnight moves the date.
+        assert_eq!(
+            day("2024-03-01T00:30:00+01:00").as_deref(),
+            Some("2024-02-29")
+        );
+        assert_eq!(
+            day("2024-02-29T23:30:00-01:00").as_deref(),
+            Some("2024-03-01")
+        );
+        assert_eq!(day("2023-12-31T23:59:60Z").as_deref(), Some("2023-12-31"));
+        assert_eq!(day("2024-03-01 10:00:00Z"), None, "space separator");
+        assert_eq!(day("2024-03-01T10:00:00"), None, "no offset");
+        assert_eq!(day("2024-03-01T10:00Z"), None, "no seconds");
+        assert_eq!(day("2024-03-01T24:00:00Z"), None);
+        assert_eq!(day("2024-03-01T10:00:00.Z"), None, "empty fraction");
+        assert_eq!(
+            day("2024-03-01T10:00:00+0100"),
+            None,
+            "offset without colon"
+        );
+        assert_eq!(
+            day("0000-01-01T00:30:00+01:00"),
+            None,
+            "UTC date before year 0000"
+        );
+        assert_eq!(
+            day("9999-12-31T23:30:00-01:00"),
+            None,
+            "UTC date after year 9999"
+        );
+        assert_eq!(day("0000-01-01").as_deref(), Some("0000-01-01"));
+    }
+
+    #[test]
+    fn day_round_trip() {
+        for n in [-800_000, -1, 0, 1, 19_000, 2_900_000] {
+            let (y, m, d) = Day(n).ymd();
+            assert_eq!(Day::from_ymd(y, m, d), Day(n));
+        }
+    }
+
+    #[test]
+    fn dormant_values() {
+        for v in ["y", "Y", "true", "TRUE", "1"] {
+            assert!(is_dormant(v.as_bytes()), "{v}");
+        }
+        for v in ["n", "N", "false", "0", "", "yes", "maybe"] {
+            assert!(!is_dormant(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn trim_uses_spec_whitespace() {
+        assert_eq!(trim(b"\x0B\x0C \tab c\r\n"), b"ab c");
+        assert_eq!(trim(b"   "), b"");
+        // A non-breaking space is not ASCII whitespace.
+        assert_eq!(trim("\u{a0}x".as_bytes()), "\u{a0}x".as_bytes());
+    }
+}

@@ -1,0 +1,260 @@
+//! The supplier registry: supplier ids → SEC parties and their status (SPEC §3.2).
+//!
+//! Takes the registry file's bytes; hands on a [`Registry`] that maps a trimmed,
+//! case-insensitive `supplier_id` to a party index, and each party to its id and
+//! [`SupplierStatus`]. It is small (hundreds of rows) and read once, before any
+//! inventory row, because a bad registry refuses the whole run: an empty id, an unknown
+//! status, one supplier id mapped to two parties, or one party with two statuses — each
+//! reported with the file and line.
+
+use std::path::Path;
+
+use hashbrown::HashMap;
+
+use crate::ingest::{line_at, split_line, Header, InputError, UNKNOWN_PARTY};
+use crate::mapped::MappedFile;
+use crate::normalize::trim;
+
+/// A party's standing as a DCC User.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SupplierStatus {
+    Live,
+    /// Ceased trading: TMAD 4.1A for dormant meters.
+    CeasedTrading,
+    /// Not a live DCC User: TMAD 4.1B for dormant meters.
+    NotLiveUser,
+}
+
+impl SupplierStatus {
+    fn parse(s: &[u8]) -> Option<SupplierStatus> {
+        [
+            (&b"live"[..], SupplierStatus::Live),
+            (b"ceased_trading", SupplierStatus::CeasedTrading),
+            (b"not_live_user", SupplierStatus::NotLiveUser),
+        ]
+        .into_iter()
+        .find(|(name, _)| s.eq_ignore_ascii_case(name))
+        .map(|(_, status)| status)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupplierStatus::Live => "live",
+            SupplierStatus::CeasedTrading => "ceased_trading",
+            SupplierStatus::NotLiveUser => "not_live_user",
+        }
+    }
+}
+
+/// One SEC party.
+#[derive(Clone, Debug)]
+pub struct Party {
+    /// Trimmed, case-sensitive.
+    pub id: String,
+    pub status: SupplierStatus,
+}
+
+/// The loaded registry. Lookups take a trimmed supplier id and a scratch buffer for its
+/// upper-cased form, so they allocate nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    parties: Vec<Party>,
+    by_supplier: HashMap<Box<[u8]>, u32>,
+    /// CRC-32C and size of the file, for summary.json.
+    pub checksum: u32,
+    pub size: u64,
+}
+
+const COLUMNS: [&str; 4] = ["supplier_id", "party_id", "name", "status"];
+
+impl Registry {
+    /// Maps and reads the registry file.
+    pub fn open(path: &Path) -> Result<Registry, InputError> {
+        let bytes = MappedFile::open(path).map_err(|e| InputError::io(path, e))?;
+        Registry::parse(path, &bytes)
+    }
+
+    /// Reads a registry from bytes (`path` is only for messages).
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Registry, InputError> {
+        let header = Header::parse(path, bytes, &COLUMNS, &[true; 4])?;
+        let column = |i: usize| header.positions[i].expect("required columns are present");
+        let (supplier_col, party_col, status_col) = (column(0), column(1), column(3));
+        let mut registry = Registry {
+            checksum: crc32c::crc32c(bytes),
+            size: bytes.len() as u64,
+            ..Registry::default()
+        };
+        let mut party_index: HashMap<String, u32> = HashMap::new();
+        let mut scratch = Vec::new();
+        let mut fields = Vec::new();
+        let mut offset = header.body_start;
+        let mut line_no = 1u64;
+        while offset < bytes.len() {
+            let (line, next) = line_at(bytes, offset);
+            offset = next;
+            line_no += 1;
+            let refuse = |problem: String| InputError::Registry {
+                path: path.to_path_buf(),
+                line: line_no,
+                problem,
+            };
+            if std::str::from_utf8(line).is_err() {
+                return Err(refuse("undecodable bytes".into()));
+            }
+            split_line(line, header.delimiter, &mut scratch, &mut fields)
+                .map_err(|r| refuse(r.as_str().into()))?;
+            if fields.len() != header.field_count {
+                return Err(refuse(format!(
+                    "wrong number of fields: expected {}, got {}",
+                    header.field_count,
+                    fields.len()
+                )));
+            }
+            let get = |i: usize| trim(fields[i].bytes(line, &scratch));
+            let supplier = get(supplier_col).to_ascii_uppercase();
+            // Valid UTF-8: the whole line was checked above.
+            let party = String::from_utf8_lossy(get(party_col)).into_owned();
+            let status_text = get(status_col);
+            if supplier.is_empty() {
+                return Err(refuse("empty supplier_id".into()));
+            }
+            if party.is_empty() {
+                return Err(refuse("empty party_id".into()));
+            }
+            let status = SupplierStatus::parse(status_text).ok_or_else(|| {
+                refuse(format!(
+                    "unknown status `{}`; expected live, ceased_trading or not_live_user",
+                    String::from_utf8_lossy(status_text)
+                ))
+            })?;
+            let index = match party_index.get(&party) {
+                Some(&i) => {
+                    let known = registry.parties[i as usize].status;
+                    if known != status {
+                        return Err(refuse(format!(
+                            "party `{party}` is listed as both {} and {}",
+                            known.as_str(),
+                            status.as_str()
+                        )));
+                    }
+                    i
+                }
+                None => {
+                    let i = registry.parties.len() as u32;
+                    registry.parties.push(Party {
+                        id: party.clone(),
+                        status,
+                    });
+                    party_index.insert(party, i);
+                    i
+                }
+            };
+            match registry.by_supplier.get(supplier.as_slice()) {
+                Some(&other) if other != index => {
+                    return Err(refuse(format!(
+                        "supplier id `{}` is mapped to two parties, `{}` and `{}`",
+                        String::from_utf8_lossy(get(supplier_col)),
+                        registry.parties[other as usize].id,
+                        registry.parties[index as usize].id
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    registry
+                        .by_supplier
+                        .insert(supplier.into_boxed_slice(), index);
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    /// The party index of a (trimmed) supplier id, or [`UNKNOWN_PARTY`] when it is empty
+    /// or not in the registry. `scratch` holds the upper-cased id.
+    pub fn party_of(&self, supplier: &[u8], scratch: &mut Vec<u8>) -> u32 {
+        if supplier.is_empty() {
+            return UNKNOWN_PARTY;
+        }
+        scratch.clear();
+        scratch.extend(supplier.iter().map(u8::to_ascii_uppercase));
+        self.by_supplier
+            .get(scratch.as_slice())
+            .copied()
+            .unwrap_or(UNKNOWN_PARTY)
+    }
+
+    pub fn party(&self, index: u32) -> Option<&Party> {
+        self.parties.get(index as usize)
+    }
+
+    pub fn parties(&self) -> &[Party] {
+        &self.parties
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Registry, InputError> {
+        Registry::parse(Path::new("suppliers.csv"), text.as_bytes())
+    }
+
+    #[test]
+    fn several_ids_one_party_case_insensitive() {
+        let r = parse(
+            "supplier_id,party_id,name,status\n\
+             ABCD,P1,Alpha,live\n\
+             abce , P1 ,Alpha 2,LIVE\n\
+             ZZZZ,P2,Zed,ceased_trading\n\
+             ABCD,P1,Alpha,live\n",
+        )
+        .unwrap();
+        let mut s = Vec::new();
+        let a = r.party_of(b"abcd", &mut s);
+        assert_eq!(a, r.party_of(b"ABCE", &mut s));
+        assert_eq!(r.party(a).unwrap().id, "P1");
+        let z = r.party_of(b"zzzz", &mut s);
+        assert_eq!(r.party(z).unwrap().status, SupplierStatus::CeasedTrading);
+        assert_eq!(r.party_of(b"", &mut s), UNKNOWN_PARTY);
+        assert_eq!(r.party_of(b"NOPE", &mut s), UNKNOWN_PARTY);
+    }
+
+    #[test]
+    fn party_ids_are_case_sensitive() {
+        let r = parse("supplier_id,party_id,name,status\nA,p1,x,live\nB,P1,y,ceased_trading\n")
+            .unwrap();
+        assert_eq!(r.parties().len(), 2);
+    }
+
+    #[test]
+    fn refusals_name_the_line() {
+        let cases = [
+            ("A,P1,x,live\nB,,y,live\n", 3, "empty party_id"),
+            (",P1,x,live\n", 2, "empty supplier_id"),
+            ("A,P1,x,dormant\n", 2, "unknown status `dormant`"),
+            (
+                "A,P1,x,live\nB,P1,y,not_live_user\n",
+                3,
+                "listed as both live and not_live_user",
+            ),
+            (
+                "A,P1,x,live\na,P2,y,live\n",
+                3,
+                "mapped to two parties, `P1` and `P2`",
+            ),
+            ("A,P1,x\n", 2, "wrong number of fields"),
+        ];
+        for (body, line, needle) in cases {
+            let text = format!("supplier_id,party_id,name,status\n{body}");
+            let err = parse(&text).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("suppliers.csv:{line}: ")) && msg.contains(needle),
+                "{body:?} gave {msg}"
+            );
+        }
+        let err = parse("supplier_id,party_id,status\n").unwrap_err();
+        assert!(err.to_string().contains("required column `name`"));
+    }
+}

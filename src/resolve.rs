@@ -1,0 +1,733 @@
+//! Resolve: installations and matches → findings → one [`Decision`] per SMETS1 installation.
+//!
+//! Takes the collapsed installations and what matching found; hands on, for every
+//! installation, the set of [`Finding`]s that hold, and for every SMETS1 installation an
+//! [`Outcome`] with its clauses (SPEC §6). Each finding of SPEC §6.1 is one variant of
+//! [`Finding`], decided in one function here whose doc comment quotes the rule, so this
+//! file can be read side by side with the spec. Unknown data always counts *against* an
+//! installation: an unparseable or future date never lets anything unblock.
+//! SMETS2 installations are evidence only: they join duplicate groups but get no decision.
+
+use rayon::prelude::*;
+
+use crate::ingest::{DateField, MeterKind, MpxnField, Row, NO_GROUP, UNKNOWN_PARTY};
+use crate::matching::{DuplicateGroup, Installations, Matches};
+use crate::normalize::Day;
+use crate::registry::{Registry, SupplierStatus};
+
+/// The kinds of finding, which decide the outcome in this order (SPEC §6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FindingKind {
+    DataIssue,
+    Duplicate,
+    Review,
+    Unblock,
+}
+
+/// Every finding code of SPEC §6.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Finding {
+    DuplicateGuid,
+    InvalidGuid,
+    MissingMpxn,
+    InvalidMpan,
+    InvalidMprn,
+    RepeatedMpxn,
+    NoMeter,
+    UnknownSupplier,
+    InvalidDate,
+    FutureComms,
+    DupNotLastInstalled,
+    DupNoSingleLast,
+    DupNotCommunicating,
+    DupOtherCommunicating,
+    DupResolved,
+    DormantSupplierCeased,
+    DormantSupplierNotLive,
+    ActiveSupplierCeased,
+    ActiveSupplierNotLive,
+}
+
+impl Finding {
+    pub const ALL: [Finding; 19] = [
+        Finding::DuplicateGuid,
+        Finding::InvalidGuid,
+        Finding::MissingMpxn,
+        Finding::InvalidMpan,
+        Finding::InvalidMprn,
+        Finding::RepeatedMpxn,
+        Finding::NoMeter,
+        Finding::UnknownSupplier,
+        Finding::InvalidDate,
+        Finding::FutureComms,
+        Finding::DupNotLastInstalled,
+        Finding::DupNoSingleLast,
+        Finding::DupNotCommunicating,
+        Finding::DupOtherCommunicating,
+        Finding::DupResolved,
+        Finding::DormantSupplierCeased,
+        Finding::DormantSupplierNotLive,
+        Finding::ActiveSupplierCeased,
+        Finding::ActiveSupplierNotLive,
+    ];
+
+    /// The code written in `reasons`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Finding::DuplicateGuid => "DUPLICATE_GUID",
+            Finding::InvalidGuid => "INVALID_GUID",
+            Finding::MissingMpxn => "MISSING_MPXN",
+            Finding::InvalidMpan => "INVALID_MPAN",
+            Finding::InvalidMprn => "INVALID_MPRN",
+            Finding::RepeatedMpxn => "REPEATED_MPXN",
+            Finding::NoMeter => "NO_METER",
+            Finding::UnknownSupplier => "UNKNOWN_SUPPLIER",
+            Finding::InvalidDate => "INVALID_DATE",
+            Finding::FutureComms => "FUTURE_COMMS",
+            Finding::DupNotLastInstalled => "DUP_NOT_LAST_INSTALLED",
+            Finding::DupNoSingleLast => "DUP_NO_SINGLE_LAST",
+            Finding::DupNotCommunicating => "DUP_NOT_COMMUNICATING",
+            Finding::DupOtherCommunicating => "DUP_OTHER_COMMUNICATING",
+            Finding::DupResolved => "DUP_RESOLVED",
+            Finding::DormantSupplierCeased => "DORMANT_SUPPLIER_CEASED",
+            Finding::DormantSupplierNotLive => "DORMANT_SUPPLIER_NOT_LIVE",
+            Finding::ActiveSupplierCeased => "ACTIVE_SUPPLIER_CEASED",
+            Finding::ActiveSupplierNotLive => "ACTIVE_SUPPLIER_NOT_LIVE",
+        }
+    }
+
+    pub fn kind(self) -> FindingKind {
+        match self {
+            Finding::DuplicateGuid
+            | Finding::InvalidGuid
+            | Finding::MissingMpxn
+            | Finding::InvalidMpan
+            | Finding::InvalidMprn
+            | Finding::RepeatedMpxn
+            | Finding::NoMeter
+            | Finding::UnknownSupplier
+            | Finding::InvalidDate
+            | Finding::FutureComms => FindingKind::DataIssue,
+            Finding::DupNotLastInstalled
+            | Finding::DupNoSingleLast
+            | Finding::DupNotCommunicating
+            | Finding::DupOtherCommunicating => FindingKind::Duplicate,
+            Finding::ActiveSupplierCeased | Finding::ActiveSupplierNotLive => FindingKind::Review,
+            Finding::DupResolved
+            | Finding::DormantSupplierCeased
+            | Finding::DormantSupplierNotLive => FindingKind::Unblock,
+        }
+    }
+
+    /// The TMAD clause an unblock finding cites.
+    pub fn unblock_clause(self) -> Option<&'static str> {
+        match self {
+            Finding::DupResolved => Some("4.1C"),
+            Finding::DormantSupplierCeased => Some("4.1A"),
+            Finding::DormantSupplierNotLive => Some("4.1B"),
+            _ => None,
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << self as u8
+    }
+}
+
+/// A set of findings, one bit each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FindingSet(u32);
+
+impl FindingSet {
+    pub fn insert(&mut self, f: Finding) {
+        self.0 |= f.bit();
+    }
+
+    pub fn set(&mut self, f: Finding, holds: bool) {
+        if holds {
+            self.insert(f);
+        }
+    }
+
+    pub fn contains(self, f: Finding) -> bool {
+        self.0 & f.bit() != 0
+    }
+
+    pub fn union(self, other: FindingSet) -> FindingSet {
+        FindingSet(self.0 | other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The findings in the set, in byte order of their codes (the order of `reasons`).
+    pub fn iter(self) -> impl Iterator<Item = Finding> {
+        let mut all = Finding::ALL;
+        all.sort_by_key(|f| f.code());
+        all.into_iter().filter(move |f| self.contains(*f))
+    }
+
+    fn any_of_kind(self, kind: FindingKind) -> bool {
+        self.iter().any(|f| f.kind() == kind)
+    }
+}
+
+/// The sweep's judgement parameters: the as-of date `A` and the window `W` in days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub as_of: Day,
+    pub window_days: u32,
+}
+
+/// Whether an installation is communicating as of `A` (SPEC §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CommStatus {
+    Communicating,
+    NotCommunicating,
+    /// A device has an unparseable `last_comms_at` or one after the as-of date: the
+    /// engine cannot tell, and never counts it as communicating.
+    Unknown,
+}
+
+impl CommStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommStatus::Communicating => "yes",
+            CommStatus::NotCommunicating => "no",
+            CommStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// What resolve knows about one installation before looking across installations.
+#[derive(Clone, Copy, Debug)]
+pub struct InstallationFacts {
+    pub smets2: bool,
+    /// Findings decided from its own rows.
+    pub findings: FindingSet,
+    pub comm: CommStatus,
+    /// Latest parseable `last_comms_at` over its devices (future ones included).
+    pub last_comms: Option<Day>,
+    /// Interned smallest upper-cased non-empty group_id, or [`NO_GROUP`].
+    pub group: u32,
+}
+
+/// Findings that one row decides on its own (SPEC §6.1, Appendix). `smets1` says
+/// whether the row's installation is SMETS1 (supplier status matters there only).
+pub fn row_findings(row: &Row, smets1: bool, policy: Policy, registry: &Registry) -> FindingSet {
+    let mut f = FindingSet::default();
+    // INVALID_GUID: "a device GUID does not normalise".
+    f.set(Finding::InvalidGuid, row.guid().is_none());
+    // INVALID_DATE: "an installed_on or last_comms_at does not parse" (an empty
+    // installed_on does not parse; an empty last_comms_at means "never").
+    f.set(
+        Finding::InvalidDate,
+        row.installed_on() == DateField::Invalid || row.last_comms() == DateField::Invalid,
+    );
+    // FUTURE_COMMS: "a last_comms_at is after the as-of date".
+    f.set(
+        Finding::FutureComms,
+        matches!(row.last_comms(), DateField::Day(d) if d > policy.as_of),
+    );
+    let kind = row.meter_kind();
+    if kind == MeterKind::None {
+        return f;
+    }
+    // MISSING_MPXN / INVALID_MPAN / INVALID_MPRN: "a meter has an empty mpxn"; "an ESME's
+    // mpxn is not a valid MPAN"; "a GSME's mpxn is not a valid MPRN".
+    match (row.mpxn(), kind) {
+        (MpxnField::Missing, _) => f.insert(Finding::MissingMpxn),
+        (MpxnField::Invalid, MeterKind::Esme) => f.insert(Finding::InvalidMpan),
+        (MpxnField::Invalid, MeterKind::Gsme) => f.insert(Finding::InvalidMprn),
+        _ => {}
+    }
+    // UNKNOWN_SUPPLIER: "a meter's supplier_id is empty or not in the registry" — on
+    // every meter, whatever its MPxN's validity.
+    let Some(party) = registry.party(row.party) else {
+        debug_assert_eq!(row.party, UNKNOWN_PARTY);
+        f.insert(Finding::UnknownSupplier);
+        return f;
+    };
+    // Supplier status (SMETS1 meters only, each with its own `dormant`):
+    // TMAD 4.1A/4.1B unblock a dormant meter whose party has ceased trading / is not a
+    // live DCC User; an active meter of such a party goes to review.
+    if smets1 {
+        match (party.status, row.dormant()) {
+            (SupplierStatus::CeasedTrading, true) => f.insert(Finding::DormantSupplierCeased),
+            (SupplierStatus::CeasedTrading, false) => f.insert(Finding::ActiveSupplierCeased),
+            (SupplierStatus::NotLiveUser, true) => f.insert(Finding::DormantSupplierNotLive),
+            (SupplierStatus::NotLiveUser, false) => f.insert(Finding::ActiveSupplierNotLive),
+            (SupplierStatus::Live, _) => {}
+        }
+    }
+    f
+}
+
+/// "It is communicating iff that last communication exists and falls within
+/// [A - W days, A]"; its status is unknown when any device has an unparseable
+/// `last_comms_at` or one after the as-of date.
+pub fn communication(
+    rows: impl Iterator<Item = DateField>,
+    policy: Policy,
+) -> (CommStatus, Option<Day>) {
+    let mut unknown = false;
+    let mut last: Option<Day> = None;
+    for d in rows {
+        match d {
+            DateField::None => {}
+            DateField::Invalid => unknown = true,
+            DateField::Day(day) => {
+                unknown |= day > policy.as_of;
+                last = last.max(Some(day));
+            }
+        }
+    }
+    let status = match last {
+        _ if unknown => CommStatus::Unknown,
+        Some(day) if day.0 >= policy.as_of.0 - policy.window_days as i32 && day <= policy.as_of => {
+            CommStatus::Communicating
+        }
+        _ => CommStatus::NotCommunicating,
+    };
+    (status, last)
+}
+
+/// Computes each installation's own facts, in parallel.
+pub fn installation_facts(
+    rows: &[Row],
+    installations: &Installations,
+    smets2_sources: &[bool],
+    group_order: &[u32],
+    policy: Policy,
+    registry: &Registry,
+) -> Vec<InstallationFacts> {
+    (0..installations.list.len() as u32)
+        .into_par_iter()
+        .map(|inst| {
+            let smets2 = smets2_sources[installations.list[inst as usize].source as usize];
+            let mine = installations
+                .rows_of(inst)
+                .iter()
+                .map(|&r| &rows[r as usize]);
+            let mut findings = FindingSet::default();
+            let mut has_meter = false;
+            let mut group = NO_GROUP;
+            for row in mine.clone() {
+                findings = findings.union(row_findings(row, !smets2, policy, registry));
+                has_meter |= row.is_meter();
+                if row.group != NO_GROUP
+                    && (group == NO_GROUP
+                        || group_order[row.group as usize] < group_order[group as usize])
+                {
+                    group = row.group;
+                }
+            }
+            // NO_METER: "the installation has no ESME and no GSME".
+            findings.set(Finding::NoMeter, !has_meter);
+            let (comm, last_comms) = communication(mine.map(Row::last_comms), policy);
+            InstallationFacts {
+                smets2,
+                findings,
+                comm,
+                last_comms,
+                group,
+            }
+        })
+        .collect()
+}
+
+/// A member's standing for "last installed" in one shared MPxN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastInstalled {
+    /// The single last installed.
+    Yes,
+    /// DUP_NOT_LAST_INSTALLED: own date unknown, or another member's is strictly later.
+    No,
+    /// DUP_NO_SINGLE_LAST: not beaten, but tied or another member's date unknown.
+    Unknown,
+}
+
+impl LastInstalled {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LastInstalled::Yes => "yes",
+            LastInstalled::No => "no",
+            LastInstalled::Unknown => "unknown",
+        }
+    }
+}
+
+/// One member's evaluation in one shared MPxN (a row of duplicates.csv).
+#[derive(Clone, Copy, Debug)]
+pub struct MemberVerdict {
+    pub installation: u32,
+    /// Its install date for the MPxN; `None` when unknown.
+    pub installed_on: Option<Day>,
+    pub last_installed: LastInstalled,
+    pub findings: FindingSet,
+}
+
+/// TMAD 4.1C for one shared MPxN X: each member gets
+/// - `DUP_NOT_LAST_INSTALLED` when its own install date for X is unknown, or another
+///   member's is strictly later;
+/// - `DUP_NO_SINGLE_LAST` when it is not beaten but cannot be verified as the single last
+///   installed: another member has the same date, or another member's date is unknown;
+/// - `DUP_NOT_COMMUNICATING` when it is not communicating (or its status is unknown);
+/// - `DUP_OTHER_COMMUNICATING` when another member is communicating, or its status is
+///   unknown.
+///
+/// A member's install date for X is the `installed_on` of its meter carrying X; it is
+/// unknown when that does not parse or when two of its meters carry X. Both unknowns
+/// count against every member, never for one. `members` gives, per member, its
+/// installation, its install date for X and its communication status.
+pub fn evaluate_group(members: &[(u32, Option<Day>, CommStatus)]) -> Vec<MemberVerdict> {
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, &(installation, date, comm))| {
+            let others = || {
+                members
+                    .iter()
+                    .enumerate()
+                    .filter(move |(j, _)| *j != i)
+                    .map(|(_, m)| m)
+            };
+            let beaten = match date {
+                None => true,
+                Some(d) => others().any(|o| matches!(o.1, Some(od) if od > d)),
+            };
+            let unverifiable = !beaten && others().any(|o| o.1.is_none() || o.1 == date);
+            let mut findings = FindingSet::default();
+            findings.set(Finding::DupNotLastInstalled, beaten);
+            findings.set(Finding::DupNoSingleLast, unverifiable);
+            findings.set(
+                Finding::DupNotCommunicating,
+                comm != CommStatus::Communicating,
+            );
+            findings.set(
+                Finding::DupOtherCommunicating,
+                others().any(|o| o.2 != CommStatus::NotCommunicating),
+            );
+            MemberVerdict {
+                installation,
+                installed_on: date,
+                last_installed: if beaten {
+                    LastInstalled::No
+                } else if unverifiable {
+                    LastInstalled::Unknown
+                } else {
+                    LastInstalled::Yes
+                },
+                findings,
+            }
+        })
+        .collect()
+}
+
+/// Evaluates every shared MPxN (in parallel) and returns, per group, its member
+/// verdicts in member order.
+pub fn evaluate_groups(
+    rows: &[Row],
+    matches: &Matches,
+    facts: &[InstallationFacts],
+) -> Vec<Vec<MemberVerdict>> {
+    matches
+        .groups
+        .par_iter()
+        .map(|group: &DuplicateGroup| {
+            let members: Vec<(u32, Option<Day>, CommStatus)> = matches
+                .members_of(group)
+                .iter()
+                .map(|m| {
+                    let meters = matches.meters_of(m);
+                    let date = match meters {
+                        [only] => match rows[only.row as usize].installed_on() {
+                            DateField::Day(d) => Some(d),
+                            _ => None,
+                        },
+                        // REPEATED_MPXN: "a member with two meters carrying X has an
+                        // unknown install date for X".
+                        _ => None,
+                    };
+                    (m.installation, date, facts[m.installation as usize].comm)
+                })
+                .collect();
+            evaluate_group(&members)
+        })
+        .collect()
+}
+
+/// The outcome of SPEC §6.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    Unblock,
+    Exclude,
+    Review,
+    Clear,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Unblock,
+        Outcome::Exclude,
+        Outcome::Review,
+        Outcome::Clear,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Unblock => "unblock",
+            Outcome::Exclude => "exclude",
+            Outcome::Review => "review",
+            Outcome::Clear => "clear",
+        }
+    }
+}
+
+/// An installation's outcome and the clauses it cites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// Sorted (byte order).
+    pub clauses: Vec<&'static str>,
+    pub findings: FindingSet,
+}
+
+/// SPEC §6.2, the first rule that applies:
+/// 1. any data-issue finding → exclude, clause 18.12;
+/// 2. any duplicate finding → exclude, clause 18.13;
+/// 3. any review finding → review, no clause;
+/// 4. any unblock finding → unblock, clauses 4.1C, 4.1A, 4.1B as they apply;
+/// 5. otherwise → clear.
+pub fn decide(findings: FindingSet) -> Decision {
+    let (outcome, mut clauses) = if findings.any_of_kind(FindingKind::DataIssue) {
+        (Outcome::Exclude, vec!["18.12"])
+    } else if findings.any_of_kind(FindingKind::Duplicate) {
+        (Outcome::Exclude, vec!["18.13"])
+    } else if findings.any_of_kind(FindingKind::Review) {
+        (Outcome::Review, vec![])
+    } else if findings.any_of_kind(FindingKind::Unblock) {
+        (
+            Outcome::Unblock,
+            findings
+                .iter()
+                .filter_map(Finding::unblock_clause)
+                .collect(),
+        )
+    } else {
+        (Outcome::Clear, vec![])
+    };
+    clauses.sort_unstable();
+    Decision {
+        outcome,
+        clauses,
+        findings,
+    }
+}
+
+/// Every installation's full finding set: its own findings, plus DUPLICATE_GUID,
+/// REPEATED_MPXN, the four duplicate findings over every MPxN it shares, and
+/// DUP_RESOLVED — "it shares MPxNs and, for every one of them, it is the single last
+/// installed and the only one communicating (TMAD 4.1C)".
+pub fn all_findings(
+    facts: &[InstallationFacts],
+    matches: &Matches,
+    verdicts: &[Vec<MemberVerdict>],
+) -> Vec<FindingSet> {
+    let mut dup: Vec<(bool, FindingSet)> = vec![(false, FindingSet::default()); facts.len()];
+    for verdict in verdicts.iter().flatten() {
+        let entry = &mut dup[verdict.installation as usize];
+        entry.0 = true;
+        entry.1 = entry.1.union(verdict.findings);
+    }
+    facts
+        .par_iter()
+        .zip(dup.par_iter())
+        .enumerate()
+        .map(|(i, (fact, &(shares, dup_findings)))| {
+            let mut f = fact.findings.union(dup_findings);
+            f.set(Finding::DuplicateGuid, matches.duplicate_guid[i]);
+            f.set(Finding::RepeatedMpxn, matches.repeated_mpxn[i]);
+            f.set(Finding::DupResolved, shares && dup_findings.is_empty());
+            f
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> Option<Day> {
+        Day::parse(s.as_bytes())
+    }
+
+    const C: CommStatus = CommStatus::Communicating;
+    const N: CommStatus = CommStatus::NotCommunicating;
+    const U: CommStatus = CommStatus::Unknown;
+
+    fn codes(f: FindingSet) -> Vec<&'static str> {
+        f.iter().map(Finding::code).collect()
+    }
+
+    #[test]
+    fn later_and_only_communicating_member_passes() {
+        let v = evaluate_group(&[(0, day("2020-01-01"), N), (1, day("2021-01-01"), C)]);
+        assert!(v[1].findings.is_empty());
+        assert_eq!(v[1].last_installed, LastInstalled::Yes);
+        assert_eq!(
+            codes(v[0].findings),
+            [
+                "DUP_NOT_COMMUNICATING",
+                "DUP_NOT_LAST_INSTALLED",
+                "DUP_OTHER_COMMUNICATING"
+            ]
+        );
+    }
+
+    #[test]
+    fn tie_on_install_date_is_no_single_last() {
+        let v = evaluate_group(&[(0, day("2021-01-01"), C), (1, day("2021-01-01"), N)]);
+        assert_eq!(codes(v[0].findings), ["DUP_NO_SINGLE_LAST"]);
+        assert_eq!(v[0].last_installed, LastInstalled::Unknown);
+    }
+
+    #[test]
+    fn unknown_dates_count_against_every_member() {
+        // The member with a known, later date cannot be verified as single last.
+        let v = evaluate_group(&[(0, None, N), (1, day("2021-01-01"), C)]);
+        assert_eq!(
+            codes(v[0].findings),
+            [
+                "DUP_NOT_COMMUNICATING",
+                "DUP_NOT_LAST_INSTALLED",
+                "DUP_OTHER_COMMUNICATING"
+            ]
+        );
+        assert_eq!(codes(v[1].findings), ["DUP_NO_SINGLE_LAST"]);
+        // A beaten member stays DUP_NOT_LAST_INSTALLED only, even beside an unknown date.
+        let v = evaluate_group(&[
+            (0, day("2019-01-01"), N),
+            (1, day("2021-01-01"), N),
+            (2, None, N),
+        ]);
+        assert_eq!(
+            codes(v[0].findings),
+            ["DUP_NOT_COMMUNICATING", "DUP_NOT_LAST_INSTALLED"]
+        );
+        assert_eq!(
+            codes(v[1].findings),
+            ["DUP_NOT_COMMUNICATING", "DUP_NO_SINGLE_LAST"]
+        );
+    }
+
+    #[test]
+    fn unknown_communication_counts_against_every_member() {
+        let v = evaluate_group(&[(0, day("2020-01-01"), U), (1, day("2021-01-01"), C)]);
+        assert_eq!(codes(v[1].findings), ["DUP_OTHER_COMMUNICATING"]);
+        assert!(v[0].findings.contains(Finding::DupNotCommunicating));
+        let v = evaluate_group(&[(0, day("2020-01-01"), N), (1, day("2021-01-01"), U)]);
+        assert_eq!(codes(v[1].findings), ["DUP_NOT_COMMUNICATING"]);
+    }
+
+    #[test]
+    fn later_but_other_still_communicating() {
+        let v = evaluate_group(&[(0, day("2020-01-01"), C), (1, day("2021-01-01"), C)]);
+        assert_eq!(codes(v[1].findings), ["DUP_OTHER_COMMUNICATING"]);
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            as_of: day("2024-06-30").unwrap(),
+            window_days: 30,
+        }
+    }
+
+    #[test]
+    fn communication_window_is_inclusive() {
+        let p = policy();
+        let status = |ds: &[DateField]| communication(ds.iter().copied(), p).0;
+        let d = |s: &str| DateField::Day(day(s).unwrap());
+        assert_eq!(status(&[d("2024-05-31")]), C, "A - W is inside");
+        assert_eq!(status(&[d("2024-05-30")]), N, "A - W - 1 is outside");
+        assert_eq!(status(&[d("2024-06-30")]), C, "A is inside");
+        assert_eq!(status(&[d("2024-07-01")]), U, "after A is unknown");
+        assert_eq!(status(&[DateField::None]), N, "never communicated");
+        assert_eq!(status(&[]), N);
+        assert_eq!(status(&[d("2024-06-01"), DateField::Invalid]), U);
+        assert_eq!(
+            status(&[d("2020-01-01"), d("2024-06-01")]),
+            C,
+            "latest device counts"
+        );
+        let zero = Policy {
+            window_days: 0,
+            ..p
+        };
+        assert_eq!(communication([d("2024-06-30")].into_iter(), zero).0, C);
+        assert_eq!(communication([d("2024-06-29")].into_iter(), zero).0, N);
+    }
+
+    fn set(fs: &[Finding]) -> FindingSet {
+        let mut s = FindingSet::default();
+        fs.iter().for_each(|&f| s.insert(f));
+        s
+    }
+
+    #[test]
+    fn outcome_precedence() {
+        use Finding::*;
+        let d = decide(set(&[
+            InvalidGuid,
+            DupNotCommunicating,
+            ActiveSupplierCeased,
+            DupResolved,
+        ]));
+        assert_eq!((d.outcome, d.clauses), (Outcome::Exclude, vec!["18.12"]));
+        let d = decide(set(&[DupNoSingleLast, ActiveSupplierNotLive]));
+        assert_eq!((d.outcome, d.clauses), (Outcome::Exclude, vec!["18.13"]));
+        let d = decide(set(&[ActiveSupplierNotLive, DormantSupplierCeased]));
+        assert_eq!((d.outcome, d.clauses), (Outcome::Review, vec![]));
+        let d = decide(set(&[
+            DupResolved,
+            DormantSupplierNotLive,
+            DormantSupplierCeased,
+        ]));
+        assert_eq!(
+            (d.outcome, d.clauses),
+            (Outcome::Unblock, vec!["4.1A", "4.1B", "4.1C"])
+        );
+        let d = decide(set(&[DupResolved]));
+        assert_eq!((d.outcome, d.clauses), (Outcome::Unblock, vec!["4.1C"]));
+        let d = decide(FindingSet::default());
+        assert_eq!((d.outcome, d.clauses), (Outcome::Clear, vec![]));
+    }
+
+    #[test]
+    fn every_code_has_its_kind() {
+        let data = Finding::ALL
+            .iter()
+            .filter(|f| f.kind() == FindingKind::DataIssue)
+            .count();
+        let dup = Finding::ALL
+            .iter()
+            .filter(|f| f.kind() == FindingKind::Duplicate)
+            .count();
+        let unblock = Finding::ALL
+            .iter()
+            .filter(|f| f.kind() == FindingKind::Unblock)
+            .count();
+        assert_eq!((data, dup, unblock), (10, 4, 3));
+        let mut codes: Vec<_> = Finding::ALL.iter().map(|f| f.code()).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), 19);
+        // `iter` lists codes in byte order.
+        let all = set(&Finding::ALL);
+        let listed: Vec<_> = all.iter().map(Finding::code).collect();
+        let mut sorted = listed.clone();
+        sorted.sort_unstable();
+        assert_eq!(listed, sorted);
+    }
+}

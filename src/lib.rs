@@ -26,9 +26,10 @@
 //!
 //! Input files are mapped, not read: text fields that reach the output (installation ids)
 //! stay in the page cache and rows hold offsets to them. Each accepted line becomes one
-//! 64-byte [`ingest::Row`]; grouping sorts one 24-byte key per row, then one 16-byte key
+//! 72-byte [`ingest::Row`]; grouping sorts one 24-byte key per row, then one 16-byte key
 //! per valid GUID and per valid meter. At national scale (60 million rows) that is about
-//! 3.6 GiB of rows plus 1.4 GiB of transient sort keys, well inside 24 GiB.
+//! 4 GiB of rows plus 1.3 GiB of transient sort keys — roughly 100 bytes per row at the
+//! peak, well inside 24 GiB.
 //!
 //! # Parallelism
 //!

@@ -5,7 +5,7 @@
 //! rows) and [`Matches`] (which installations carry a GUID that is on another row, which
 //! repeat an MPxN, and every shared MPxN with its member installations). Everything is
 //! grouped by sorting fixed-size keys with rayon, never by per-row allocation: sorting
-//! 60 million 24-byte keys is the dominant cost and needs 1.4 GiB. Equal hashes are
+//! 60 million 24-byte keys is the dominant cost and needs 1.3 GiB. Equal hashes are
 //! always confirmed on the text (installation ids) or on the full identity bytes
 //! (identical rows), so a hash collision can never merge two installations or two rows.
 //! Leaves to `resolve` what a duplicate *means* (TMAD 4.1C).

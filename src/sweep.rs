@@ -160,17 +160,40 @@ impl Sweep {
     }
 
     /// SMETS1 installations in output order: source, then installation_id (byte order).
+    ///
+    /// Sorts fixed-size keys — the source's rank and the id's first 32 bytes as two
+    /// big-endian `u128`s, zero-padded — so nearly every comparison is two integer
+    /// compares; only equal keys (ids sharing 32 bytes, or differing only in trailing
+    /// NULs) fall back to comparing the full text. Zero padding never contradicts byte
+    /// order, so the fallback only refines ties.
     pub fn smets1_in_order(&self) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.installations.list.len() as u32)
+        let mut source_rank = vec![0u32; self.sources.len()];
+        let mut by_text: Vec<u32> = (0..self.sources.len() as u32).collect();
+        by_text.sort_by(|&a, &b| self.sources.get(a).cmp(self.sources.get(b)));
+        for (rank, &id) in by_text.iter().enumerate() {
+            source_rank[id as usize] = rank as u32;
+        }
+        let mut keys: Vec<(u32, u128, u128, u32)> = (0..self.installations.list.len() as u32)
             .into_par_iter()
             .filter(|&i| self.is_smets1(i))
+            .map(|i| {
+                let text = self.installation_text(i);
+                let mut head = [0u8; 32];
+                let n = text.len().min(32);
+                head[..n].copy_from_slice(&text[..n]);
+                let a = u128::from_be_bytes(head[..16].try_into().expect("16 bytes"));
+                let b = u128::from_be_bytes(head[16..].try_into().expect("16 bytes"));
+                let rank = source_rank[self.installations.list[i as usize].source as usize];
+                (rank, a, b, i)
+            })
             .collect();
-        order.par_sort_unstable_by(|&a, &b| {
-            self.source_text(a)
-                .cmp(self.source_text(b))
-                .then_with(|| self.installation_text(a).cmp(&self.installation_text(b)))
+        keys.par_sort_unstable_by(|x, y| {
+            (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)).then_with(|| {
+                self.installation_text(x.3)
+                    .cmp(&self.installation_text(y.3))
+            })
         });
-        order
+        keys.into_iter().map(|k| k.3).collect()
     }
 
     /// The distinct canonical MPxNs the installation's meters carry, sorted as text.

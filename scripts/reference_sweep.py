@@ -4,7 +4,7 @@
 What it is
     An independent, deliberately simple and slow re-implementation of SPEC.md
     sections 3 to 7 and its Appendix ("precise readings"), following
-    notes_tmp/DECISIONS.md for the points the spec leaves open. It is meant to be
+    ARCHITECTURE.md ("Readings of the spec") for the points the spec leaves open. It is meant to be
     read side by side with the spec: every finding of SPEC §6.1 is decided in one
     function whose docstring quotes the rule. It favours obviousness over speed
     (plain dicts and lists, repeated scans, no clever indexing); do not use it at
@@ -125,7 +125,7 @@ class Refusal(Exception):
 
 
 class MalformedQuoting(Exception):
-    """A line's quoting breaks the Appendix / DECISIONS.md rules."""
+    """A line's quoting breaks the Appendix / ARCHITECTURE.md ("Readings of the spec") rules."""
 
 
 # ---------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def physical_lines(data: bytes) -> list[tuple[int, bytes]]:
 
     Appendix: lines end at LF; one trailing CR is removed; a last line without a
     terminator counts. A final empty piece after the last LF is not a line.
-    DECISIONS.md: a BOM is recognised only at the very start of the file.
+    ARCHITECTURE.md ("Readings of the spec"): a BOM is recognised only at the very start of the file.
     """
     if data.startswith(BOM):
         data = data[len(BOM):]
@@ -194,7 +194,7 @@ def physical_lines(data: bytes) -> list[tuple[int, bytes]]:
 def split_fields(line: str, delimiter: str) -> list[str]:
     """Split one decoded line into fields (quotes removed, not trimmed).
 
-    DECISIONS.md: a field is quoted iff its FIRST character is `"` (no trimming
+    ARCHITECTURE.md ("Readings of the spec"): a field is quoted iff its FIRST character is `"` (no trimming
     before that test). In a quoted field `""` is a literal quote; the closing quote
     must be followed by the delimiter or the end of the line, otherwise the row is
     malformed quoting; a quoted field with no closing quote is malformed quoting. A
@@ -261,7 +261,7 @@ def read_header(path: str, lines: list[tuple[int, bytes]], known: tuple[str, ...
 
     Appendix: header names are trimmed and lower-cased; a required column that is
     missing refuses the file; a known column named twice refuses the file; unknown
-    or empty names are ignored. DECISIONS.md: the header is split like any line (a
+    or empty names are ignored. ARCHITECTURE.md ("Readings of the spec"): the header is split like any line (a
     header with bad quoting refuses the file).
     """
     if not lines:
@@ -414,7 +414,7 @@ MAX_DAY = day_number(9999, 12, 31)
 
 
 def valid_calendar_date(year: int, month: int, day: int) -> bool:
-    """DECISIONS.md: years 0000-9999; day validity per proleptic Gregorian."""
+    """ARCHITECTURE.md ("Readings of the spec"): years 0000-9999; day validity per proleptic Gregorian."""
     return 0 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= days_in_month(year, month)
 
 
@@ -566,7 +566,7 @@ class Row:
         Appendix: source, group_id, supplier_id, device_type compared
         case-insensitively; device_id and mpxn by canonical form where valid; every
         other column (installation_id, installed_on, last_comms_at, dormant, an mpxn
-        that does not normalise) as trimmed text. DECISIONS.md: mpxn canonical MPAN
+        that does not normalise) as trimmed text. ARCHITECTURE.md ("Readings of the spec"): mpxn canonical MPAN
         when ESME and valid, canonical MPRN when GSME and valid, otherwise trimmed.
         (A canonical form always normalises to itself, so canonical text and
         non-normalising trimmed text can never be confused.)
@@ -656,7 +656,7 @@ def load_inventory(path: str) -> InventoryFile:
         result.rows_read += 1
         reason, row = classify_line(raw, header)
         if reason is not None:
-            # DECISIONS.md: raw is the line without its terminator, invalid UTF-8
+            # ARCHITECTURE.md ("Readings of the spec"): raw is the line without its terminator, invalid UTF-8
             # replaced by U+FFFD per maximal invalid subsequence.
             result.rejects.append(Reject(path, line_no, reason, raw.decode("utf-8", "replace")))
         else:
@@ -758,7 +758,7 @@ class AsOf:
 
 def last_communication(inst: Installation) -> int | None:
     """§6: "its last communication is the latest last_comms_at over all its devices".
-    DECISIONS.md: latest parseable value (future ones included); None if none parses."""
+    ARCHITECTURE.md ("Readings of the spec"): latest parseable value (future ones included); None if none parses."""
     days = [parse_date(r.last_comms_at) for r in inst.rows if r.last_comms_at != ""]
     days = [d for d in days if d is not None]
     return max(days) if days else None
@@ -957,7 +957,7 @@ class MemberAssessment:
 
     @property
     def last_installed(self) -> str:
-        """DECISIONS.md: yes when neither DUP_NOT_LAST_INSTALLED nor
+        """ARCHITECTURE.md ("Readings of the spec"): yes when neither DUP_NOT_LAST_INSTALLED nor
         DUP_NO_SINGLE_LAST holds; no when DUP_NOT_LAST_INSTALLED holds; unknown when
         DUP_NO_SINGLE_LAST holds."""
         if DUP_NOT_LAST_INSTALLED in self.findings:
@@ -1122,7 +1122,7 @@ def decide_installation(inst: Installation, ctx: Context, shared: list[MemberAss
 
 
 # ---------------------------------------------------------------------------
-# Output (§7 and DECISIONS.md)
+# Output (§7 and ARCHITECTURE.md ("Readings of the spec"))
 # ---------------------------------------------------------------------------
 
 def csv_field(value: str) -> str:
@@ -1151,7 +1151,7 @@ def decisions_table(decisions: list[Decision]) -> list[list[str]]:
 
 
 def duplicates_table(assessments: list[MemberAssessment], ctx: Context) -> list[list[str]]:
-    """DECISIONS.md: one row per (shared MPxN, member installation), sorted by mpxn
+    """ARCHITECTURE.md ("Readings of the spec"): one row per (shared MPxN, member installation), sorted by mpxn
     (canonical text, byte order), then source, then installation_id."""
     rows = []
     for a in assessments:
@@ -1183,7 +1183,7 @@ def display_path(path: str) -> str:
 
 
 def rejects_table(rejects: list[Reject]) -> list[list[str]]:
-    """DECISIONS.md: file (as given), line, reason, raw; sorted by file (byte order)
+    """ARCHITECTURE.md ("Readings of the spec"): file (as given), line, reason, raw; sorted by file (byte order)
     then line."""
     ordered = sorted(rejects, key=lambda r: (os.fsencode(r.file), r.line))
     return [[display_path(r.file), str(r.line), r.reason, r.raw] for r in ordered]

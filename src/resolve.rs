@@ -315,7 +315,11 @@ pub fn communication(
     }
     let status = match last {
         _ if unknown => CommStatus::Unknown,
-        Some(day) if day.0 >= policy.as_of.0 - policy.window_days as i32 && day <= policy.as_of => {
+        // i64: a window of up to u32::MAX days reaches back before any i32 day number.
+        Some(day)
+            if i64::from(day.0) >= i64::from(policy.as_of.0) - i64::from(policy.window_days)
+                && day <= policy.as_of =>
+        {
             CommStatus::Communicating
         }
         _ => CommStatus::NotCommunicating,
@@ -697,6 +701,11 @@ mod tests {
         };
         assert_eq!(communication([d("2024-06-30")].into_iter(), zero).0, C);
         assert_eq!(communication([d("2024-06-29")].into_iter(), zero).0, N);
+        let huge = Policy {
+            window_days: u32::MAX,
+            ..p
+        };
+        assert_eq!(communication([d("0001-01-01")].into_iter(), huge).0, C);
     }
 
     fn set(fs: &[Finding]) -> FindingSet {

@@ -212,6 +212,3 @@ impl Sweep {
         out
     }
 }
-
-/// Expose the matching type for callers that walk duplicate groups.
-pub use matching::DuplicateGroup;

@@ -413,9 +413,13 @@ pub struct Row {
     installed_on: i32,
     last_comms: i32,
     flags: u8,
+    /// Interned upper-cased device type; [`OTHER_DEVICE_TYPE`] past 65,535 distinct
+    /// types (display only: the rules need just the meter kind, which `flags` holds).
+    pub device_type: u16,
 }
 
 pub const NO_GROUP: u32 = u32::MAX;
+pub const OTHER_DEVICE_TYPE: u16 = u16::MAX;
 pub const UNKNOWN_PARTY: u32 = u32::MAX;
 
 const DAY_NONE: i32 = i32::MAX;
@@ -457,6 +461,12 @@ impl Row {
             // key is at least 100000.
             raw => MpxnField::Valid(MpxnKey::from_raw(raw).expect("non-zero")),
         }
+    }
+
+    /// The packed MPxN field as the index stores it: 0 not a meter, 1 missing,
+    /// 2 invalid, otherwise a valid [`MpxnKey`]'s raw value.
+    pub fn mpxn_raw(&self) -> u64 {
+        self.mpxn_raw
     }
 
     pub fn installed_on(&self) -> DateField {
@@ -550,6 +560,7 @@ pub struct Ingested {
     pub rows_read: u64,
     pub sources: Interned,
     pub groups: Interned,
+    pub device_types: Interned,
     /// CRC-32C of each file's bytes, in file order.
     pub checksums: Vec<u32>,
 }
@@ -561,6 +572,7 @@ struct ChunkOutput {
     lines: u64,
     sources: Interned,
     groups: Interned,
+    device_types: Interned,
     crc: u32,
 }
 
@@ -609,6 +621,7 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
     // Merge: line numbers by prefix sums per file, interned ids remapped to global ones.
     let mut sources = Interned::default();
     let mut groups = Interned::default();
+    let mut device_types = Interned::default();
     let mut rows = Vec::with_capacity(outputs.iter().map(|o| o.rows.len()).sum());
     let mut rejects = Vec::new();
     let mut rows_read = 0;
@@ -624,8 +637,17 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
         let group_map: Vec<u32> = (0..output.groups.len() as u32)
             .map(|id| groups.intern(output.groups.get(id)))
             .collect();
+        let type_map: Vec<u16> = (0..output.device_types.len() as u32)
+            .map(|id| {
+                let global = device_types.intern(output.device_types.get(id));
+                u16::try_from(global).unwrap_or(OTHER_DEVICE_TYPE)
+            })
+            .collect();
         rows.extend(output.rows.into_iter().map(|mut row| {
             row.source = source_map[row.source as usize];
+            if row.device_type != OTHER_DEVICE_TYPE {
+                row.device_type = type_map[row.device_type as usize];
+            }
             if row.group != NO_GROUP {
                 row.group = group_map[row.group as usize];
             }
@@ -647,6 +669,7 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
         rows_read,
         sources,
         groups,
+        device_types,
         checksums,
     }
 }
@@ -667,6 +690,7 @@ fn parse_chunk(
         lines: 0,
         sources: Interned::default(),
         groups: Interned::default(),
+        device_types: Interned::default(),
         crc: crc32c::crc32c(chunk),
     };
     // Most chunks are valid UTF-8 throughout: check once, and per line only if not.
@@ -680,7 +704,7 @@ fn parse_chunk(
         let line_ref = LineRef::new(file_index, offset);
         let utf8 = chunk_is_utf8 || std::str::from_utf8(line).is_ok();
         let result = if utf8 {
-            parser.parse(line, line_ref, &mut out.sources, &mut out.groups)
+            parser.parse(line, line_ref, &mut out)
         } else {
             Err(RejectReason::UndecodableBytes)
         };
@@ -763,8 +787,7 @@ impl<'f> RowParser<'f> {
         &mut self,
         line: &[u8],
         line_ref: LineRef,
-        sources: &mut Interned,
-        groups: &mut Interned,
+        out: &mut ChunkOutput,
     ) -> Result<Row, RejectReason> {
         let registry = self.registry;
         let mut upper = std::mem::take(&mut self.upper);
@@ -791,15 +814,19 @@ impl<'f> RowParser<'f> {
         let party = registry.party_of(fields.get(Column::SupplierId), &mut upper);
 
         upper_into(&mut upper, source);
-        let source_id = sources.intern(&upper);
+        let source_id = out.sources.intern(&upper);
         let installation_key = HASH.hash_one((&upper[..], installation));
         let group = match fields.get(Column::GroupId) {
             b"" => NO_GROUP,
             g => {
                 upper_into(&mut upper, g);
-                groups.intern(&upper)
+                out.groups.intern(&upper)
             }
         };
+        upper_into(&mut upper, fields.get(Column::DeviceType));
+        // Chunk-local ids are remapped (and capped to u16) when chunks are merged.
+        let device_type =
+            u16::try_from(out.device_types.intern(&upper)).unwrap_or(OTHER_DEVICE_TYPE);
         identity_bytes(&fields, &mut identity);
         let fingerprint = HASH.hash_one(&identity[..]);
         let device = Guid::parse(fields.get(Column::DeviceId)).map_or(0, Guid::to_u64);
@@ -833,6 +860,7 @@ impl<'f> RowParser<'f> {
             installed_on: pack_date(installed_on),
             last_comms: pack_date(last_comms),
             flags,
+            device_type,
         })
     }
 }

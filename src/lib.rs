@@ -49,6 +49,7 @@
 //!   `ARCHITECTURE.md` ("Readings of the spec").
 
 pub mod cli;
+pub mod index;
 pub mod ingest;
 pub mod mapped;
 pub mod matching;

@@ -1,12 +1,13 @@
-//! Report: a finished [`Sweep`] → `decisions.csv`, `duplicates.csv`, `rejects.csv` and
-//! `summary.json` (SPEC §7).
+//! Report: an index view and its as-of [`Judgement`] → `decisions.csv`,
+//! `duplicates.csv`, `rejects.csv` and `summary.json` (SPEC §7).
 //!
-//! Takes the sweep and an output directory; writes each file to a temporary name in that
-//! directory and renames it into place, so a reader never sees half a file. Output is
-//! UTF-8 without BOM, LF line ends, a header always, minimal RFC 4180 quoting, and every
-//! order is a total order on output text — the bytes do not depend on input order or
-//! thread count. Decision lines are formatted in parallel, in batches, so memory stays
-//! bounded at national scale. Leaves the console summary to the CLI.
+//! Takes the [`View`] (from the CSV sweep's in-memory image or a mapped index file — the
+//! same code for both) and the judgement; writes each file to a temporary name in the
+//! output directory, syncs it and renames it into place, so a reader never sees half a
+//! file. Output is UTF-8 without BOM, LF line ends, a header always, minimal RFC 4180
+//! quoting. The view already holds installations and shared MPxNs in output order, so
+//! writing is a straight pass; decision lines are formatted in parallel batches so memory
+//! stays bounded at national scale. Leaves the console summary to the CLI.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -14,11 +15,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ingest::{self, RejectReason};
-use crate::resolve::{Finding, Outcome};
-use crate::sweep::{Accounting, Sweep};
+use crate::index::build::BuildMeta;
+use crate::index::{IndexError, View, DAY_UNKNOWN};
+use crate::normalize::{Day, MpxnKey};
+use crate::resolve::{decide, Finding, Judgement, Outcome, Policy};
+use crate::sweep::Accounting;
 
 /// Output files, by name.
 pub const DECISIONS: &str = "decisions.csv";
@@ -26,28 +29,42 @@ pub const DUPLICATES: &str = "duplicates.csv";
 pub const REJECTS: &str = "rejects.csv";
 pub const SUMMARY: &str = "summary.json";
 
-/// A failure to write an output file.
+/// A failure to write the outputs.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write: {source}")]
-pub struct WriteError {
-    pub path: PathBuf,
-    #[source]
-    pub source: io::Error,
+#[non_exhaustive]
+pub enum ReportError {
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Index(#[from] IndexError),
 }
 
 /// Writes all four outputs into `dir` (created if missing) and returns the summary.
-pub fn write_all(sweep: &Sweep, dir: &Path) -> Result<Summary, WriteError> {
-    fs::create_dir_all(dir).map_err(|source| WriteError {
+pub fn write_all(
+    view: &View<'_>,
+    judgement: &Judgement,
+    policy: Policy,
+    dir: &Path,
+) -> Result<Summary, ReportError> {
+    fs::create_dir_all(dir).map_err(|source| ReportError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
-    let summary = Summary::of(sweep);
-    write_atomically(&dir.join(DECISIONS), |w| write_decisions(sweep, w))?;
-    write_atomically(&dir.join(DUPLICATES), |w| write_duplicates(sweep, w))?;
-    write_atomically(&dir.join(REJECTS), |w| write_rejects(sweep, w))?;
+    let summary = Summary::of(view, judgement, policy)?;
+    write_atomically(&dir.join(DECISIONS), |w| {
+        write_decisions(view, judgement, w)
+    })?;
+    write_atomically(&dir.join(DUPLICATES), |w| {
+        write_duplicates(view, judgement, w)
+    })?;
+    write_atomically(&dir.join(REJECTS), |w| Ok(w.write_all(view.rejects)?))?;
     write_atomically(&dir.join(SUMMARY), |w| {
         serde_json::to_writer_pretty(&mut *w, &summary).map_err(io::Error::from)?;
-        w.write_all(b"\n")
+        Ok(w.write_all(b"\n")?)
     })?;
     Ok(summary)
 }
@@ -56,9 +73,9 @@ pub fn write_all(sweep: &Sweep, dir: &Path) -> Result<Summary, WriteError> {
 /// `path`.
 fn write_atomically(
     path: &Path,
-    body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> Result<(), WriteError> {
-    let err = |source| WriteError {
+    body: impl FnOnce(&mut BufWriter<File>) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
         path: path.to_path_buf(),
         source,
     };
@@ -67,10 +84,23 @@ fn write_atomically(
     let tmp = PathBuf::from(tmp);
     let file = File::create(&tmp).map_err(err)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    body(&mut w).map_err(err)?;
+    body(&mut w).map_err(|e| match e {
+        ReportError::Write { source, .. } => err(source),
+        other => other,
+    })?;
     let file = w.into_inner().map_err(|e| err(e.into_error()))?;
     file.sync_data().map_err(err)?;
     fs::rename(&tmp, path).map_err(err)
+}
+
+impl From<io::Error> for ReportError {
+    fn from(source: io::Error) -> ReportError {
+        // The path is filled in by `write_atomically`.
+        ReportError::Write {
+            path: PathBuf::new(),
+            source,
+        }
+    }
 }
 
 /// Appends one CSV field, quoted only when it holds `,`, `"`, CR or LF.
@@ -93,7 +123,7 @@ pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
 }
 
 /// Appends a whole CSV record (fields joined by `,`, then LF).
-fn push_record(out: &mut Vec<u8>, fields: &[&[u8]]) {
+pub fn push_record(out: &mut Vec<u8>, fields: &[&[u8]]) {
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -103,22 +133,30 @@ fn push_record(out: &mut Vec<u8>, fields: &[&[u8]]) {
     out.push(b'\n');
 }
 
-/// `decisions.csv`: one row per SMETS1 installation, sorted by source then
-/// installation_id. Formats batches of a million installations in parallel.
-pub fn write_decisions(sweep: &Sweep, w: &mut impl Write) -> io::Result<()> {
+/// `decisions.csv`: one row per SMETS1 installation, in the view's order (source, then
+/// installation_id). Formats batches of a million installations in parallel.
+pub fn write_decisions(
+    view: &View<'_>,
+    judgement: &Judgement,
+    w: &mut impl Write,
+) -> Result<(), ReportError> {
     w.write_all(b"source,installation_id,group_id,outcome,clauses,reasons,mpxns\n")?;
-    let order = sweep.smets1_in_order();
-    for batch in order.chunks(1 << 20) {
-        let parts: Vec<Vec<u8>> = batch
-            .par_chunks(1 << 12)
+    let n = view.installation_count();
+    for batch_start in (0..n).step_by(1 << 20) {
+        let batch_end = (batch_start + (1 << 20)).min(n);
+        let parts: Vec<Vec<u8>> = (batch_start..batch_end)
+            .into_par_iter()
+            .chunks(1 << 12)
             .map(|chunk| {
                 let mut out = Vec::with_capacity(chunk.len() * 96);
-                for &inst in chunk {
-                    decision_record(sweep, inst, &mut out);
+                for inst in chunk {
+                    if !view.is_smets2(inst)? {
+                        decision_record(view, judgement, inst, &mut out)?;
+                    }
                 }
-                out
+                Ok(out)
             })
-            .collect();
+            .collect::<Result<_, IndexError>>()?;
         for part in parts {
             w.write_all(&part)?;
         }
@@ -126,86 +164,76 @@ pub fn write_decisions(sweep: &Sweep, w: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn decision_record(sweep: &Sweep, inst: u32, out: &mut Vec<u8>) {
-    let decision = sweep.decision(inst);
+fn decision_record(
+    view: &View<'_>,
+    judgement: &Judgement,
+    inst: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), IndexError> {
+    let decision = decide(judgement.findings[inst]);
     let reasons: Vec<&str> = decision.findings.iter().map(Finding::code).collect();
     push_record(
         out,
         &[
-            sweep.source_text(inst).as_bytes(),
-            &sweep.installation_text(inst),
-            sweep.group_text(inst).as_bytes(),
+            view.source_text(inst)?,
+            view.installation_text(inst)?,
+            view.group_text(inst)?,
             decision.outcome.as_str().as_bytes(),
             decision.clauses.join(";").as_bytes(),
             reasons.join(";").as_bytes(),
-            sweep.mpxns_of(inst).join(";").as_bytes(),
+            view.text_at(view.inst_mpxns, inst)?,
         ],
     );
+    Ok(())
 }
 
-/// `duplicates.csv`: one row per (shared MPxN, member installation), sorted by MPxN text,
-/// then source, then installation_id.
-pub fn write_duplicates(sweep: &Sweep, w: &mut impl Write) -> io::Result<()> {
-    w.write_all(
-        b"mpxn,kind,source,installation_id,installed_on,last_comms_at,communicating,last_installed,party_id\n",
-    )?;
-    let mut groups: Vec<(String, usize)> = sweep
-        .matches
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.mpxn.to_string(), i))
-        .collect();
-    groups.par_sort_unstable();
+/// `duplicates.csv`: one row per (shared MPxN, member installation), in the view's
+/// order (MPxN text, then source, then installation_id).
+pub fn write_duplicates(
+    view: &View<'_>,
+    judgement: &Judgement,
+    w: &mut impl Write,
+) -> Result<(), ReportError> {
+    w.write_all(b"mpxn,kind,source,installation_id,installed_on,last_comms_at,communicating,last_installed,party_id\n")?;
+    let members = view.member_inst.len();
     let mut out = Vec::new();
-    for (mpxn, g) in groups {
-        let group = &sweep.matches.groups[g];
-        let members = sweep.matches.members_of(group);
-        let mut rows: Vec<_> = members.iter().zip(&sweep.verdicts[g]).collect();
-        rows.sort_by(|a, b| {
-            let (ia, ib) = (a.0.installation, b.0.installation);
-            sweep
-                .source_text(ia)
-                .cmp(sweep.source_text(ib))
-                .then_with(|| {
-                    sweep
-                        .installation_text(ia)
-                        .cmp(&sweep.installation_text(ib))
-                })
-        });
-        for (member, verdict) in rows {
-            let inst = member.installation;
-            let facts = &sweep.facts[inst as usize];
-            let mut parties: Vec<&str> = sweep
-                .matches
-                .meters_of(member)
-                .iter()
-                .filter_map(|m| sweep.registry.party(sweep.rows[m.row as usize].party))
-                .map(|p| p.id.as_str())
-                .collect();
-            parties.sort_unstable();
-            parties.dedup();
+    for g in 0..view.group_count() {
+        let key = MpxnKey::from_raw(view.group_key.get(g)?).ok_or_else(|| {
+            IndexError::corrupt(
+                crate::index::Section::GroupKey,
+                format!("entry {g} is zero"),
+            )
+        })?;
+        let mpxn = key.to_string();
+        for j in view.range(view.group_members, g, members)? {
+            let inst = view.installation(view.member_inst, j)?;
+            let verdict = judgement.verdicts.get(j).ok_or_else(|| {
+                IndexError::corrupt(
+                    crate::index::Section::GroupMembers,
+                    "more members than judged",
+                )
+            })?;
+            let installed = match view.member_installed.get(j)? {
+                DAY_UNKNOWN => String::new(),
+                d => Day(d).to_string(),
+            };
+            let last = match view.inst_last_comms.get(inst)? {
+                crate::index::DAY_NONE => String::new(),
+                d => Day(d).to_string(),
+            };
             out.clear();
             push_record(
                 &mut out,
                 &[
                     mpxn.as_bytes(),
-                    group.mpxn.kind().as_str().as_bytes(),
-                    sweep.source_text(inst).as_bytes(),
-                    &sweep.installation_text(inst),
-                    verdict
-                        .installed_on
-                        .map(|d| d.to_string())
-                        .unwrap_or_default()
-                        .as_bytes(),
-                    facts
-                        .last_comms
-                        .map(|d| d.to_string())
-                        .unwrap_or_default()
-                        .as_bytes(),
-                    facts.comm.as_str().as_bytes(),
+                    key.kind().as_str().as_bytes(),
+                    view.source_text(inst)?,
+                    view.installation_text(inst)?,
+                    installed.as_bytes(),
+                    last.as_bytes(),
+                    judgement.comm[inst].as_str().as_bytes(),
                     verdict.last_installed.as_str().as_bytes(),
-                    parties.join(";").as_bytes(),
+                    view.text_at(view.member_parties, j)?,
                 ],
             );
             w.write_all(&out)?;
@@ -214,43 +242,8 @@ pub fn write_duplicates(sweep: &Sweep, w: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `rejects.csv`: every rejected line, sorted by file (as given) then line number; the
-/// raw text has invalid UTF-8 replaced by U+FFFD.
-pub fn write_rejects(sweep: &Sweep, w: &mut impl Write) -> io::Result<()> {
-    w.write_all(b"file,line,reason,raw\n")?;
-    let mut rejects: Vec<(Vec<u8>, u64, RejectReason, ingest::LineRef)> = sweep
-        .rejects
-        .iter()
-        .map(|r| {
-            let path = path_text(&sweep.files[r.line_ref.file()].path);
-            (path.into_bytes(), r.line_no, r.reason, r.line_ref)
-        })
-        .collect();
-    rejects.sort();
-    let mut out = Vec::new();
-    for (path, line, reason, line_ref) in rejects {
-        let raw = String::from_utf8_lossy(ingest::raw_line(&sweep.files, line_ref));
-        out.clear();
-        push_record(
-            &mut out,
-            &[
-                &path,
-                line.to_string().as_bytes(),
-                reason.as_str().as_bytes(),
-                raw.as_bytes(),
-            ],
-        );
-        w.write_all(&out)?;
-    }
-    Ok(())
-}
-
-fn path_text(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
-}
-
 /// One input file in summary.json.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputFile {
     pub path: String,
     pub bytes: u64,
@@ -264,14 +257,14 @@ pub type OutcomeCounts = BTreeMap<&'static str, u64>;
 /// that it is byte-identical for the same inputs.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
-    pub engine: &'static str,
-    pub version: &'static str,
+    pub engine: String,
+    pub version: String,
     pub as_of: String,
     pub window_days: u32,
     pub inventories: Vec<InputFile>,
     pub suppliers: InputFile,
     pub rows: Accounting,
-    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    pub rejects_by_reason: BTreeMap<String, u64>,
     pub installations: BTreeMap<&'static str, u64>,
     pub shared_mpxns: u64,
     pub outcomes: OutcomeCounts,
@@ -288,8 +281,13 @@ fn zero_outcomes() -> OutcomeCounts {
 }
 
 impl Summary {
-    /// Counts every SMETS1 installation's decision (one pass, in parallel).
-    pub fn of(sweep: &Sweep) -> Summary {
+    /// Counts every SMETS1 installation's decision (one parallel pass) and copies the
+    /// build metadata. `version` is the engine that built the evidence.
+    pub fn of(
+        view: &View<'_>,
+        judgement: &Judgement,
+        policy: Policy,
+    ) -> Result<Summary, IndexError> {
         #[derive(Default)]
         struct Tally {
             outcomes: BTreeMap<Outcome, u64>,
@@ -298,25 +296,30 @@ impl Summary {
             by_source: BTreeMap<(u32, Outcome), u64>,
             smets1: u64,
         }
-        let count = sweep.installations.list.len() as u32;
+        let meta: BuildMeta = postcard::from_bytes(view.meta)
+            .map_err(|e| IndexError::corrupt(crate::index::Section::Meta, e.to_string()))?;
+        let count = view.installation_count();
         let tally = (0..count)
             .into_par_iter()
-            .filter(|&i| sweep.is_smets1(i))
-            .fold(Tally::default, |mut t, i| {
-                let d = sweep.decision(i);
+            .try_fold(Tally::default, |mut t, i| {
+                if view.is_smets2(i)? {
+                    return Ok(t);
+                }
+                let d = decide(judgement.findings[i]);
                 t.smets1 += 1;
                 *t.outcomes.entry(d.outcome).or_default() += 1;
                 for f in d.findings.iter() {
                     *t.reasons.entry(f).or_default() += 1;
                 }
                 *t.by_group
-                    .entry((sweep.facts[i as usize].group, d.outcome))
+                    .entry((view.inst_group.get(i)?, d.outcome))
                     .or_default() += 1;
-                let source = sweep.installations.list[i as usize].source;
-                *t.by_source.entry((source, d.outcome)).or_default() += 1;
-                t
+                *t.by_source
+                    .entry((view.inst_source.get(i)?, d.outcome))
+                    .or_default() += 1;
+                Ok::<_, IndexError>(t)
             })
-            .reduce(Tally::default, |mut a, b| {
+            .try_reduce(Tally::default, |mut a, b| {
                 b.outcomes
                     .into_iter()
                     .for_each(|(k, v)| *a.outcomes.entry(k).or_default() += v);
@@ -330,8 +333,8 @@ impl Summary {
                     .into_iter()
                     .for_each(|(k, v)| *a.by_source.entry(k).or_default() += v);
                 a.smets1 += b.smets1;
-                a
-            });
+                Ok(a)
+            })?;
 
         let mut outcomes = zero_outcomes();
         for (o, n) in tally.outcomes {
@@ -340,8 +343,10 @@ impl Summary {
         let mut by_group_id: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
         for ((group, o), n) in tally.by_group {
             let name = match group {
-                ingest::NO_GROUP => "(none)".to_string(),
-                g => String::from_utf8_lossy(sweep.groups.get(g)).into_owned(),
+                crate::index::NONE_U32 => "(none)".to_string(),
+                g => {
+                    String::from_utf8_lossy(view.text_at(view.group_ids, g as usize)?).into_owned()
+                }
             };
             by_group_id
                 .entry(name)
@@ -350,45 +355,27 @@ impl Summary {
         }
         let mut by_source: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
         for ((source, o), n) in tally.by_source {
-            let name = String::from_utf8_lossy(sweep.sources.get(source)).into_owned();
+            let name =
+                String::from_utf8_lossy(view.text_at(view.sources, source as usize)?).into_owned();
             by_source
                 .entry(name)
                 .or_insert_with(zero_outcomes)
                 .insert(o.as_str(), n);
         }
-        let mut rejects_by_reason = BTreeMap::new();
-        for r in &sweep.rejects {
-            *rejects_by_reason.entry(r.reason.as_str()).or_default() += 1;
-        }
-        let mut inventories: Vec<InputFile> = sweep
-            .files
-            .iter()
-            .zip(&sweep.checksums)
-            .map(|(f, &crc)| InputFile {
-                path: path_text(&f.path),
-                bytes: f.bytes.len() as u64,
-                crc32c: format!("{crc:08x}"),
-            })
-            .collect();
-        inventories.sort_by(|a, b| a.path.cmp(&b.path));
         let smets2 = count as u64 - tally.smets1;
-        Summary {
-            engine: "mpxn-recon",
-            version: env!("CARGO_PKG_VERSION"),
-            as_of: sweep.config.policy.as_of.to_string(),
-            window_days: sweep.config.policy.window_days,
-            inventories,
-            suppliers: InputFile {
-                path: path_text(&sweep.config.suppliers),
-                bytes: sweep.registry.size,
-                crc32c: format!("{:08x}", sweep.registry.checksum),
-            },
-            rows: sweep.accounting(),
-            rejects_by_reason,
+        Ok(Summary {
+            engine: meta.engine,
+            version: meta.version,
+            as_of: policy.as_of.to_string(),
+            window_days: policy.window_days,
+            inventories: meta.inventories,
+            suppliers: meta.suppliers,
+            rows: meta.rows,
+            rejects_by_reason: meta.rejects_by_reason,
             installations: [("smets1", tally.smets1), ("smets2", smets2)]
                 .into_iter()
                 .collect(),
-            shared_mpxns: sweep.matches.groups.len() as u64,
+            shared_mpxns: view.group_count() as u64,
             outcomes,
             reasons: tally
                 .reasons
@@ -397,7 +384,7 @@ impl Summary {
                 .collect(),
             by_group_id,
             by_source,
-        }
+        })
     }
 }
 

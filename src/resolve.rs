@@ -10,8 +10,9 @@
 
 use rayon::prelude::*;
 
+use crate::index::{IndexError, View, DAY_NONE, DAY_UNKNOWN, INST_COMMS_UNREADABLE};
 use crate::ingest::{DateField, MeterKind, MpxnField, Row, NO_GROUP, UNKNOWN_PARTY};
-use crate::matching::{DuplicateGroup, Installations, Matches};
+use crate::matching::Installations;
 use crate::normalize::Day;
 use crate::registry::{Registry, SupplierStatus};
 
@@ -186,6 +187,16 @@ impl FindingSet {
         self.0 == 0
     }
 
+    /// The raw bits (bit `n` is the finding with discriminant `n`), as the index stores them.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Inverse of [`FindingSet::bits`]; bits that name no finding are dropped.
+    pub fn from_bits(bits: u32) -> FindingSet {
+        FindingSet(bits & ((1 << Finding::ALL.len()) - 1))
+    }
+
     /// The findings in the set, in byte order of their codes (the order of `reasons`).
     pub fn iter(self) -> impl Iterator<Item = Finding> {
         Finding::BY_CODE
@@ -230,22 +241,31 @@ impl CommStatus {
     }
 }
 
-/// What resolve knows about one installation before looking across installations.
+/// What the data says about an installation's communication, before any as-of date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommsEvidence {
+    /// A device has a `last_comms_at` that does not parse.
+    pub unreadable: bool,
+    /// Latest parseable `last_comms_at` over its devices (future ones included).
+    pub last: Option<Day>,
+}
+
+/// What resolve knows about one installation before looking across installations, and
+/// before any as-of date: the part an index stores.
 #[derive(Clone, Copy, Debug)]
 pub struct InstallationFacts {
     pub smets2: bool,
-    /// Findings decided from its own rows.
+    /// Findings decided from its own rows, none of which depend on the as-of date.
     pub findings: FindingSet,
-    pub comm: CommStatus,
-    /// Latest parseable `last_comms_at` over its devices (future ones included).
-    pub last_comms: Option<Day>,
+    pub comms: CommsEvidence,
     /// Interned smallest upper-cased non-empty group_id, or [`NO_GROUP`].
     pub group: u32,
 }
 
-/// Findings that one row decides on its own (SPEC §6.1, Appendix). `smets1` says
-/// whether the row's installation is SMETS1 (supplier status matters there only).
-pub fn row_findings(row: &Row, smets1: bool, policy: Policy, registry: &Registry) -> FindingSet {
+/// Findings that one row decides on its own, whatever the as-of date (SPEC §6.1,
+/// Appendix). `smets1` says whether the row's installation is SMETS1 (supplier status
+/// matters there only). FUTURE_COMMS is decided in [`judge`], against the as-of date.
+pub fn row_findings(row: &Row, smets1: bool, registry: &Registry) -> FindingSet {
     let mut f = FindingSet::default();
     // INVALID_GUID: "a device GUID does not normalise".
     f.set(Finding::InvalidGuid, row.guid().is_none());
@@ -254,11 +274,6 @@ pub fn row_findings(row: &Row, smets1: bool, policy: Policy, registry: &Registry
     f.set(
         Finding::InvalidDate,
         row.installed_on() == DateField::Invalid || row.last_comms() == DateField::Invalid,
-    );
-    // FUTURE_COMMS: "a last_comms_at is after the as-of date".
-    f.set(
-        Finding::FutureComms,
-        matches!(row.last_comms(), DateField::Day(d) if d > policy.as_of),
     );
     let kind = row.meter_kind();
     if kind == MeterKind::None {
@@ -294,37 +309,34 @@ pub fn row_findings(row: &Row, smets1: bool, policy: Policy, registry: &Registry
     f
 }
 
-/// "It is communicating iff that last communication exists and falls within
-/// [A - W days, A]"; its status is unknown when any device has an unparseable
-/// `last_comms_at` or one after the as-of date.
-pub fn communication(
-    rows: impl Iterator<Item = DateField>,
-    policy: Policy,
-) -> (CommStatus, Option<Day>) {
-    let mut unknown = false;
-    let mut last: Option<Day> = None;
-    for d in rows {
+/// Collects an installation's communication evidence from its devices' `last_comms_at`.
+pub fn comms_evidence(dates: impl Iterator<Item = DateField>) -> CommsEvidence {
+    let mut ev = CommsEvidence::default();
+    for d in dates {
         match d {
             DateField::None => {}
-            DateField::Invalid => unknown = true,
-            DateField::Day(day) => {
-                unknown |= day > policy.as_of;
-                last = last.max(Some(day));
-            }
+            DateField::Invalid => ev.unreadable = true,
+            DateField::Day(day) => ev.last = ev.last.max(Some(day)),
         }
     }
-    let status = match last {
-        _ if unknown => CommStatus::Unknown,
+    ev
+}
+
+/// "It is communicating iff that last communication exists and falls within
+/// [A - W days, A]"; its status is unknown when any device has an unparseable
+/// `last_comms_at` or one after the as-of date (the latest is then after it too).
+pub fn communication(ev: CommsEvidence, policy: Policy) -> CommStatus {
+    match ev.last {
+        _ if ev.unreadable => CommStatus::Unknown,
+        Some(day) if day > policy.as_of => CommStatus::Unknown,
         // i64: a window of up to u32::MAX days reaches back before any i32 day number.
         Some(day)
-            if i64::from(day.0) >= i64::from(policy.as_of.0) - i64::from(policy.window_days)
-                && day <= policy.as_of =>
+            if i64::from(day.0) >= i64::from(policy.as_of.0) - i64::from(policy.window_days) =>
         {
             CommStatus::Communicating
         }
         _ => CommStatus::NotCommunicating,
-    };
-    (status, last)
+    }
 }
 
 /// Computes each installation's own facts, in parallel.
@@ -333,7 +345,6 @@ pub fn installation_facts(
     installations: &Installations,
     smets2_sources: &[bool],
     group_order: &[u32],
-    policy: Policy,
     registry: &Registry,
 ) -> Vec<InstallationFacts> {
     (0..installations.list.len() as u32)
@@ -348,7 +359,7 @@ pub fn installation_facts(
             let mut has_meter = false;
             let mut group = NO_GROUP;
             for row in mine.clone() {
-                findings = findings.union(row_findings(row, !smets2, policy, registry));
+                findings = findings.union(row_findings(row, !smets2, registry));
                 has_meter |= row.is_meter();
                 if row.group != NO_GROUP
                     && (group == NO_GROUP
@@ -359,12 +370,10 @@ pub fn installation_facts(
             }
             // NO_METER: "the installation has no ESME and no GSME".
             findings.set(Finding::NoMeter, !has_meter);
-            let (comm, last_comms) = communication(mine.map(Row::last_comms), policy);
             InstallationFacts {
                 smets2,
                 findings,
-                comm,
-                last_comms,
+                comms: comms_evidence(mine.map(Row::last_comms)),
                 group,
             }
         })
@@ -459,39 +468,6 @@ pub fn evaluate_group(members: &[(u32, Option<Day>, CommStatus)]) -> Vec<MemberV
         .collect()
 }
 
-/// Evaluates every shared MPxN (in parallel) and returns, per group, its member
-/// verdicts in member order.
-pub fn evaluate_groups(
-    rows: &[Row],
-    matches: &Matches,
-    facts: &[InstallationFacts],
-) -> Vec<Vec<MemberVerdict>> {
-    matches
-        .groups
-        .par_iter()
-        .map(|group: &DuplicateGroup| {
-            let members: Vec<(u32, Option<Day>, CommStatus)> = matches
-                .members_of(group)
-                .iter()
-                .map(|m| {
-                    let meters = matches.meters_of(m);
-                    let date = match meters {
-                        [only] => match rows[only.row as usize].installed_on() {
-                            DateField::Day(d) => Some(d),
-                            _ => None,
-                        },
-                        // REPEATED_MPXN: "a member with two meters carrying X has an
-                        // unknown install date for X".
-                        _ => None,
-                    };
-                    (m.installation, date, facts[m.installation as usize].comm)
-                })
-                .collect();
-            evaluate_group(&members)
-        })
-        .collect()
-}
-
 /// The outcome of SPEC §6.2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Outcome {
@@ -560,33 +536,81 @@ pub fn decide(findings: FindingSet) -> Decision {
     }
 }
 
-/// Every installation's full finding set: its own findings, plus DUPLICATE_GUID,
-/// REPEATED_MPXN, the four duplicate findings over every MPxN it shares, and
-/// DUP_RESOLVED — "it shares MPxNs and, for every one of them, it is the single last
-/// installed and the only one communicating (TMAD 4.1C)".
-pub fn all_findings(
-    facts: &[InstallationFacts],
-    matches: &Matches,
-    verdicts: &[Vec<MemberVerdict>],
-) -> Vec<FindingSet> {
-    let mut dup: Vec<(bool, FindingSet)> = vec![(false, FindingSet::default()); facts.len()];
+/// The as-of judgement over an index view.
+pub struct Judgement {
+    /// Per installation.
+    pub comm: Vec<CommStatus>,
+    /// Per installation, every finding that holds.
+    pub findings: Vec<FindingSet>,
+    /// Per group member, in `member_*` column order.
+    pub verdicts: Vec<MemberVerdict>,
+}
+
+/// Judges every installation as of `policy`: its stored findings, plus
+/// - FUTURE_COMMS — "a last_comms_at is after the as-of date";
+/// - the four duplicate findings over every MPxN it shares ([`evaluate_group`]);
+/// - DUP_RESOLVED — "it shares MPxNs and, for every one of them, it is the single last
+///   installed and the only one communicating (TMAD 4.1C)".
+///
+/// Parallel over installations and over shared MPxNs. Fails only on a damaged index.
+pub fn judge(view: &View<'_>, policy: Policy) -> Result<Judgement, IndexError> {
+    let n = view.installation_count();
+    let comm: Vec<CommStatus> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let last = view.inst_last_comms.get(i)?;
+            let ev = CommsEvidence {
+                unreadable: view.inst_flags.get(i)? & INST_COMMS_UNREADABLE != 0,
+                last: (last != DAY_NONE).then_some(Day(last)),
+            };
+            Ok(communication(ev, policy))
+        })
+        .collect::<Result<_, IndexError>>()?;
+    let members = view.member_inst.len();
+    let verdicts: Vec<Vec<MemberVerdict>> = (0..view.group_count())
+        .into_par_iter()
+        .map(|g| {
+            let group: Vec<(u32, Option<Day>, CommStatus)> = view
+                .range(view.group_members, g, members)?
+                .map(|j| {
+                    let inst = view.installation(view.member_inst, j)?;
+                    let installed = view.member_installed.get(j)?;
+                    Ok((
+                        inst as u32,
+                        (installed != DAY_UNKNOWN).then_some(Day(installed)),
+                        comm[inst],
+                    ))
+                })
+                .collect::<Result<_, IndexError>>()?;
+            Ok(evaluate_group(&group))
+        })
+        .collect::<Result<_, IndexError>>()?;
+    let mut dup: Vec<(bool, FindingSet)> = vec![(false, FindingSet::default()); n];
     for verdict in verdicts.iter().flatten() {
         let entry = &mut dup[verdict.installation as usize];
         entry.0 = true;
         entry.1 = entry.1.union(verdict.findings);
     }
-    facts
-        .par_iter()
-        .zip(dup.par_iter())
-        .enumerate()
-        .map(|(i, (fact, &(shares, dup_findings)))| {
-            let mut f = fact.findings.union(dup_findings);
-            f.set(Finding::DuplicateGuid, matches.duplicate_guid[i]);
-            f.set(Finding::RepeatedMpxn, matches.repeated_mpxn[i]);
+    let findings: Vec<FindingSet> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut f = FindingSet::from_bits(view.inst_findings.get(i)?);
+            let last = view.inst_last_comms.get(i)?;
+            f.set(
+                Finding::FutureComms,
+                last != DAY_NONE && last > policy.as_of.0,
+            );
+            let (shares, dup_findings) = dup[i];
+            f = f.union(dup_findings);
             f.set(Finding::DupResolved, shares && dup_findings.is_empty());
-            f
+            Ok(f)
         })
-        .collect()
+        .collect::<Result<_, IndexError>>()?;
+    Ok(Judgement {
+        comm,
+        findings,
+        verdicts: verdicts.into_iter().flatten().collect(),
+    })
 }
 
 #[cfg(test)]
@@ -681,7 +705,7 @@ mod tests {
     #[test]
     fn communication_window_is_inclusive() {
         let p = policy();
-        let status = |ds: &[DateField]| communication(ds.iter().copied(), p).0;
+        let status = |ds: &[DateField]| communication(comms_evidence(ds.iter().copied()), p);
         let d = |s: &str| DateField::Day(day(s).unwrap());
         assert_eq!(status(&[d("2024-05-31")]), C, "A - W is inside");
         assert_eq!(status(&[d("2024-05-30")]), N, "A - W - 1 is outside");
@@ -699,13 +723,22 @@ mod tests {
             window_days: 0,
             ..p
         };
-        assert_eq!(communication([d("2024-06-30")].into_iter(), zero).0, C);
-        assert_eq!(communication([d("2024-06-29")].into_iter(), zero).0, N);
+        assert_eq!(
+            communication(comms_evidence([d("2024-06-30")].into_iter()), zero),
+            C
+        );
+        assert_eq!(
+            communication(comms_evidence([d("2024-06-29")].into_iter()), zero),
+            N
+        );
         let huge = Policy {
             window_days: u32::MAX,
             ..p
         };
-        assert_eq!(communication([d("0001-01-01")].into_iter(), huge).0, C);
+        assert_eq!(
+            communication(comms_evidence([d("0001-01-01")].into_iter()), huge),
+            C
+        );
     }
 
     fn set(fs: &[Finding]) -> FindingSet {

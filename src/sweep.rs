@@ -1,32 +1,34 @@
-//! The sweep: runs the stages in order and holds what they produced.
+//! The sweep: runs the CSV stages in order and holds what they produced.
 //!
-//! Takes a [`SweepConfig`] (input paths and the [`Policy`]); reads the registry and every
-//! inventory header first — a refusal happens before anything is parsed or written —
-//! then ingests, groups, matches and resolves. Hands on a [`Sweep`] that `report` writes
-//! out and the CLI summarises. It keeps the input files mapped for as long as it lives,
-//! because rows point into them instead of copying text.
+//! Takes a [`SweepConfig`] (input paths); reads the registry and every inventory header
+//! first — a refusal happens before anything is parsed or written — then ingests,
+//! groups, matches and collects each installation's facts. Hands on a [`Sweep`]: the
+//! evidence, independent of any as-of date, that [`crate::index::build`] lays out as an
+//! index image. Judging that image against an as-of date is `resolve::judge`; the CSV
+//! sweep and the index sweep share everything from the image on. A `Sweep` keeps the
+//! input files mapped, because rows point into them instead of copying text.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
+use crate::index::{build, Image};
 use crate::ingest::{self, IngestSettings, InputError, Interned, InventoryFile, Reject, Row};
 use crate::matching::{self, Corpus, Installations, Matches};
 use crate::registry::Registry;
-use crate::resolve::{self, Decision, FindingSet, InstallationFacts, MemberVerdict, Policy};
+use crate::resolve::{self, InstallationFacts};
 
-/// What to sweep and how to judge it.
+/// What to read.
 #[derive(Clone, Debug)]
 pub struct SweepConfig {
     pub inventories: Vec<PathBuf>,
     pub suppliers: PathBuf,
-    pub policy: Policy,
     pub ingest: IngestSettings,
 }
 
 /// SPEC §5's row accounting. `read == accepted + rejected + duplicate_rows` always.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Accounting {
     pub read: u64,
     pub accepted: u64,
@@ -34,9 +36,9 @@ pub struct Accounting {
     pub duplicate_rows: u64,
 }
 
-/// A finished sweep: every stage's output, kept for reporting.
+/// A finished CSV sweep: every stage's output.
 pub struct Sweep {
-    pub config: SweepConfig,
+    pub suppliers: PathBuf,
     pub files: Vec<InventoryFile>,
     pub registry: Registry,
     pub rows: Vec<Row>,
@@ -44,19 +46,17 @@ pub struct Sweep {
     pub rows_read: u64,
     pub sources: Interned,
     pub groups: Interned,
+    pub device_types: Interned,
     pub checksums: Vec<u32>,
     pub installations: Installations,
     pub matches: Matches,
+    /// Per installation, what its own rows say.
     pub facts: Vec<InstallationFacts>,
-    /// Per shared MPxN (in `matches.groups` order), its members' verdicts.
-    pub verdicts: Vec<Vec<MemberVerdict>>,
-    /// Per installation, every finding that holds.
-    pub findings: Vec<FindingSet>,
 }
 
-/// Runs the whole sweep in memory. Fails only on a refusal (a bad header or registry)
+/// Runs the CSV stages in memory. Fails only on a refusal (a bad header or registry)
 /// or an unreadable file; bad rows are counted and kept as rejects.
-pub fn run(config: SweepConfig) -> Result<Sweep, InputError> {
+pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {
     let registry = Registry::open(&config.suppliers)?;
     let files = config
         .inventories
@@ -82,19 +82,15 @@ pub fn run(config: SweepConfig) -> Result<Sweep, InputError> {
     for (rank, &id) in by_text.iter().enumerate() {
         group_order[id as usize] = rank as u32;
     }
-
     let facts = resolve::installation_facts(
         &ingested.rows,
         &installations,
         &smets2_sources,
         &group_order,
-        config.policy,
         &registry,
     );
-    let verdicts = resolve::evaluate_groups(&ingested.rows, &matches, &facts);
-    let findings = resolve::all_findings(&facts, &matches, &verdicts);
     Ok(Sweep {
-        config,
+        suppliers: config.suppliers.clone(),
         files,
         registry,
         rows: ingested.rows,
@@ -102,13 +98,19 @@ pub fn run(config: SweepConfig) -> Result<Sweep, InputError> {
         rows_read: ingested.rows_read,
         sources: ingested.sources,
         groups: ingested.groups,
+        device_types: ingested.device_types,
         checksums: ingested.checksums,
         installations,
         matches,
         facts,
-        verdicts,
-        findings,
     })
+}
+
+/// Reads CSV inputs into an in-memory index image (the CSV sweep's path to the judge).
+/// The sweep's own state is dropped once the image is built.
+pub fn csv_image(config: &SweepConfig) -> Result<Image, InputError> {
+    let sweep = run(config)?;
+    Ok(build::image(&sweep))
 }
 
 impl Sweep {
@@ -130,43 +132,20 @@ impl Sweep {
         }
     }
 
-    /// Upper-cased source of an installation.
-    pub fn source_text(&self, installation: u32) -> &str {
-        let id = self.installations.list[installation as usize].source;
-        // Accepted rows are valid UTF-8 and upper-casing ASCII keeps them so.
-        std::str::from_utf8(self.sources.get(id)).unwrap_or_default()
-    }
-
     /// Trimmed installation_id of an installation.
     pub fn installation_text(&self, installation: u32) -> Cow<'_, [u8]> {
         self.corpus()
             .installation_text(self.installations.representative(installation))
     }
 
-    /// The installation's GroupID for reporting (smallest upper-cased non-empty), or "".
-    pub fn group_text(&self, installation: u32) -> &str {
-        match self.facts[installation as usize].group {
-            ingest::NO_GROUP => "",
-            id => std::str::from_utf8(self.groups.get(id)).unwrap_or_default(),
-        }
-    }
-
-    pub fn is_smets1(&self, installation: u32) -> bool {
-        !self.facts[installation as usize].smets2
-    }
-
-    pub fn decision(&self, installation: u32) -> Decision {
-        resolve::decide(self.findings[installation as usize])
-    }
-
-    /// SMETS1 installations in output order: source, then installation_id (byte order).
+    /// Every installation in output order: source, then installation_id (byte order).
     ///
     /// Sorts fixed-size keys — the source's rank and the id's first 32 bytes as two
     /// big-endian `u128`s, zero-padded — so nearly every comparison is two integer
     /// compares; only equal keys (ids sharing 32 bytes, or differing only in trailing
     /// NULs) fall back to comparing the full text. Zero padding never contradicts byte
     /// order, so the fallback only refines ties.
-    pub fn smets1_in_order(&self) -> Vec<u32> {
+    pub fn installations_in_order(&self) -> Vec<u32> {
         let mut source_rank = vec![0u32; self.sources.len()];
         let mut by_text: Vec<u32> = (0..self.sources.len() as u32).collect();
         by_text.sort_by(|&a, &b| self.sources.get(a).cmp(self.sources.get(b)));
@@ -175,7 +154,6 @@ impl Sweep {
         }
         let mut keys: Vec<(u32, u128, u128, u32)> = (0..self.installations.list.len() as u32)
             .into_par_iter()
-            .filter(|&i| self.is_smets1(i))
             .map(|i| {
                 let text = self.installation_text(i);
                 let mut head = [0u8; 32];

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use mpxn_recon::ingest::IngestSettings;
 use mpxn_recon::normalize::Day;
 use mpxn_recon::report;
-use mpxn_recon::resolve::Policy;
+use mpxn_recon::resolve::{self, Policy};
 use mpxn_recon::sweep::{self, SweepConfig};
 use proptest::prelude::*;
 
@@ -167,11 +167,12 @@ fn sweep_outputs(
         let config = SweepConfig {
             inventories,
             suppliers,
-            policy: policy(),
             ingest: IngestSettings { chunk_bytes: chunk },
         };
-        let result = sweep::run(config).expect("generated inputs are never refused");
-        report::write_all(&result, out.path()).unwrap();
+        let image = sweep::csv_image(&config).expect("generated inputs are never refused");
+        let view = image.view().unwrap();
+        let judgement = resolve::judge(&view, policy()).unwrap();
+        report::write_all(&view, &judgement, policy(), out.path()).unwrap();
     });
     [
         report::DECISIONS,

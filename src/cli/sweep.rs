@@ -16,7 +16,7 @@ use super::Failure;
 use crate::ingest::{IngestSettings, InputError};
 use crate::normalize::Day;
 use crate::report::{self, Summary};
-use crate::resolve::Policy;
+use crate::resolve::{self, Policy};
 use crate::sweep::{self, SweepConfig};
 
 /// Sweep every inventory against the supplier registry and write decisions.csv,
@@ -124,14 +124,16 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     let config = SweepConfig {
         inventories,
         suppliers,
-        policy,
         ingest: IngestSettings::default(),
     };
-    let result = sweep::run(config).map_err(|e| match e {
+    let image = sweep::csv_image(&config).map_err(|e| match e {
         InputError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
         _ => Failure::Refused(anyhow::Error::from(e)),
     })?;
-    let summary = report::write_all(&result, &args.out).map_err(anyhow::Error::from)?;
+    let view = image.view().map_err(anyhow::Error::from)?;
+    let judgement = resolve::judge(&view, policy).map_err(anyhow::Error::from)?;
+    let summary =
+        report::write_all(&view, &judgement, policy, &args.out).map_err(anyhow::Error::from)?;
     print_summary(&summary, &args.out, sample, started)?;
     if args.strict && summary.rows.rejected > 0 {
         eprintln!(

@@ -1,0 +1,418 @@
+//! Building an index image from a finished CSV sweep.
+//!
+//! Lays the sweep's policy-independent evidence out as the sections of [`super::Section`]:
+//! installations sorted into output order (source, then installation id), each with its
+//! own findings (everything but FUTURE_COMMS and the duplicate findings, which depend on
+//! the as-of date), its communication evidence, its MPxNs and its devices; every shared
+//! MPxN with its members' install dates and parties; fst maps from every valid MPxN and
+//! GUID to postings; rejects.csv as written; and the build metadata. Deterministic: the
+//! same inputs in any row or file order give the same bytes.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Fixed, Image, Section, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE,
+    INST_SMETS2, NONE_U32, SECTION_COUNT,
+};
+use crate::ingest::{self, DateField};
+use crate::normalize::MpxnKey;
+use crate::registry::SupplierStatus;
+use crate::report::{push_record, InputFile};
+use crate::resolve::Finding;
+use crate::sweep::{Accounting, Sweep};
+
+/// What an index records about how it was built (the `meta` section, postcard-encoded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildMeta {
+    pub engine: String,
+    pub version: String,
+    pub inventories: Vec<InputFile>,
+    pub suppliers: InputFile,
+    pub rows: Accounting,
+    pub rejects_by_reason: BTreeMap<String, u64>,
+}
+
+/// Appends texts to the heap and hands back references.
+#[derive(Default)]
+struct Heap {
+    bytes: Vec<u8>,
+}
+
+impl Heap {
+    fn push(&mut self, text: &[u8]) -> u64 {
+        // Longer texts than 16 MiB cannot come from an accepted row of a sane file;
+        // they are cut rather than allowed to corrupt the reference.
+        let text = &text[..text.len().min(StrRef::MAX_LEN)];
+        let r = StrRef::new(self.bytes.len(), text.len());
+        self.bytes.extend_from_slice(text);
+        r.0
+    }
+}
+
+/// Column writers, one per section.
+struct Sections(Vec<Vec<u8>>);
+
+impl Sections {
+    fn put<T: Fixed>(&mut self, s: Section, v: T) {
+        v.write(&mut self.0[s.index()]);
+    }
+}
+
+/// The fst key of an MPxN: `E` + 13 digits for an MPAN, `G` + digits for an MPRN, so
+/// that the two kinds never meet and `E14` ranges over distributor area 14.
+pub fn mpxn_fst_key(key: MpxnKey) -> Vec<u8> {
+    let prefix = match key.kind() {
+        crate::normalize::MpxnKind::Mpan => 'E',
+        crate::normalize::MpxnKind::Mprn => 'G',
+    };
+    format!("{prefix}{key}").into_bytes()
+}
+
+/// Lays a finished sweep out as an index image. Cost: one sort of the installations by
+/// text, one of the shared MPxNs and one of all MPxN keys by text; memory about the size
+/// of the image itself.
+pub fn image(sweep: &Sweep) -> Image {
+    let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
+    let mut heap = Heap::default();
+    let registry = &sweep.registry;
+
+    // Dictionaries.
+    for id in 0..sweep.sources.len() as u32 {
+        let r = heap.push(sweep.sources.get(id));
+        out.put(Section::Sources, r);
+    }
+    for id in 0..sweep.groups.len() as u32 {
+        let r = heap.push(sweep.groups.get(id));
+        out.put(Section::GroupIds, r);
+    }
+    for id in 0..sweep.device_types.len() as u32 {
+        let r = heap.push(sweep.device_types.get(id));
+        out.put(Section::DeviceTypes, r);
+    }
+    for party in registry.parties() {
+        let r = heap.push(party.id.as_bytes());
+        out.put(Section::Parties, r);
+        let status: u8 = match party.status {
+            SupplierStatus::Live => 0,
+            SupplierStatus::CeasedTrading => 1,
+            SupplierStatus::NotLiveUser => 2,
+        };
+        out.put(Section::PartyStatus, status);
+    }
+
+    // Installations in output order; `new_of[old]` is an installation's index here.
+    let order = sweep.installations_in_order();
+    let mut new_of = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_of[old as usize] = new as u32;
+    }
+    // Installation and device columns, built in parallel chunks and appended in order;
+    // each chunk's heap references and device offsets are rebased as it is appended.
+    let parts: Vec<InstallationPart> = order
+        .par_chunks(1 << 16)
+        .map(|chunk| installation_part(sweep, chunk, &new_of))
+        .collect();
+    let mut devices = 0u32;
+    out.put(Section::InstDevices, 0u32);
+    for part in parts {
+        let base = heap.bytes.len() as u64;
+        heap.bytes.extend_from_slice(&part.heap);
+        for (section, bytes) in part.sections.0.iter().enumerate() {
+            let section = Section::ALL[section];
+            match section {
+                Section::InstId | Section::InstMpxns => {
+                    for r in bytes.chunks_exact(8) {
+                        out.put(section, u64::read(r) + (base << 24));
+                    }
+                }
+                Section::InstDevices => {
+                    for d in bytes.chunks_exact(4) {
+                        out.put(section, u32::read(d) + devices);
+                    }
+                }
+                _ => out.0[section.index()].extend_from_slice(bytes),
+            }
+        }
+        devices += part.devices;
+    }
+
+    // Shared MPxNs in MPxN text order; members in installation (= output) order.
+    let mut groups: Vec<(String, usize)> = sweep
+        .matches
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.mpxn.to_string(), i))
+        .collect();
+    groups.par_sort_unstable();
+    let mut group_of_key: hashbrown::HashMap<u64, u32> =
+        hashbrown::HashMap::with_capacity(groups.len());
+    let mut members = 0u32;
+    out.put(Section::GroupMembers, 0u32);
+    for (new_group, (_, g)) in groups.iter().enumerate() {
+        let group = &sweep.matches.groups[*g];
+        group_of_key.insert(group.mpxn.to_raw(), new_group as u32);
+        out.put(Section::GroupKey, group.mpxn.to_raw());
+        let mut list: Vec<_> = sweep.matches.members_of(group).iter().collect();
+        list.sort_by_key(|m| new_of[m.installation as usize]);
+        for member in list {
+            let meters = sweep.matches.meters_of(member);
+            // REPEATED_MPXN: two meters carrying X leave the install date for X unknown.
+            let installed = match meters {
+                [only] => day_or(sweep.rows[only.row as usize].installed_on(), DAY_UNKNOWN),
+                _ => DAY_UNKNOWN,
+            };
+            let mut parties: Vec<&str> = meters
+                .iter()
+                .filter_map(|m| registry.party(sweep.rows[m.row as usize].party))
+                .map(|p| p.id.as_str())
+                .collect();
+            parties.sort_unstable();
+            parties.dedup();
+            out.put(Section::MemberInst, new_of[member.installation as usize]);
+            out.put(Section::MemberInstalled, installed);
+            let p = heap.push(parties.join(";").as_bytes());
+            out.put(Section::MemberParties, p);
+            members += 1;
+        }
+        out.put(Section::GroupMembers, members);
+    }
+
+    // Every valid MPxN → [group or NONE, count, installations...]. Keys are sorted as
+    // fst text; each points at its run of `matches.meters`.
+    let runs: Vec<(usize, usize)> = {
+        let mut runs = Vec::new();
+        let mut start = 0;
+        for run in sweep.matches.meters.chunk_by(|a, b| a.key == b.key) {
+            runs.push((start, start + run.len()));
+            start += run.len();
+        }
+        runs
+    };
+    let mut keys: Vec<([u8; 16], u32)> = runs
+        .par_iter()
+        .enumerate()
+        .map(|(i, &(start, _))| {
+            let key = MpxnKey::from_raw(sweep.matches.meters[start].key)
+                .expect("valid keys are non-zero");
+            let mut k = [0u8; 16];
+            let text = mpxn_fst_key(key);
+            k[..text.len()].copy_from_slice(&text);
+            (k, i as u32)
+        })
+        .collect();
+    // Zero padding sorts below every digit, so this is the keys' text order.
+    keys.par_sort_unstable();
+    let mut mpxn_map = fst::MapBuilder::memory();
+    let mut posting = 0u64;
+    let mut insts: Vec<u32> = Vec::new();
+    for (k, run) in &keys {
+        let (start, end) = runs[*run as usize];
+        let run = &sweep.matches.meters[start..end];
+        let len = k.iter().position(|&b| b == 0).unwrap_or(k.len());
+        mpxn_map
+            .insert(&k[..len], posting)
+            .expect("keys are sorted and distinct");
+        insts.clear();
+        insts.extend(run.iter().map(|m| new_of[m.installation as usize]));
+        insts.sort_unstable();
+        insts.dedup();
+        out.put(
+            Section::MpxnPostings,
+            group_of_key.get(&run[0].key).copied().unwrap_or(NONE_U32),
+        );
+        out.put(Section::MpxnPostings, insts.len() as u32);
+        for &i in &insts {
+            out.put(Section::MpxnPostings, i);
+        }
+        posting += 2 + insts.len() as u64;
+    }
+    drop(keys);
+    out.0[Section::MpxnFst.index()] = mpxn_map.into_inner().expect("in-memory fst");
+
+    // Every valid GUID → [count, devices...].
+    let mut guids: Vec<(u64, u32)> = {
+        let dev_guid = &out.0[Section::DevGuid.index()];
+        dev_guid
+            .chunks_exact(8)
+            .enumerate()
+            .filter_map(|(d, b)| {
+                let g = u64::read(b);
+                (g != 0).then_some((g, d as u32))
+            })
+            .collect()
+    };
+    guids.par_sort_unstable();
+    let mut guid_map = fst::MapBuilder::memory();
+    let mut posting = 0u64;
+    for run in guids.chunk_by(|a, b| a.0 == b.0) {
+        guid_map
+            .insert(run[0].0.to_be_bytes(), posting)
+            .expect("sorted, distinct");
+        out.put(Section::GuidPostings, run.len() as u32);
+        for &(_, d) in run {
+            out.put(Section::GuidPostings, d);
+        }
+        posting += 1 + run.len() as u64;
+    }
+    out.0[Section::GuidFst.index()] = guid_map.into_inner().expect("in-memory fst");
+
+    out.0[Section::Rejects.index()] = rejects_csv(sweep);
+    out.0[Section::Meta.index()] =
+        postcard::to_allocvec(&meta(sweep)).expect("serialising to memory");
+    out.0[Section::Heap.index()] = heap.bytes;
+    Image { sections: out.0 }
+}
+
+/// One chunk of installations' columns, with its own heap and device offsets.
+struct InstallationPart {
+    sections: Sections,
+    heap: Vec<u8>,
+    devices: u32,
+}
+
+fn installation_part(sweep: &Sweep, chunk: &[u32], new_of: &[u32]) -> InstallationPart {
+    let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
+    let mut heap = Heap::default();
+    let mut devices = 0u32;
+    for &old in chunk {
+        let facts = &sweep.facts[old as usize];
+        let inst = old as usize;
+        out.put(Section::InstSource, sweep.installations.list[inst].source);
+        let id = heap.push(&sweep.installation_text(old));
+        out.put(Section::InstId, id);
+        out.put(Section::InstGroup, facts.group);
+        let mut findings = facts.findings;
+        findings.set(Finding::DuplicateGuid, sweep.matches.duplicate_guid[inst]);
+        findings.set(Finding::RepeatedMpxn, sweep.matches.repeated_mpxn[inst]);
+        out.put(Section::InstFindings, findings.bits());
+        let mut flags = 0u32;
+        if facts.smets2 {
+            flags |= INST_SMETS2;
+        }
+        if facts.comms.unreadable {
+            flags |= INST_COMMS_UNREADABLE;
+        }
+        out.put(Section::InstFlags, flags);
+        out.put(
+            Section::InstLastComms,
+            facts.comms.last.map_or(DAY_NONE, |d| d.0),
+        );
+        let mpxns = heap.push(sweep.mpxns_of(old).join(";").as_bytes());
+        out.put(Section::InstMpxns, mpxns);
+
+        // Devices in an order fixed by their content, not by input order.
+        let mut rows: Vec<&ingest::Row> = sweep
+            .installations
+            .rows_of(old)
+            .iter()
+            .map(|&r| &sweep.rows[r as usize])
+            .collect();
+        rows.sort_by_key(|r| device_key(r));
+        for r in rows {
+            out.put(Section::DevInst, new_of[inst]);
+            out.put(Section::DevGuid, r.device);
+            out.put(Section::DevMpxn, r.mpxn_raw());
+            out.put(Section::DevInstalled, day_or(r.installed_on(), DAY_UNKNOWN));
+            out.put(Section::DevLastComms, day_or(r.last_comms(), DAY_UNKNOWN));
+            out.put(Section::DevParty, r.party);
+            out.put(Section::DevType, u32::from(r.device_type));
+            out.put(Section::DevFlags, if r.dormant() { DEV_DORMANT } else { 0 });
+            devices += 1;
+        }
+        // Offsets local to the chunk, without the leading 0: rebased when appended.
+        out.put(Section::InstDevices, devices);
+    }
+    InstallationPart {
+        sections: out,
+        heap: heap.bytes,
+        devices,
+    }
+}
+
+fn day_or(d: DateField, otherwise: i32) -> i32 {
+    match d {
+        DateField::Day(day) => day.0,
+        DateField::None => DAY_NONE,
+        DateField::Invalid => otherwise,
+    }
+}
+
+/// Orders an installation's devices by what the index stores of them.
+fn device_key(r: &ingest::Row) -> (u16, u64, u64, i32, i32, u32, bool) {
+    (
+        r.device_type,
+        r.device,
+        r.mpxn_raw(),
+        day_or(r.installed_on(), DAY_UNKNOWN),
+        day_or(r.last_comms(), DAY_UNKNOWN),
+        r.party,
+        r.dormant(),
+    )
+}
+
+/// rejects.csv as the report writes it: sorted by file (as given) then line; raw text
+/// with invalid UTF-8 replaced by U+FFFD.
+fn rejects_csv(sweep: &Sweep) -> Vec<u8> {
+    let mut rejects: Vec<(String, u64, &'static str, ingest::LineRef)> = sweep
+        .rejects
+        .iter()
+        .map(|r| {
+            let path = sweep.files[r.line_ref.file()]
+                .path
+                .to_string_lossy()
+                .into_owned();
+            (path, r.line_no, r.reason.as_str(), r.line_ref)
+        })
+        .collect();
+    rejects.sort();
+    let mut out = b"file,line,reason,raw\n".to_vec();
+    for (path, line, reason, line_ref) in rejects {
+        let raw = String::from_utf8_lossy(ingest::raw_line(&sweep.files, line_ref));
+        push_record(
+            &mut out,
+            &[
+                path.as_bytes(),
+                line.to_string().as_bytes(),
+                reason.as_bytes(),
+                raw.as_bytes(),
+            ],
+        );
+    }
+    out
+}
+
+fn meta(sweep: &Sweep) -> BuildMeta {
+    let mut inventories: Vec<InputFile> = sweep
+        .files
+        .iter()
+        .zip(&sweep.checksums)
+        .map(|(f, &crc)| InputFile {
+            path: f.path.to_string_lossy().into_owned(),
+            bytes: f.bytes.len() as u64,
+            crc32c: format!("{crc:08x}"),
+        })
+        .collect();
+    inventories.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut rejects_by_reason = BTreeMap::new();
+    for r in &sweep.rejects {
+        *rejects_by_reason
+            .entry(r.reason.as_str().to_string())
+            .or_default() += 1;
+    }
+    BuildMeta {
+        engine: "mpxn-recon".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        inventories,
+        suppliers: InputFile {
+            path: sweep.suppliers.to_string_lossy().into_owned(),
+            bytes: sweep.registry.size,
+            crc32c: format!("{:08x}", sweep.registry.checksum),
+        },
+        rows: sweep.accounting(),
+        rejects_by_reason,
+    }
+}

@@ -1,0 +1,1 @@
+//! The index file: header, section table, atomic write, open, verify.

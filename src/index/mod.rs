@@ -1,0 +1,402 @@
+//! Index: the sweep's evidence as fixed-width little-endian sections, in memory or on disk.
+//!
+//! Takes a finished CSV [`Sweep`](crate::sweep::Sweep) and lays out everything a
+//! judgement needs — installations in output order, their policy-independent findings
+//! and communication evidence, shared MPxNs with their members, devices, fst maps from
+//! MPxN and GUID to postings, the rejects — as sections ([`build`]). A [`View`] reads
+//! those sections in place, from a `Vec<u8>` (the CSV sweep) or from a mapped `.mxi`
+//! file ([`file`]), so both paths run the very same judge and report code and agree byte
+//! for byte by construction. The view checks every section's length against its counts
+//! when it is made, and every cross-reference (an installation index in a member column,
+//! a string reference into the heap) when it is read: a corrupt index gives
+//! [`IndexError::Corrupt`] naming the section, never a panic. The byte layout is
+//! specified in `index/README.md`.
+
+use std::marker::PhantomData;
+
+pub mod build;
+pub mod file;
+
+/// Errors reading an index.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    #[error("index section `{section}` is damaged: {detail}; rebuild the index with `mpxn-recon index build`")]
+    Corrupt {
+        section: &'static str,
+        detail: String,
+    },
+}
+
+impl IndexError {
+    pub fn corrupt(section: Section, detail: impl Into<String>) -> IndexError {
+        IndexError::Corrupt {
+            section: section.name(),
+            detail: detail.into(),
+        }
+    }
+}
+
+macro_rules! sections {
+    ($($variant:ident = $id:literal, $name:literal;)*) => {
+        /// Every section of the index, with its on-disk id.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u32)]
+        pub enum Section {
+            $($variant = $id,)*
+        }
+
+        impl Section {
+            pub const ALL: &'static [Section] = &[$(Section::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Section::$variant => $name,)*
+                }
+            }
+
+            pub fn from_id(id: u32) -> Option<Section> {
+                match id {
+                    $($id => Some(Section::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+sections! {
+    Meta = 1, "meta";
+    Heap = 2, "heap";
+    Sources = 3, "sources";
+    GroupIds = 4, "group_ids";
+    Parties = 5, "parties";
+    PartyStatus = 6, "party_status";
+    DeviceTypes = 7, "device_types";
+    InstSource = 8, "inst_source";
+    InstId = 9, "inst_id";
+    InstGroup = 10, "inst_group";
+    InstFindings = 11, "inst_findings";
+    InstFlags = 12, "inst_flags";
+    InstLastComms = 13, "inst_last_comms";
+    InstMpxns = 14, "inst_mpxns";
+    InstDevices = 15, "inst_devices";
+    DevInst = 16, "dev_inst";
+    DevGuid = 17, "dev_guid";
+    DevMpxn = 18, "dev_mpxn";
+    DevInstalled = 19, "dev_installed";
+    DevLastComms = 20, "dev_last_comms";
+    DevParty = 21, "dev_party";
+    DevType = 22, "dev_type";
+    DevFlags = 23, "dev_flags";
+    GroupKey = 24, "group_key";
+    GroupMembers = 25, "group_members";
+    MemberInst = 26, "member_inst";
+    MemberInstalled = 27, "member_installed";
+    MemberParties = 28, "member_parties";
+    MpxnFst = 29, "mpxn_fst";
+    MpxnPostings = 30, "mpxn_postings";
+    GuidFst = 31, "guid_fst";
+    GuidPostings = 32, "guid_postings";
+    Rejects = 33, "rejects_csv";
+}
+
+pub const SECTION_COUNT: usize = 33;
+
+impl Section {
+    /// Position in `Section::ALL` (ids are 1..=33 in order).
+    pub fn index(self) -> usize {
+        self as usize - 1
+    }
+}
+
+/// Sentinels in day columns.
+pub const DAY_NONE: i32 = i32::MAX;
+pub const DAY_UNKNOWN: i32 = i32::MIN;
+/// "No entry" in u32 index columns (no GroupID, unknown party, no group).
+pub const NONE_U32: u32 = u32::MAX;
+
+/// `inst_flags` bits.
+pub const INST_SMETS2: u32 = 1;
+pub const INST_COMMS_UNREADABLE: u32 = 2;
+/// `dev_flags` bits.
+pub const DEV_DORMANT: u32 = 1;
+
+/// A fixed-width little-endian value in a column.
+pub trait Fixed: Copy {
+    const WIDTH: usize;
+    fn read(bytes: &[u8]) -> Self;
+    fn write(self, out: &mut Vec<u8>);
+}
+
+macro_rules! fixed {
+    ($($t:ty),*) => {$(
+        impl Fixed for $t {
+            const WIDTH: usize = std::mem::size_of::<$t>();
+            fn read(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("caller slices WIDTH bytes"))
+            }
+            fn write(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+fixed!(u8, u32, i32, u64);
+
+/// A column of fixed-width values over a byte slice. Reading past its end is an error
+/// naming the section, never a panic.
+#[derive(Clone, Copy)]
+pub struct Col<'a, T> {
+    bytes: &'a [u8],
+    section: Section,
+    _t: PhantomData<T>,
+}
+
+impl<'a, T: Fixed> Col<'a, T> {
+    fn new(bytes: &'a [u8], section: Section) -> Result<Col<'a, T>, IndexError> {
+        if bytes.len() % T::WIDTH != 0 {
+            return Err(IndexError::corrupt(
+                section,
+                format!("length {} is not a multiple of {}", bytes.len(), T::WIDTH),
+            ));
+        }
+        Ok(Col {
+            bytes,
+            section,
+            _t: PhantomData,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len() / T::WIDTH
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Result<T, IndexError> {
+        i.checked_mul(T::WIDTH)
+            .and_then(|start| self.bytes.get(start..start + T::WIDTH))
+            .map(T::read)
+            .ok_or_else(|| {
+                IndexError::corrupt(
+                    self.section,
+                    format!("entry {i} is past the end ({} entries)", self.len()),
+                )
+            })
+    }
+
+    /// Checks that the column has exactly `n` entries.
+    fn expect_len(self, n: usize) -> Result<Self, IndexError> {
+        if self.len() != n {
+            return Err(IndexError::corrupt(
+                self.section,
+                format!("expected {n} entries, found {}", self.len()),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// A string reference into the heap: offset (40 bits) and length (24 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrRef(pub u64);
+
+impl StrRef {
+    pub const MAX_LEN: usize = (1 << 24) - 1;
+
+    pub fn new(offset: usize, len: usize) -> StrRef {
+        debug_assert!(len <= Self::MAX_LEN && (offset as u64) < 1 << 40);
+        StrRef(((offset as u64) << 24) | len as u64)
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        let offset = (self.0 >> 24) as usize;
+        offset..offset + (self.0 & Self::MAX_LEN as u64) as usize
+    }
+}
+
+/// Read access to one index image. Cheap to copy; borrows the bytes.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub meta: &'a [u8],
+    heap: &'a [u8],
+    pub sources: Col<'a, u64>,
+    pub group_ids: Col<'a, u64>,
+    pub parties: Col<'a, u64>,
+    pub party_status: Col<'a, u8>,
+    pub device_types: Col<'a, u64>,
+    pub inst_source: Col<'a, u32>,
+    pub inst_id: Col<'a, u64>,
+    pub inst_group: Col<'a, u32>,
+    pub inst_findings: Col<'a, u32>,
+    pub inst_flags: Col<'a, u32>,
+    pub inst_last_comms: Col<'a, i32>,
+    pub inst_mpxns: Col<'a, u64>,
+    pub inst_devices: Col<'a, u32>,
+    pub dev_inst: Col<'a, u32>,
+    pub dev_guid: Col<'a, u64>,
+    pub dev_mpxn: Col<'a, u64>,
+    pub dev_installed: Col<'a, i32>,
+    pub dev_last_comms: Col<'a, i32>,
+    pub dev_party: Col<'a, u32>,
+    pub dev_type: Col<'a, u32>,
+    pub dev_flags: Col<'a, u32>,
+    pub group_key: Col<'a, u64>,
+    pub group_members: Col<'a, u32>,
+    pub member_inst: Col<'a, u32>,
+    pub member_installed: Col<'a, i32>,
+    pub member_parties: Col<'a, u64>,
+    pub mpxn_fst: &'a [u8],
+    pub mpxn_postings: Col<'a, u32>,
+    pub guid_fst: &'a [u8],
+    pub guid_postings: Col<'a, u32>,
+    pub rejects: &'a [u8],
+}
+
+impl<'a> View<'a> {
+    /// Makes a view over one slice per section (in `Section::ALL` order), checking that
+    /// every column's length agrees with the counts it implies. O(number of sections).
+    pub fn new(s: &[&'a [u8]; SECTION_COUNT]) -> Result<View<'a>, IndexError> {
+        let get = |k: Section| s[k.index()];
+        let col32 = |k: Section| Col::<u32>::new(get(k), k);
+        let col64 = |k: Section| Col::<u64>::new(get(k), k);
+        let coli = |k: Section| Col::<i32>::new(get(k), k);
+        let inst_source = col32(Section::InstSource)?;
+        let n = inst_source.len();
+        let dev_inst = col32(Section::DevInst)?;
+        let d = dev_inst.len();
+        let group_key = col64(Section::GroupKey)?;
+        let m = group_key.len();
+        let member_inst = col32(Section::MemberInst)?;
+        let k = member_inst.len();
+        let parties = col64(Section::Parties)?;
+        Ok(View {
+            meta: get(Section::Meta),
+            heap: get(Section::Heap),
+            sources: col64(Section::Sources)?,
+            group_ids: col64(Section::GroupIds)?,
+            party_status: Col::new(get(Section::PartyStatus), Section::PartyStatus)?
+                .expect_len(parties.len())?,
+            parties,
+            device_types: col64(Section::DeviceTypes)?,
+            inst_source,
+            inst_id: col64(Section::InstId)?.expect_len(n)?,
+            inst_group: col32(Section::InstGroup)?.expect_len(n)?,
+            inst_findings: col32(Section::InstFindings)?.expect_len(n)?,
+            inst_flags: col32(Section::InstFlags)?.expect_len(n)?,
+            inst_last_comms: coli(Section::InstLastComms)?.expect_len(n)?,
+            inst_mpxns: col64(Section::InstMpxns)?.expect_len(n)?,
+            inst_devices: col32(Section::InstDevices)?.expect_len(n + 1)?,
+            dev_inst,
+            dev_guid: col64(Section::DevGuid)?.expect_len(d)?,
+            dev_mpxn: col64(Section::DevMpxn)?.expect_len(d)?,
+            dev_installed: coli(Section::DevInstalled)?.expect_len(d)?,
+            dev_last_comms: coli(Section::DevLastComms)?.expect_len(d)?,
+            dev_party: col32(Section::DevParty)?.expect_len(d)?,
+            dev_type: col32(Section::DevType)?.expect_len(d)?,
+            dev_flags: col32(Section::DevFlags)?.expect_len(d)?,
+            group_key,
+            group_members: col32(Section::GroupMembers)?.expect_len(m + 1)?,
+            member_inst,
+            member_installed: coli(Section::MemberInstalled)?.expect_len(k)?,
+            member_parties: col64(Section::MemberParties)?.expect_len(k)?,
+            mpxn_fst: get(Section::MpxnFst),
+            mpxn_postings: col32(Section::MpxnPostings)?,
+            guid_fst: get(Section::GuidFst),
+            guid_postings: col32(Section::GuidPostings)?,
+            rejects: get(Section::Rejects),
+        })
+    }
+
+    pub fn installation_count(&self) -> usize {
+        self.inst_source.len()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.group_key.len()
+    }
+
+    /// The bytes a string reference names.
+    pub fn text(&self, r: u64, section: Section) -> Result<&'a [u8], IndexError> {
+        self.heap
+            .get(StrRef(r).range())
+            .ok_or_else(|| IndexError::corrupt(section, "a string reference points past the heap"))
+    }
+
+    /// Text of entry `i` of a column of string references.
+    pub fn text_at(&self, col: Col<'a, u64>, i: usize) -> Result<&'a [u8], IndexError> {
+        self.text(col.get(i)?, col.section)
+    }
+
+    /// An installation index read from a column, checked against the installation count.
+    pub fn installation(&self, col: Col<'a, u32>, i: usize) -> Result<usize, IndexError> {
+        let v = col.get(i)? as usize;
+        if v >= self.installation_count() {
+            return Err(IndexError::corrupt(
+                col.section,
+                format!(
+                    "entry {i} names installation {v} of {}",
+                    self.installation_count()
+                ),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// A `[start, end)` range from an offsets column (`offsets[i]..offsets[i+1]`),
+    /// checked to be increasing and within `limit`.
+    pub fn range(
+        &self,
+        offsets: Col<'a, u32>,
+        i: usize,
+        limit: usize,
+    ) -> Result<std::ops::Range<usize>, IndexError> {
+        let (a, b) = (offsets.get(i)? as usize, offsets.get(i + 1)? as usize);
+        if a > b || b > limit {
+            return Err(IndexError::corrupt(
+                offsets.section,
+                format!("range {a}..{b} at entry {i} is not within 0..{limit}"),
+            ));
+        }
+        Ok(a..b)
+    }
+
+    pub fn source_text(&self, inst: usize) -> Result<&'a [u8], IndexError> {
+        let s = self.inst_source.get(inst)? as usize;
+        self.text_at(self.sources, s)
+    }
+
+    pub fn installation_text(&self, inst: usize) -> Result<&'a [u8], IndexError> {
+        self.text_at(self.inst_id, inst)
+    }
+
+    pub fn group_text(&self, inst: usize) -> Result<&'a [u8], IndexError> {
+        match self.inst_group.get(inst)? {
+            NONE_U32 => Ok(b""),
+            g => self.text_at(self.group_ids, g as usize),
+        }
+    }
+
+    pub fn is_smets2(&self, inst: usize) -> Result<bool, IndexError> {
+        Ok(self.inst_flags.get(inst)? & INST_SMETS2 != 0)
+    }
+}
+
+/// An index image held in memory: one byte vector per section.
+#[derive(Clone, Debug, Default)]
+pub struct Image {
+    pub sections: Vec<Vec<u8>>,
+}
+
+impl Image {
+    pub fn view(&self) -> Result<View<'_>, IndexError> {
+        let mut slices: [&[u8]; SECTION_COUNT] = [&[]; SECTION_COUNT];
+        for (i, s) in self.sections.iter().enumerate().take(SECTION_COUNT) {
+            slices[i] = s;
+        }
+        View::new(&slices)
+    }
+}

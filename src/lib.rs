@@ -51,6 +51,7 @@
 pub mod cli;
 pub mod index;
 pub mod ingest;
+pub mod lookup;
 pub mod mapped;
 pub mod matching;
 pub mod normalize;

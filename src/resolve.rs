@@ -557,33 +557,11 @@ pub fn judge(view: &View<'_>, policy: Policy) -> Result<Judgement, IndexError> {
     let n = view.installation_count();
     let comm: Vec<CommStatus> = (0..n)
         .into_par_iter()
-        .map(|i| {
-            let last = view.inst_last_comms.get(i)?;
-            let ev = CommsEvidence {
-                unreadable: view.inst_flags.get(i)? & INST_COMMS_UNREADABLE != 0,
-                last: (last != DAY_NONE).then_some(Day(last)),
-            };
-            Ok(communication(ev, policy))
-        })
+        .map(|i| comm_status(view, i, policy))
         .collect::<Result<_, IndexError>>()?;
-    let members = view.member_inst.len();
     let verdicts: Vec<Vec<MemberVerdict>> = (0..view.group_count())
         .into_par_iter()
-        .map(|g| {
-            let group: Vec<(u32, Option<Day>, CommStatus)> = view
-                .range(view.group_members, g, members)?
-                .map(|j| {
-                    let inst = view.installation(view.member_inst, j)?;
-                    let installed = view.member_installed.get(j)?;
-                    Ok((
-                        inst as u32,
-                        (installed != DAY_UNKNOWN).then_some(Day(installed)),
-                        comm[inst],
-                    ))
-                })
-                .collect::<Result<_, IndexError>>()?;
-            Ok(evaluate_group(&group))
-        })
+        .map(|g| group_verdicts(view, g, |inst| Ok(comm[inst])))
         .collect::<Result<_, IndexError>>()?;
     let mut dup: Vec<(bool, FindingSet)> = vec![(false, FindingSet::default()); n];
     for verdict in verdicts.iter().flatten() {
@@ -593,24 +571,86 @@ pub fn judge(view: &View<'_>, policy: Policy) -> Result<Judgement, IndexError> {
     }
     let findings: Vec<FindingSet> = (0..n)
         .into_par_iter()
-        .map(|i| {
-            let mut f = FindingSet::from_bits(view.inst_findings.get(i)?);
-            let last = view.inst_last_comms.get(i)?;
-            f.set(
-                Finding::FutureComms,
-                last != DAY_NONE && last > policy.as_of.0,
-            );
-            let (shares, dup_findings) = dup[i];
-            f = f.union(dup_findings);
-            f.set(Finding::DupResolved, shares && dup_findings.is_empty());
-            Ok(f)
-        })
+        .map(|i| all_findings(view, i, dup[i], policy))
         .collect::<Result<_, IndexError>>()?;
     Ok(Judgement {
         comm,
         findings,
         verdicts: verdicts.into_iter().flatten().collect(),
     })
+}
+
+/// An installation's communication status as of `policy`, from its stored evidence.
+pub fn comm_status(view: &View<'_>, inst: usize, policy: Policy) -> Result<CommStatus, IndexError> {
+    let last = view.inst_last_comms.get(inst)?;
+    let ev = CommsEvidence {
+        unreadable: view.inst_flags.get(inst)? & INST_COMMS_UNREADABLE != 0,
+        last: (last != DAY_NONE).then_some(Day(last)),
+    };
+    Ok(communication(ev, policy))
+}
+
+/// TMAD 4.1C verdicts for the members of shared MPxN `group`, given each member's
+/// communication status.
+pub fn group_verdicts(
+    view: &View<'_>,
+    group: usize,
+    comm: impl Fn(usize) -> Result<CommStatus, IndexError>,
+) -> Result<Vec<MemberVerdict>, IndexError> {
+    let members: Vec<(u32, Option<Day>, CommStatus)> = view
+        .range(view.group_members, group, view.member_inst.len())?
+        .map(|j| {
+            let inst = view.installation(view.member_inst, j)?;
+            let installed = view.member_installed.get(j)?;
+            Ok((
+                inst as u32,
+                (installed != DAY_UNKNOWN).then_some(Day(installed)),
+                comm(inst)?,
+            ))
+        })
+        .collect::<Result<_, IndexError>>()?;
+    Ok(evaluate_group(&members))
+}
+
+/// An installation's full finding set: its stored findings, FUTURE_COMMS, the duplicate
+/// findings `dup` gathered over the MPxNs it shares (`dup.0`: it shares at least one),
+/// and DUP_RESOLVED.
+fn all_findings(
+    view: &View<'_>,
+    inst: usize,
+    dup: (bool, FindingSet),
+    policy: Policy,
+) -> Result<FindingSet, IndexError> {
+    let mut f = FindingSet::from_bits(view.inst_findings.get(inst)?);
+    let last = view.inst_last_comms.get(inst)?;
+    f.set(
+        Finding::FutureComms,
+        last != DAY_NONE && last > policy.as_of.0,
+    );
+    let (shares, dup_findings) = dup;
+    f = f.union(dup_findings);
+    f.set(Finding::DupResolved, shares && dup_findings.is_empty());
+    Ok(f)
+}
+
+/// Judges one installation, given the shared MPxN groups it belongs to: the same rules
+/// as [`judge`], touching only those groups' members (for lookups).
+pub fn judge_one(
+    view: &View<'_>,
+    inst: usize,
+    groups: &[usize],
+    policy: Policy,
+) -> Result<FindingSet, IndexError> {
+    let mut dup = (false, FindingSet::default());
+    for &g in groups {
+        for v in group_verdicts(view, g, |i| comm_status(view, i, policy))? {
+            if v.installation as usize == inst {
+                dup.0 = true;
+                dup.1 = dup.1.union(v.findings);
+            }
+        }
+    }
+    all_findings(view, inst, dup, policy)
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod index;
+pub mod lookup;
 pub mod sweep;
 
 /// Reconcile GB smart-meter inventories (SMETS1 SMSOs and SMETS2+) and classify every
@@ -23,6 +25,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Sweep(sweep::SweepArgs),
+    /// Build, verify or describe an on-disk index (.mxi).
+    Index {
+        #[command(subcommand)]
+        command: index::IndexCommand,
+    },
+    Lookup(lookup::LookupArgs),
 }
 
 /// Why a command failed, as `main` needs to know it to pick the exit status.
@@ -59,5 +67,7 @@ impl From<io::Error> for Failure {
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Sweep(args) => sweep::run(args),
+        Command::Index { command } => index::run(command),
+        Command::Lookup(args) => lookup::run(args),
     }
 }

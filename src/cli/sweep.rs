@@ -12,7 +12,10 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use clap::Args;
 
+use super::index::open_failure;
 use super::Failure;
+use crate::index::file::IndexFile;
+use crate::index::View;
 use crate::ingest::{IngestSettings, InputError};
 use crate::normalize::Day;
 use crate::report::{self, Summary};
@@ -55,9 +58,14 @@ pub struct SweepArgs {
     /// Exit with status 3 if any row was rejected (after writing every output).
     #[arg(long)]
     pub strict: bool,
+
+    /// Sweep a built index (.mxi, from `mpxn-recon index build`) instead of CSV inputs:
+    /// no parsing, the same output bytes as the CSV sweep of the same inputs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["inventories", "suppliers"])]
+    pub index: Option<PathBuf>,
 }
 
-fn parse_as_of(s: &str) -> Result<Day, String> {
+pub(crate) fn parse_as_of(s: &str) -> Result<Day, String> {
     if s.len() != 10 {
         return Err("expected a date as YYYY-MM-DD".into());
     }
@@ -99,13 +107,22 @@ fn sample_inputs() -> anyhow::Result<(Vec<PathBuf>, PathBuf, Day)> {
 
 pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
+    if let Some(path) = &args.index {
+        let file = IndexFile::open_verified(path).map_err(open_failure)?;
+        let view = file.view().map_err(open_failure)?;
+        let policy = Policy {
+            as_of: args.as_of.unwrap_or_else(Day::today_utc),
+            window_days: args.window_days,
+        };
+        return finish(&view, policy, &args, false, started);
+    }
     let (inventories, suppliers, default_as_of, sample) =
-        match (args.inventories.is_empty(), args.suppliers) {
+        match (args.inventories.is_empty(), args.suppliers.clone()) {
             (true, None) => {
                 let (inv, sup, as_of) = sample_inputs()?;
                 (inv, sup, as_of, true)
             }
-            (false, Some(sup)) => (args.inventories, sup, Day::today_utc(), false),
+            (false, Some(sup)) => (args.inventories.clone(), sup, Day::today_utc(), false),
             (true, Some(_)) => {
                 return Err(Failure::Refused(anyhow!(
                     "--suppliers needs at least one --inventory"
@@ -131,9 +148,24 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         _ => Failure::Refused(anyhow::Error::from(e)),
     })?;
     let view = image.view().map_err(anyhow::Error::from)?;
-    let judgement = resolve::judge(&view, policy).map_err(anyhow::Error::from)?;
-    let summary =
-        report::write_all(&view, &judgement, policy, &args.out).map_err(anyhow::Error::from)?;
+    finish(&view, policy, &args, sample, started)
+}
+
+/// Judges a view, writes the outputs and prints the summary: shared by CSV and index
+/// sweeps.
+fn finish(
+    view: &View<'_>,
+    policy: Policy,
+    args: &SweepArgs,
+    sample: bool,
+    started: Instant,
+) -> Result<ExitCode, Failure> {
+    let damaged = |e: crate::index::IndexError| Failure::Refused(anyhow::Error::from(e));
+    let judgement = resolve::judge(view, policy).map_err(damaged)?;
+    let summary = report::write_all(view, &judgement, policy, &args.out).map_err(|e| match e {
+        report::ReportError::Index(e) => damaged(e),
+        other => Failure::Other(anyhow::Error::from(other)),
+    })?;
     print_summary(&summary, &args.out, sample, started)?;
     if args.strict && summary.rows.rejected > 0 {
         eprintln!(

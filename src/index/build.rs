@@ -79,20 +79,23 @@ pub fn image(sweep: &Sweep) -> Image {
     let mut heap = Heap::default();
     let registry = &sweep.registry;
 
-    // Dictionaries.
-    for id in 0..sweep.sources.len() as u32 {
+    // Dictionaries, in text order: ids interned in first-seen order are remapped, so
+    // the image does not depend on the order of input rows.
+    let dict = Dictionaries::of(sweep);
+    for &id in &dict.sources.ids {
         let r = heap.push(sweep.sources.get(id));
         out.put(Section::Sources, r);
     }
-    for id in 0..sweep.groups.len() as u32 {
+    for &id in &dict.groups.ids {
         let r = heap.push(sweep.groups.get(id));
         out.put(Section::GroupIds, r);
     }
-    for id in 0..sweep.device_types.len() as u32 {
+    for &id in &dict.device_types.ids {
         let r = heap.push(sweep.device_types.get(id));
         out.put(Section::DeviceTypes, r);
     }
-    for party in registry.parties() {
+    for &id in &dict.parties.ids {
+        let party = &registry.parties()[id as usize];
         let r = heap.push(party.id.as_bytes());
         out.put(Section::Parties, r);
         let status: u8 = match party.status {
@@ -113,7 +116,7 @@ pub fn image(sweep: &Sweep) -> Image {
     // each chunk's heap references and device offsets are rebased as it is appended.
     let parts: Vec<InstallationPart> = order
         .par_chunks(1 << 16)
-        .map(|chunk| installation_part(sweep, chunk, &new_of))
+        .map(|chunk| installation_part(sweep, &dict, chunk, &new_of))
         .collect();
     let mut devices = 0u32;
     out.put(Section::InstDevices, 0u32);
@@ -274,17 +277,25 @@ struct InstallationPart {
     devices: u32,
 }
 
-fn installation_part(sweep: &Sweep, chunk: &[u32], new_of: &[u32]) -> InstallationPart {
+fn installation_part(
+    sweep: &Sweep,
+    dict: &Dictionaries,
+    chunk: &[u32],
+    new_of: &[u32],
+) -> InstallationPart {
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
     let mut heap = Heap::default();
     let mut devices = 0u32;
     for &old in chunk {
         let facts = &sweep.facts[old as usize];
         let inst = old as usize;
-        out.put(Section::InstSource, sweep.installations.list[inst].source);
+        out.put(
+            Section::InstSource,
+            dict.sources.rank(sweep.installations.list[inst].source),
+        );
         let id = heap.push(&sweep.installation_text(old));
         out.put(Section::InstId, id);
-        out.put(Section::InstGroup, facts.group);
+        out.put(Section::InstGroup, dict.groups.rank(facts.group));
         let mut findings = facts.findings;
         findings.set(Finding::DuplicateGuid, sweep.matches.duplicate_guid[inst]);
         findings.set(Finding::RepeatedMpxn, sweep.matches.repeated_mpxn[inst]);
@@ -311,15 +322,15 @@ fn installation_part(sweep: &Sweep, chunk: &[u32], new_of: &[u32]) -> Installati
             .iter()
             .map(|&r| &sweep.rows[r as usize])
             .collect();
-        rows.sort_by_key(|r| device_key(r));
+        rows.sort_by_key(|r| device_key(dict, r));
         for r in rows {
             out.put(Section::DevInst, new_of[inst]);
             out.put(Section::DevGuid, r.device);
             out.put(Section::DevMpxn, r.mpxn_raw());
             out.put(Section::DevInstalled, day_or(r.installed_on(), DAY_UNKNOWN));
             out.put(Section::DevLastComms, day_or(r.last_comms(), DAY_UNKNOWN));
-            out.put(Section::DevParty, r.party);
-            out.put(Section::DevType, u32::from(r.device_type));
+            out.put(Section::DevParty, dict.parties.rank(r.party));
+            out.put(Section::DevType, device_type(dict, r));
             out.put(Section::DevFlags, if r.dormant() { DEV_DORMANT } else { 0 });
             devices += 1;
         }
@@ -341,17 +352,72 @@ fn day_or(d: DateField, otherwise: i32) -> i32 {
     }
 }
 
+/// A row's device type as a rank in the device-type dictionary; [`NONE_U32`] for the
+/// types past the 65,535 that rows can name (shown as "(other)").
+fn device_type(dict: &Dictionaries, r: &ingest::Row) -> u32 {
+    match r.device_type {
+        ingest::OTHER_DEVICE_TYPE => NONE_U32,
+        t => dict.device_types.rank(u32::from(t)),
+    }
+}
+
 /// Orders an installation's devices by what the index stores of them.
-fn device_key(r: &ingest::Row) -> (u16, u64, u64, i32, i32, u32, bool) {
+fn device_key(dict: &Dictionaries, r: &ingest::Row) -> (u32, u64, u64, i32, i32, u32, bool) {
     (
-        r.device_type,
+        device_type(dict, r),
         r.device,
         r.mpxn_raw(),
         day_or(r.installed_on(), DAY_UNKNOWN),
         day_or(r.last_comms(), DAY_UNKNOWN),
-        r.party,
+        dict.parties.rank(r.party),
         r.dormant(),
     )
+}
+
+/// A dictionary's ids in text order, and each id's rank in it.
+struct Ranked {
+    ids: Vec<u32>,
+    rank_of: Vec<u32>,
+}
+
+impl Ranked {
+    fn new(len: usize, text: impl Fn(u32) -> Vec<u8>) -> Ranked {
+        let mut ids: Vec<u32> = (0..len as u32).collect();
+        ids.sort_by_key(|&id| text(id));
+        let mut rank_of = vec![0u32; len];
+        for (rank, &id) in ids.iter().enumerate() {
+            rank_of[id as usize] = rank as u32;
+        }
+        Ranked { ids, rank_of }
+    }
+
+    /// The rank of an id; "none" ([`NONE_U32`]) stays none.
+    fn rank(&self, id: u32) -> u32 {
+        self.rank_of.get(id as usize).copied().unwrap_or(NONE_U32)
+    }
+}
+
+struct Dictionaries {
+    sources: Ranked,
+    groups: Ranked,
+    device_types: Ranked,
+    parties: Ranked,
+}
+
+impl Dictionaries {
+    fn of(sweep: &Sweep) -> Dictionaries {
+        let parties = sweep.registry.parties();
+        Dictionaries {
+            sources: Ranked::new(sweep.sources.len(), |id| sweep.sources.get(id).to_vec()),
+            groups: Ranked::new(sweep.groups.len(), |id| sweep.groups.get(id).to_vec()),
+            device_types: Ranked::new(sweep.device_types.len(), |id| {
+                sweep.device_types.get(id).to_vec()
+            }),
+            parties: Ranked::new(parties.len(), |id| {
+                parties[id as usize].id.as_bytes().to_vec()
+            }),
+        }
+    }
 }
 
 /// rejects.csv as the report writes it: sorted by file (as given) then line; raw text

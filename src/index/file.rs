@@ -1,1 +1,339 @@
-//! The index file: header, section table, atomic write, open, verify.
+//! The index file: header, section table, atomic write, validated open, verify.
+//!
+//! Takes an [`Image`] and writes it as one `.mxi` file: a 64-byte header, a table of
+//! 32-byte section entries (id, offset, length, CRC-32C), then the sections, each
+//! 8-byte aligned. Writing goes to a temporary file in the target directory, is synced
+//! and renamed into place, so an interrupted build leaves any previous index intact.
+//! [`IndexFile::open`] maps the file and checks, before handing out any slice: size,
+//! magic, version, the header's and table's checksums, that every section is present
+//! once and lies inside the file, and (through [`View::new`]) that every column has the
+//! length its counts imply. It also checksums the two fst sections, because fst reads
+//! trust their bytes. [`IndexFile::verify`] checks every section's checksum and names
+//! each damaged one. Byte layout: `index/README.md`.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{Image, IndexError, Section, View, SECTION_COUNT};
+use crate::mapped::MappedFile;
+
+/// The file's first eight bytes.
+pub const MAGIC: [u8; 8] = *b"MPXNIDX\0";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+pub const HEADER_LEN: usize = 64;
+pub const ENTRY_LEN: usize = 32;
+const ALIGN: usize = 8;
+
+/// Why an index file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: {problem}; rebuild it with `mpxn-recon index build`")]
+    Invalid { path: PathBuf, problem: String },
+    #[error("{path}: index format v{found}, this build reads v{FORMAT_VERSION}; rebuild it with `mpxn-recon index build`")]
+    Version { path: PathBuf, found: u32 },
+    #[error("{path}: damaged: {}; rebuild it with `mpxn-recon index build`", .sections.join(", "))]
+    Checksums {
+        path: PathBuf,
+        sections: Vec<String>,
+    },
+    #[error("{path}: {source}")]
+    Damaged {
+        path: PathBuf,
+        #[source]
+        source: IndexError,
+    },
+}
+
+/// One entry of the section table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub section: Section,
+    pub offset: u64,
+    pub length: u64,
+    pub crc32c: u32,
+}
+
+/// Writes `image` to `path` atomically: a temporary file in the same directory,
+/// `sync_data`, rename. Returns the file's size.
+pub fn write(image: &Image, path: &Path) -> io::Result<u64> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = write_to(image, &tmp).and_then(|len| {
+        fs::rename(&tmp, path)?;
+        Ok(len)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_to(image: &Image, tmp: &Path) -> io::Result<u64> {
+    let crcs: Vec<u32> = image
+        .sections
+        .par_iter()
+        .map(|s| crc32c::crc32c(s))
+        .collect();
+    let mut offset = (HEADER_LEN + SECTION_COUNT * ENTRY_LEN) as u64;
+    let mut table = Vec::with_capacity(SECTION_COUNT * ENTRY_LEN);
+    let mut placed = Vec::with_capacity(SECTION_COUNT);
+    for (i, section) in Section::ALL.iter().enumerate() {
+        offset = offset.next_multiple_of(ALIGN as u64);
+        let length = image.sections[i].len() as u64;
+        table.extend_from_slice(&(*section as u32).to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&offset.to_le_bytes());
+        table.extend_from_slice(&length.to_le_bytes());
+        table.extend_from_slice(&crcs[i].to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        placed.push(offset);
+        offset += length;
+    }
+    let file_len = offset;
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(&MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&(SECTION_COUNT as u32).to_le_bytes());
+    header.extend_from_slice(&file_len.to_le_bytes());
+    header.extend_from_slice(&crc32c::crc32c(&table).to_le_bytes());
+    let header_crc = crc32c::crc32c(&header);
+    header.extend_from_slice(&header_crc.to_le_bytes());
+    header.resize(HEADER_LEN, 0);
+
+    let mut w = io::BufWriter::with_capacity(1 << 20, File::create(tmp)?);
+    w.write_all(&header)?;
+    w.write_all(&table)?;
+    let mut at = (HEADER_LEN + table.len()) as u64;
+    for (i, bytes) in image.sections.iter().enumerate() {
+        let pad = (placed[i] - at) as usize;
+        w.write_all(&[0u8; ALIGN][..pad])?;
+        w.write_all(bytes)?;
+        at = placed[i] + bytes.len() as u64;
+    }
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.sync_data()?;
+    Ok(file_len)
+}
+
+/// An opened, structurally checked index file.
+pub struct IndexFile {
+    path: PathBuf,
+    bytes: MappedFile,
+    entries: Vec<Entry>,
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl IndexFile {
+    /// Maps and checks an index file (see the module doc). O(header + table + fst
+    /// sections); column contents are checked as they are read.
+    pub fn open(path: &Path) -> Result<IndexFile, FileError> {
+        let bytes = MappedFile::open(path).map_err(|source| FileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |problem: String| FileError::Invalid {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let b: &[u8] = &bytes;
+        if b.len() < HEADER_LEN {
+            return Err(invalid(format!(
+                "the file is {} bytes, shorter than the {HEADER_LEN}-byte header (truncated?)",
+                b.len()
+            )));
+        }
+        if b[..8] != MAGIC {
+            return Err(invalid(
+                "not an mpxn-recon index (wrong magic bytes)".into(),
+            ));
+        }
+        if crc32c::crc32c(&b[..28]) != le_u32(b, 28) {
+            return Err(invalid("the header is damaged (checksum mismatch)".into()));
+        }
+        let version = le_u32(b, 8);
+        if version != FORMAT_VERSION {
+            return Err(FileError::Version {
+                path: path.to_path_buf(),
+                found: version,
+            });
+        }
+        let count = le_u32(b, 12) as usize;
+        let file_len = le_u64(b, 16);
+        if file_len != b.len() as u64 {
+            return Err(invalid(format!(
+                "the header records {file_len} bytes but the file has {} (truncated or extended)",
+                b.len()
+            )));
+        }
+        let table_end = count
+            .checked_mul(ENTRY_LEN)
+            .and_then(|t| t.checked_add(HEADER_LEN))
+            .filter(|&end| end <= b.len())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the section table ({count} entries) does not fit the file"
+                ))
+            })?;
+        let table = &b[HEADER_LEN..table_end];
+        if crc32c::crc32c(table) != le_u32(b, 24) {
+            return Err(invalid(
+                "the section table is damaged (checksum mismatch)".into(),
+            ));
+        }
+        let mut entries: Vec<Entry> = Vec::with_capacity(count);
+        for raw in table.chunks_exact(ENTRY_LEN) {
+            let id = le_u32(raw, 0);
+            // Unknown ids would come from a newer minor revision: ignored (see README).
+            let Some(section) = Section::from_id(id) else {
+                continue;
+            };
+            let (offset, length) = (le_u64(raw, 8), le_u64(raw, 16));
+            let fits = offset >= table_end as u64
+                && offset
+                    .checked_add(length)
+                    .is_some_and(|end| end <= file_len);
+            if !fits {
+                return Err(invalid(format!(
+                    "section `{}` ({offset}+{length}) lies outside the file",
+                    section.name()
+                )));
+            }
+            if entries.iter().any(|e| e.section == section) {
+                return Err(invalid(format!(
+                    "section `{}` is listed twice",
+                    section.name()
+                )));
+            }
+            entries.push(Entry {
+                section,
+                offset,
+                length,
+                crc32c: le_u32(raw, 24),
+            });
+        }
+        if let Some(missing) = Section::ALL
+            .iter()
+            .find(|s| !entries.iter().any(|e| e.section == **s))
+        {
+            return Err(invalid(format!("section `{}` is missing", missing.name())));
+        }
+        entries.sort_by_key(|e| e.section);
+        let file = IndexFile {
+            path: path.to_path_buf(),
+            bytes,
+            entries,
+        };
+        // fst trusts its bytes: a damaged fst could panic on lookup, so check them now.
+        for s in [Section::MpxnFst, Section::GuidFst] {
+            file.check(s).map_err(|source| FileError::Damaged {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        file.view()?;
+        Ok(file)
+    }
+
+    /// Opens the file and checks every section's checksum before anything is judged:
+    /// what sweeps and lookups use, because a flipped bit in a findings column must never
+    /// turn an exclusion into an unblock. O(file size): CRC-32C in hardware, in parallel.
+    pub fn open_verified(path: &Path) -> Result<IndexFile, FileError> {
+        let file = IndexFile::open(path)?;
+        let damaged = file.verify();
+        if damaged.is_empty() {
+            return Ok(file);
+        }
+        let mut sections: Vec<String> = damaged
+            .iter()
+            .map(|e| match e {
+                IndexError::Corrupt { section, detail } => {
+                    format!("section `{section}` ({detail})")
+                }
+            })
+            .collect();
+        sections.sort();
+        Err(FileError::Checksums {
+            path: path.to_path_buf(),
+            sections,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn slice(&self, e: &Entry) -> &[u8] {
+        &self.bytes[e.offset as usize..(e.offset + e.length) as usize]
+    }
+
+    /// A view over the mapped sections; checks every column's length.
+    pub fn view(&self) -> Result<View<'_>, FileError> {
+        let mut slices: [&[u8]; SECTION_COUNT] = [&[]; SECTION_COUNT];
+        for e in &self.entries {
+            slices[e.section.index()] = self.slice(e);
+        }
+        View::new(&slices).map_err(|source| FileError::Damaged {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn check(&self, section: Section) -> Result<(), IndexError> {
+        let e = self.entries[section.index()];
+        let got = crc32c::crc32c(self.slice(&e));
+        if got != e.crc32c {
+            return Err(IndexError::corrupt(
+                section,
+                format!("checksum {got:08x}, expected {:08x}", e.crc32c),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks every section's checksum (in parallel); returns the damaged sections,
+    /// named, or an empty list. O(file size).
+    pub fn verify(&self) -> Vec<IndexError> {
+        Section::ALL
+            .par_iter()
+            .filter_map(|&s| self.check(s).err())
+            .collect()
+    }
+}

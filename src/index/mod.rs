@@ -400,3 +400,66 @@ impl Image {
         View::new(&slices)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_read_little_endian_and_refuse_past_the_end() {
+        let bytes = [1u8, 0, 0, 0, 2, 0, 0, 0];
+        let col = Col::<u32>::new(&bytes, Section::InstSource).unwrap();
+        assert_eq!(
+            (col.len(), col.get(0).unwrap(), col.get(1).unwrap()),
+            (2, 1, 2)
+        );
+        let err = col.get(2).unwrap_err().to_string();
+        assert!(
+            err.contains("`inst_source`") && err.contains("entry 2 is past the end"),
+            "{err}"
+        );
+        assert!(
+            Col::<u32>::new(&bytes[..7], Section::InstSource).is_err(),
+            "ragged column"
+        );
+    }
+
+    #[test]
+    fn a_view_checks_counts_across_columns() {
+        // No installations still needs the one leading offset of inst_devices.
+        let mut image = Image {
+            sections: vec![Vec::new(); SECTION_COUNT],
+        };
+        let err = image
+            .view()
+            .err()
+            .expect("inst_devices is short")
+            .to_string();
+        assert!(
+            err.contains("`inst_devices`") && err.contains("expected 1 entries, found 0"),
+            "{err}"
+        );
+        image.sections[Section::InstDevices.index()] = 0u32.to_le_bytes().to_vec();
+        image.sections[Section::GroupMembers.index()] = 0u32.to_le_bytes().to_vec();
+        let view = image.view().expect("an empty index is valid");
+        assert_eq!((view.installation_count(), view.group_count()), (0, 0));
+    }
+
+    #[test]
+    fn string_references_stay_inside_the_heap() {
+        let r = StrRef::new(5, 3);
+        assert_eq!(r.range(), 5..8);
+        let mut image = Image {
+            sections: vec![Vec::new(); SECTION_COUNT],
+        };
+        image.sections[Section::InstDevices.index()] = 0u32.to_le_bytes().to_vec();
+        image.sections[Section::GroupMembers.index()] = 0u32.to_le_bytes().to_vec();
+        image.sections[Section::Heap.index()] = b"0123456".to_vec();
+        let view = image.view().unwrap();
+        assert_eq!(
+            view.text(StrRef::new(2, 3).0, Section::InstId).unwrap(),
+            b"234"
+        );
+        assert!(view.text(StrRef::new(5, 3).0, Section::InstId).is_err());
+    }
+}

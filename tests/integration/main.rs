@@ -17,6 +17,7 @@
 
 mod bad_input;
 mod findings;
+mod index;
 mod refusals;
 mod sample;
 mod util;

@@ -1,0 +1,186 @@
+//! `mpxn-recon index build | verify | info`: the on-disk index.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Subcommand};
+
+use super::Failure;
+use crate::index::build::{self, BuildMeta};
+use crate::index::file::{self, FileError, IndexFile};
+use crate::ingest::{IngestSettings, InputError};
+use crate::sweep::{self, SweepConfig};
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    Build(BuildArgs),
+    Verify(PathArgs),
+    Info(PathArgs),
+}
+
+/// Build an index from inventories and a registry, for sweeps and lookups without
+/// parsing CSV. Written to a temporary file beside --out and renamed into place, so an
+/// interrupted build leaves any previous index intact. Costs about one CSV sweep of
+/// time and memory.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// An inventory file (repeat for each SMSO and the SMETS2 inventory).
+    #[arg(long = "inventory", value_name = "FILE", required = true)]
+    pub inventories: Vec<PathBuf>,
+    /// The supplier registry.
+    #[arg(long, value_name = "FILE")]
+    pub suppliers: PathBuf,
+    /// Where to write the index, e.g. index/national.mxi.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// No progress display (it is shown only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// An index file.
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// The index file (.mxi).
+    #[arg(value_name = "INDEX")]
+    pub index: PathBuf,
+}
+
+pub fn run(command: IndexCommand) -> Result<ExitCode, Failure> {
+    match command {
+        IndexCommand::Build(args) => build_index(args),
+        IndexCommand::Verify(args) => verify(args),
+        IndexCommand::Info(args) => info(args),
+    }
+}
+
+/// Maps an open failure to the exit policy: unreadable is an I/O error, anything else
+/// is a refused (damaged, wrong-version) input.
+pub fn open_failure(e: FileError) -> Failure {
+    match e {
+        FileError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
+        _ => Failure::Refused(anyhow::Error::from(e)),
+    }
+}
+
+fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
+    let started = Instant::now();
+    let progress = if args.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    progress.enable_steady_tick(Duration::from_millis(120));
+    progress.set_message("reading, grouping and matching the inventories");
+    let config = SweepConfig {
+        inventories: args.inventories,
+        suppliers: args.suppliers,
+        ingest: IngestSettings::default(),
+    };
+    let sweep = sweep::run(&config).map_err(|e| match e {
+        InputError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
+        _ => Failure::Refused(anyhow::Error::from(e)),
+    })?;
+    let accounting = sweep.accounting();
+    progress.set_message("laying out the index sections");
+    let image = build::image(&sweep);
+    drop(sweep);
+    progress.set_message(format!("writing {}", args.out.display()));
+    let size = file::write(&image, &args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    progress.finish_and_clear();
+    let mut w = std::io::stdout().lock();
+    writeln!(
+        w,
+        "built {} ({size} bytes) in {:.2} s: rows_read {} = accepted {} + rejected {} + duplicate_rows {}",
+        args.out.display(),
+        started.elapsed().as_secs_f64(),
+        accounting.read,
+        accounting.accepted,
+        accounting.rejected,
+        accounting.duplicate_rows
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: PathArgs) -> Result<ExitCode, Failure> {
+    let file = IndexFile::open(&args.index).map_err(open_failure)?;
+    let damaged = file.verify();
+    if damaged.is_empty() {
+        println!(
+            "{}: ok ({} sections, {} bytes, every checksum matches)",
+            args.index.display(),
+            file.entries().len(),
+            file.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list: Vec<String> = damaged.iter().map(|e| e.to_string()).collect();
+    Err(Failure::Refused(anyhow!(
+        "{}: {} damaged section(s):\n  {}",
+        args.index.display(),
+        damaged.len(),
+        list.join("\n  ")
+    )))
+}
+
+fn info(args: PathArgs) -> Result<ExitCode, Failure> {
+    let file = IndexFile::open(&args.index).map_err(open_failure)?;
+    let view = file.view().map_err(open_failure)?;
+    let meta: BuildMeta = postcard::from_bytes(view.meta).map_err(|e| {
+        Failure::Refused(anyhow!(
+            "{}: the meta section is damaged: {e}",
+            args.index.display()
+        ))
+    })?;
+    let mut w = std::io::stdout().lock();
+    writeln!(
+        w,
+        "index:    {} ({} bytes, format v{})",
+        args.index.display(),
+        file.len(),
+        file::FORMAT_VERSION
+    )?;
+    writeln!(w, "built by: {} {}", meta.engine, meta.version)?;
+    for f in &meta.inventories {
+        writeln!(
+            w,
+            "input:    {} ({} bytes, crc32c {})",
+            f.path, f.bytes, f.crc32c
+        )?;
+    }
+    writeln!(
+        w,
+        "registry: {} ({} bytes, crc32c {})",
+        meta.suppliers.path, meta.suppliers.bytes, meta.suppliers.crc32c
+    )?;
+    let r = &meta.rows;
+    writeln!(
+        w,
+        "rows:     rows_read {} = accepted {} + rejected {} + duplicate_rows {}",
+        r.read, r.accepted, r.rejected, r.duplicate_rows
+    )?;
+    writeln!(
+        w,
+        "contents: {} installations, {} devices, {} shared MPxNs",
+        view.installation_count(),
+        view.dev_inst.len(),
+        view.group_count()
+    )?;
+    writeln!(w, "sections:")?;
+    for e in file.entries() {
+        writeln!(
+            w,
+            "  {:<18} offset {:>12}  length {:>12}  crc32c {:08x}",
+            e.section.name(),
+            e.offset,
+            e.length,
+            e.crc32c
+        )?;
+    }
+    w.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

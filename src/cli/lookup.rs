@@ -1,0 +1,183 @@
+//! `mpxn-recon lookup`: find meter points and devices in an index.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::Args;
+
+use super::index::open_failure;
+use super::Failure;
+use crate::index::file::IndexFile;
+use crate::lookup::{self, InstallationReport};
+use crate::normalize::Day;
+use crate::resolve::Policy;
+
+/// Look up MPANs (13 or 21 characters), MPRNs or device GUIDs, in any spelling, and
+/// print every installation that carries each: its devices, dates, communication
+/// status, parties and decision as of --as-of. Each lookup is a few fst steps.
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// The index file (.mxi), from `mpxn-recon index build`.
+    #[arg(long, value_name = "FILE")]
+    pub index: PathBuf,
+
+    /// MPANs, MPRNs or GUIDs to look up.
+    #[arg(value_name = "KEY", required_unless_present = "prefix")]
+    pub keys: Vec<String>,
+
+    /// Instead of keys: list the shared MPANs whose core starts with these digits (a
+    /// distributor area such as 14), by a range scan of the index.
+    #[arg(long, value_name = "DIGITS", conflicts_with = "keys")]
+    pub prefix: Option<String>,
+
+    /// The date decisions are judged as of, YYYY-MM-DD. Default: today (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::sweep::parse_as_of)]
+    pub as_of: Option<Day>,
+
+    /// The communication window in days.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub window_days: u32,
+
+    /// Print JSON Lines (one object per key and installation) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
+    let file = IndexFile::open_verified(&args.index).map_err(open_failure)?;
+    let view = file.view().map_err(open_failure)?;
+    let policy = Policy {
+        as_of: args.as_of.unwrap_or_else(Day::today_utc),
+        window_days: args.window_days,
+    };
+    let damaged = |e| Failure::Refused(anyhow!("{}: {e}", args.index.display()));
+    let mut w = std::io::stdout().lock();
+
+    if let Some(prefix) = &args.prefix {
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Failure::Refused(anyhow!("--prefix takes digits, e.g. 14")));
+        }
+        let shared = lookup::shared_mpans_with_prefix(&view, prefix).map_err(damaged)?;
+        for (mpan, group) in &shared {
+            let members = view
+                .range(view.group_members, *group, view.member_inst.len())
+                .map_err(damaged)?
+                .len();
+            if args.json {
+                let line = serde_json::json!({ "mpan": mpan, "members": members });
+                writeln!(w, "{line}")?;
+            } else {
+                writeln!(w, "{mpan}  shared by {members} installations")?;
+            }
+        }
+        if !args.json {
+            writeln!(w, "{} shared MPAN(s) with prefix {prefix}", shared.len())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut found_all = true;
+    for key in &args.keys {
+        let hits = lookup::find(&view, key).map_err(damaged)?;
+        if hits.is_empty() {
+            found_all = false;
+            if args.json {
+                writeln!(w, "{}", serde_json::json!({ "key": key, "found": false }))?;
+            } else {
+                writeln!(w, "{key}: not in the index (as an MPAN, MPRN or GUID)")?;
+            }
+            continue;
+        }
+        for hit in hits {
+            if !args.json {
+                let shared = if hit.group.is_some() { ", shared" } else { "" };
+                writeln!(
+                    w,
+                    "{} {} (key {key:?}): {} installation(s){shared}",
+                    hit.kind.as_str(),
+                    hit.canonical,
+                    hit.installations.len()
+                )?;
+            }
+            for &inst in &hit.installations {
+                let report = lookup::describe(&view, inst, policy).map_err(damaged)?;
+                if args.json {
+                    let line = serde_json::json!({
+                        "key": key,
+                        "kind": hit.kind,
+                        "canonical": hit.canonical,
+                        "shared": hit.group.is_some(),
+                        "as_of": policy.as_of.to_string(),
+                        "installation": report,
+                    });
+                    writeln!(w, "{line}")?;
+                } else {
+                    print_installation(&mut w, &report)?;
+                }
+            }
+        }
+    }
+    w.flush()?;
+    // Like grep: 1 when some key was not found.
+    Ok(if found_all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_installation(w: &mut impl Write, r: &InstallationReport) -> std::io::Result<()> {
+    let group = if r.group_id.is_empty() {
+        "-"
+    } else {
+        &r.group_id
+    };
+    let decision = match r.outcome {
+        None => "SMETS2: evidence, no decision".to_string(),
+        Some(outcome) => {
+            let clauses = if r.clauses.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", r.clauses.join(";"))
+            };
+            let reasons = if r.reasons.is_empty() {
+                "none".to_string()
+            } else {
+                r.reasons.join(";")
+            };
+            format!("{outcome}{clauses} (reasons: {reasons})")
+        }
+    };
+    writeln!(
+        w,
+        "  {} / {}  group {group}: {decision}",
+        r.source, r.installation_id
+    )?;
+    writeln!(
+        w,
+        "    communicating: {} (last {}); MPxNs: {}",
+        r.communicating,
+        r.last_comms_at.as_deref().unwrap_or("never"),
+        if r.mpxns.is_empty() {
+            "-".to_string()
+        } else {
+            r.mpxns.join(";")
+        }
+    )?;
+    for d in &r.devices {
+        writeln!(
+            w,
+            "    {:<6} {:<23} {:<14} installed {:<10}  last {:<10}  party {}{}",
+            d.device_type,
+            d.device_id.as_deref().unwrap_or("(invalid GUID)"),
+            d.mpxn.as_deref().unwrap_or("-"),
+            d.installed_on.as_deref().unwrap_or("?"),
+            d.last_comms_at.as_deref().unwrap_or("-"),
+            d.party_id.as_deref().unwrap_or("-"),
+            if d.dormant { "  dormant" } else { "" }
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,517 @@
+//! The on-disk index: `index build | verify | info`, `sweep --index`, `lookup`.
+//!
+//! - a sweep from the index writes the same bytes as the CSV sweep of the same inputs,
+//!   at several as-of dates and windows;
+//! - the index's bytes do not depend on input file or row order;
+//! - every kind of damage — a flipped byte in any section, the header or the table, a
+//!   wrong version, truncation — gets its own clean error and never a panic or a sweep;
+//! - lookups find keys in any spelling and agree with decisions.csv;
+//! - an interrupted or refused build leaves the previous index intact.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::*;
+
+fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The sample's inventories as relative paths (run from the crate root), sorted.
+fn sample_inventories() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(crate_root().join("datasets/sample/inventory"))
+        .unwrap()
+        .map(|e| {
+            format!(
+                "datasets/sample/inventory/{}",
+                e.unwrap().file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn in_root(args: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.current_dir(crate_root()).args(args);
+    cmd
+}
+
+fn build_sample(index: &Path, inventories: &[String]) {
+    let mut cmd = in_root(&[
+        "index",
+        "build",
+        "--suppliers",
+        "datasets/sample/suppliers.csv",
+        "--quiet",
+    ]);
+    for inv in inventories {
+        cmd.arg("--inventory").arg(inv);
+    }
+    cmd.arg("--out").arg(index);
+    run_expect(&mut cmd, 0);
+}
+
+const OUTPUTS: [&str; 4] = [
+    "decisions.csv",
+    "duplicates.csv",
+    "rejects.csv",
+    "summary.json",
+];
+
+fn read_outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    OUTPUTS
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                std::fs::read(dir.join(n)).unwrap_or_else(|e| panic!("{n}: {e}")),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn index_sweep_writes_the_csv_sweeps_bytes() {
+    let dir = TestDir::new();
+    let index = dir.path().join("sample.mxi");
+    build_sample(&index, &sample_inventories());
+    for (as_of, window) in [
+        ("2024-06-30", "30"),
+        ("2024-01-15", "7"),
+        ("2025-03-01", "0"),
+        ("2019-12-31", "4000"),
+    ] {
+        let csv_out = dir.path().join(format!("csv-{as_of}"));
+        let mut cmd = in_root(&["sweep", "--as-of", as_of, "--window-days", window, "--out"]);
+        cmd.arg(&csv_out);
+        run_expect(&mut cmd, 0);
+        let idx_out = dir.path().join(format!("idx-{as_of}"));
+        let mut cmd = in_root(&[
+            "sweep",
+            "--as-of",
+            as_of,
+            "--window-days",
+            window,
+            "--index",
+        ]);
+        cmd.arg(&index).arg("--out").arg(&idx_out);
+        run_expect(&mut cmd, 0);
+        for ((name, a), (_, b)) in read_outputs(&csv_out).iter().zip(read_outputs(&idx_out)) {
+            assert!(
+                a == &b,
+                "{name} differs between the CSV and the index sweep as of {as_of}, window {window}"
+            );
+        }
+    }
+}
+
+#[test]
+fn index_bytes_do_not_depend_on_input_order() {
+    let dir = TestDir::new();
+    // Same file names, rows reversed (header kept first), files given in reverse order.
+    let root = crate_root().join("datasets/sample");
+    let names = sample_inventories();
+    let forward = dir.path().join("forward.mxi");
+    build_sample(&forward, &names);
+
+    let copy = TestDir::new();
+    std::fs::create_dir_all(copy.path().join("datasets/sample/inventory")).unwrap();
+    for name in &names {
+        let text = std::fs::read(crate_root().join(name)).unwrap();
+        let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+        let header = lines.remove(0);
+        // Keep a trailing empty piece (final LF) at the end.
+        let trailing = lines.last().is_some_and(|l| l.is_empty());
+        if trailing {
+            lines.pop();
+        }
+        lines.reverse();
+        let mut out = header.to_vec();
+        for l in lines {
+            out.push(b'\n');
+            out.extend_from_slice(l);
+        }
+        out.push(b'\n');
+        copy.write(name, out);
+    }
+    copy.write(
+        "datasets/sample/suppliers.csv",
+        std::fs::read(root.join("suppliers.csv")).unwrap(),
+    );
+    let reversed = dir.path().join("reversed.mxi");
+    let mut cmd = bin();
+    cmd.current_dir(copy.path()).args([
+        "index",
+        "build",
+        "--suppliers",
+        "datasets/sample/suppliers.csv",
+        "--quiet",
+    ]);
+    for name in names.iter().rev() {
+        cmd.arg("--inventory").arg(name);
+    }
+    cmd.arg("--out").arg(&reversed);
+    run_expect(&mut cmd, 0);
+    // Row order changes the inputs' checksums (in `meta`) and the rejected lines'
+    // numbers (in `rejects_csv`); every other section must be byte-identical.
+    let (a, b) = (
+        std::fs::read(&forward).unwrap(),
+        std::fs::read(&reversed).unwrap(),
+    );
+    let (ta, tb) = (sections(&a), sections(&b));
+    for (&(id, oa, la), &(_, ob, lb)) in ta.iter().zip(&tb) {
+        let name = SECTION_NAMES[id as usize - 1];
+        if name == "meta" || name == "rejects_csv" {
+            continue;
+        }
+        let sa = &a[oa as usize..(oa + la) as usize];
+        let sb = &b[ob as usize..(ob + lb) as usize];
+        assert!(sa == sb, "section {name} depends on row order");
+    }
+    for (index, out) in [(&forward, "fwd"), (&reversed, "rev")] {
+        let mut cmd = bin();
+        cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+            .arg(index)
+            .arg("--out")
+            .arg(dir.path().join(out));
+        run_expect(&mut cmd, 0);
+    }
+    for name in ["decisions.csv", "duplicates.csv"] {
+        let a = std::fs::read(dir.path().join("fwd").join(name)).unwrap();
+        let b = std::fs::read(dir.path().join("rev").join(name)).unwrap();
+        assert!(a == b, "{name} differs with rows reversed");
+    }
+    // Same files in another order only: byte-identical indexes.
+    let again = dir.path().join("again.mxi");
+    let mut shuffled = names.clone();
+    shuffled.rotate_left(2);
+    build_sample(&again, &shuffled);
+    assert!(
+        std::fs::read(&again).unwrap() == a,
+        "index bytes depend on --inventory order"
+    );
+}
+
+/// The section table of an index file: (name, offset, length), read independently of
+/// the engine from the documented layout.
+fn sections(bytes: &[u8]) -> Vec<(u32, u64, u64)> {
+    let count = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|i| {
+            let e = &bytes[64 + i * 32..64 + (i + 1) * 32];
+            (
+                u32::from_le_bytes(e[0..4].try_into().unwrap()),
+                u64::from_le_bytes(e[8..16].try_into().unwrap()),
+                u64::from_le_bytes(e[16..24].try_into().unwrap()),
+            )
+        })
+        .collect()
+}
+
+const SECTION_NAMES: [&str; 33] = [
+    "meta",
+    "heap",
+    "sources",
+    "group_ids",
+    "parties",
+    "party_status",
+    "device_types",
+    "inst_source",
+    "inst_id",
+    "inst_group",
+    "inst_findings",
+    "inst_flags",
+    "inst_last_comms",
+    "inst_mpxns",
+    "inst_devices",
+    "dev_inst",
+    "dev_guid",
+    "dev_mpxn",
+    "dev_installed",
+    "dev_last_comms",
+    "dev_party",
+    "dev_type",
+    "dev_flags",
+    "group_key",
+    "group_members",
+    "member_inst",
+    "member_installed",
+    "member_parties",
+    "mpxn_fst",
+    "mpxn_postings",
+    "guid_fst",
+    "guid_postings",
+    "rejects_csv",
+];
+
+fn expect_refused(index: &Path, args: &[&str], needle: &str) {
+    let mut cmd = bin();
+    cmd.args(args).arg(index);
+    let out = run_expect(&mut cmd, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(needle),
+        "expected {needle:?} in stderr{}",
+        describe(&cmd, &out)
+    );
+}
+
+#[test]
+fn a_flipped_byte_in_any_section_is_named_and_never_swept() {
+    let dir = TestDir::new();
+    let good = dir.path().join("good.mxi");
+    build_sample(&good, &sample_inventories());
+    let bytes = std::fs::read(&good).unwrap();
+    let table = sections(&bytes);
+    assert_eq!(table.len(), 33);
+    let mut flipped_sections = 0;
+    for &(id, offset, length) in &table {
+        let name = SECTION_NAMES[id as usize - 1];
+        if length == 0 {
+            continue;
+        }
+        flipped_sections += 1;
+        let mut bad = bytes.clone();
+        bad[(offset + length / 2) as usize] ^= 0x40;
+        let path = dir.path().join(format!("bad-{name}.mxi"));
+        std::fs::write(&path, &bad).unwrap();
+        let section = format!("`{name}`");
+        expect_refused(&path, &["index", "verify"], &section);
+        let out = dir.path().join(format!("out-{name}"));
+        let mut cmd = bin();
+        cmd.args(["sweep", "--as-of", "2024-06-30", "--out"])
+            .arg(&out)
+            .arg("--index")
+            .arg(&path);
+        let o = run_expect(&mut cmd, 2);
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(&section),
+            "{}",
+            describe(&cmd, &o)
+        );
+        assert!(!out.exists(), "a damaged index must not produce any output");
+        let mut cmd = bin();
+        cmd.args([
+            "lookup",
+            "--as-of",
+            "2024-06-30",
+            "1364589770815",
+            "--index",
+        ])
+        .arg(&path);
+        run_expect(&mut cmd, 2);
+    }
+    // The sample has no empty section but the ones that can be empty by content.
+    assert!(
+        flipped_sections >= 30,
+        "only {flipped_sections} sections were exercised"
+    );
+}
+
+#[test]
+fn header_table_version_and_truncation_each_get_their_own_error() {
+    let dir = TestDir::new();
+    let good = dir.path().join("good.mxi");
+    build_sample(&good, &sample_inventories());
+    let bytes = std::fs::read(&good).unwrap();
+    let write = |name: &str, b: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, b).unwrap();
+        p
+    };
+
+    let mut magic = bytes.clone();
+    magic[0] = b'X';
+    expect_refused(
+        &write("magic.mxi", &magic),
+        &["index", "verify"],
+        "wrong magic bytes",
+    );
+
+    let mut header = bytes.clone();
+    header[17] ^= 1; // file_len
+    expect_refused(
+        &write("header.mxi", &header),
+        &["index", "info"],
+        "header is damaged",
+    );
+
+    // A newer format version with a consistent header checksum.
+    let mut v2 = bytes.clone();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32c::crc32c(&v2[..28]);
+    v2[28..32].copy_from_slice(&crc.to_le_bytes());
+    expect_refused(
+        &write("v2.mxi", &v2),
+        &["index", "verify"],
+        "index format v2, this build reads v1",
+    );
+
+    let mut table = bytes.clone();
+    table[64 + 32 + 9] ^= 1; // the second entry's offset
+    expect_refused(
+        &write("table.mxi", &table),
+        &["index", "verify"],
+        "section table is damaged",
+    );
+
+    for cut in [0usize, 10, 63, 64, 100, bytes.len() / 2, bytes.len() - 1] {
+        let p = write(&format!("cut-{cut}.mxi"), &bytes[..cut]);
+        let needle = if cut < 64 {
+            "shorter than the 64-byte header"
+        } else {
+            "truncated"
+        };
+        expect_refused(&p, &["index", "verify"], needle);
+        let mut cmd = bin();
+        cmd.args(["sweep", "--out"])
+            .arg(dir.path().join(format!("o{cut}")))
+            .arg("--index")
+            .arg(&p);
+        run_expect(&mut cmd, 2);
+    }
+
+    let not_index = write(
+        "notes.txt",
+        b"hello, this is not an index at all, but long enough to have a header....",
+    );
+    expect_refused(&not_index, &["index", "verify"], "not an mpxn-recon index");
+
+    // The good file verifies, and info names every section.
+    let mut cmd = bin();
+    cmd.args(["index", "info"]).arg(&good);
+    let out = run_expect(&mut cmd, 0);
+    let info = String::from_utf8_lossy(&out.stdout);
+    for name in SECTION_NAMES {
+        assert!(
+            info.contains(name),
+            "index info does not list {name}:\n{info}"
+        );
+    }
+    assert!(
+        info.contains("rows_read 161 = accepted 149 + rejected 8 + duplicate_rows 4"),
+        "{info}"
+    );
+}
+
+#[test]
+fn lookup_finds_every_spelling_and_agrees_with_the_sweep() {
+    let dir = TestDir::new();
+    let index = dir.path().join("sample.mxi");
+    build_sample(&index, &sample_inventories());
+    let lookup = |keys: &[&str], json: bool, code: i32| {
+        let mut cmd = bin();
+        cmd.args(["lookup", "--as-of", "2024-06-30", "--index"])
+            .arg(&index);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.args(keys);
+        String::from_utf8(run_expect(&mut cmd, code).stdout).unwrap()
+    };
+
+    // The clean TMAD 4.1C pair of the sample (A08 wins over B03), by MPAN.
+    let lines = lookup(&["1364589770815"], true, 0);
+    let objects: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2, "{lines}");
+    let by_id = |id: &str| {
+        objects
+            .iter()
+            .find(|o| o["installation"]["installation_id"] == id)
+            .unwrap()
+    };
+    let a08 = &by_id("00-0D-6F-00-00-A1-08-01")["installation"];
+    assert_eq!(a08["outcome"], "unblock");
+    assert_eq!(a08["clauses"], serde_json::json!(["4.1C"]));
+    assert_eq!(a08["reasons"], serde_json::json!(["DUP_RESOLVED"]));
+    let b03 = &by_id("00-0D-6F-00-00-B2-03-01")["installation"];
+    assert_eq!(b03["outcome"], "exclude");
+    assert!(objects
+        .iter()
+        .all(|o| o["shared"] == true && o["kind"] == "MPAN"));
+
+    // Every SMETS1 installation's lookup decision equals its decisions.csv row.
+    let decisions =
+        std::fs::read_to_string(crate_root().join("datasets/sample/expected/decisions.csv"))
+            .unwrap();
+    for row in decisions.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let (id, outcome, clauses, reasons) = (f[1], f[3], f[4], f[5]);
+        let out = lookup(&[id], true, 0);
+        let hit = out
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|o| o["installation"]["installation_id"] == id)
+            .unwrap_or_else(|| panic!("{id} not found by its comms hub GUID:\n{out}"));
+        let inst = &hit["installation"];
+        assert_eq!(inst["outcome"], outcome, "{id}");
+        let join = |v: &serde_json::Value| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        assert_eq!(join(&inst["clauses"]), clauses, "{id}");
+        assert_eq!(join(&inst["reasons"]), reasons, "{id}");
+    }
+
+    // A 21-character MPAN with spaces, a zero-padded MPRN, a lower-case GUID.
+    let text = lookup(&["01 801 100 17 6352 8771 341", "00 2874036203"], false, 0);
+    assert!(text.contains("MPAN 1763528771341"), "{text}");
+    assert!(
+        text.contains("MPRN 2874036203") && text.contains(", shared"),
+        "{text}"
+    );
+    let text = lookup(&["00:1b:c5:09:00:a1:01:02"], false, 0);
+    assert!(text.contains("GUID 00-1B-C5-09-00-A1-01-02"), "{text}");
+
+    // Unknown keys: reported, exit 1 like grep.
+    let text = lookup(&["1364589770815", "999999"], false, 1);
+    assert!(text.contains("999999: not in the index"), "{text}");
+
+    // Distributor-area prefix: the shared MPANs starting 13 (only 1364589770815).
+    let mut cmd = bin();
+    cmd.args(["lookup", "--prefix", "13", "--index"])
+        .arg(&index);
+    let text = String::from_utf8(run_expect(&mut cmd, 0).stdout).unwrap();
+    assert!(
+        text.starts_with("1364589770815  shared by 2 installations\n"),
+        "{text}"
+    );
+    assert!(text.contains("1 shared MPAN(s) with prefix 13"), "{text}");
+}
+
+#[test]
+fn a_refused_build_leaves_the_previous_index_intact() {
+    let dir = TestDir::new();
+    let index = dir.path().join("sample.mxi");
+    build_sample(&index, &sample_inventories());
+    let before = std::fs::read(&index).unwrap();
+    let bad = dir.write("bad.csv", "source,installation_id\nA,1\n");
+    let mut cmd = in_root(&[
+        "index",
+        "build",
+        "--suppliers",
+        "datasets/sample/suppliers.csv",
+        "--inventory",
+    ]);
+    cmd.arg(&bad).arg("--out").arg(&index);
+    run_expect(&mut cmd, 2);
+    assert!(
+        std::fs::read(&index).unwrap() == before,
+        "the previous index changed"
+    );
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}

@@ -16,10 +16,17 @@
 //!   mapped bytes into fixed-size [`ingest::Row`]s and [`ingest::Reject`]s.
 //! - [`matching`] — rows → installations (identical rows collapsed), duplicate GUIDs,
 //!   repeated and shared MPxNs, by parallel sorts of fixed-size keys.
-//! - [`resolve`] — SPEC §6 as code: one [`resolve::Finding`] per rule, TMAD 4.1C over each
-//!   shared MPxN, and the outcome precedence of §6.2.
-//! - [`sweep`] — runs the stages in order and keeps their results.
-//! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`.
+//! - [`sweep`] — runs the CSV stages in order; the result is evidence, independent of
+//!   any as-of date.
+//! - [`index`] — that evidence as fixed-width little-endian sections: built in memory by
+//!   every CSV sweep, or written once to a `.mxi` file and mapped; read through one
+//!   [`index::View`] either way.
+//! - [`resolve`] — SPEC §6 as code: one [`resolve::Finding`] per rule, the as-of
+//!   judgement ([`resolve::judge`]: FUTURE_COMMS, TMAD 4.1C over each shared MPxN) and
+//!   the outcome precedence of §6.2.
+//! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`
+//!   from a view and its judgement.
+//! - [`lookup`] — one key in any spelling → installations, judged by the same rules.
 //! - [`cli`] — one file per subcommand; `main.rs` only dispatches and sets the exit code.
 //!
 //! # Memory
@@ -29,7 +36,9 @@
 //! 72-byte [`ingest::Row`]; grouping sorts one 24-byte key per row, then one 16-byte key
 //! per valid GUID and per valid meter. At national scale (60 million rows) that is about
 //! 4 GiB of rows plus 1.3 GiB of transient sort keys — roughly 100 bytes per row at the
-//! peak, well inside 24 GiB.
+//! peak, well inside 24 GiB. The index image a sweep judges adds about 85 bytes per row
+//! while the rows are still held; a sweep from a built `.mxi` file maps it and holds
+//! only the judgement (a few bytes per installation).
 //!
 //! # Parallelism
 //!
@@ -45,6 +54,10 @@
 //!   installation id text, equal row fingerprints on the full identity bytes.
 //! - A quoted installation id with `""` escapes is the one text that is not a slice of
 //!   the mapped file; it is re-read from its line when needed (rare by construction).
+//! - The CSV sweep takes a detour through an in-memory index image on purpose: it makes
+//!   "CSV sweep and index sweep write the same bytes" true by construction.
+//! - Sweeps and lookups from a `.mxi` file check every section's CRC-32C first: a
+//!   flipped bit must never turn an exclusion into an unblock.
 //! - The readings of spec points that the text leaves open are listed in
 //!   `ARCHITECTURE.md` ("Readings of the spec").
 

@@ -110,7 +110,7 @@ pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {
 /// The sweep's own state is dropped once the image is built.
 pub fn csv_image(config: &SweepConfig) -> Result<Image, InputError> {
     let sweep = run(config)?;
-    Ok(build::image(&sweep))
+    Ok(build::image(&sweep, build::Purpose::Sweep))
 }
 
 impl Sweep {

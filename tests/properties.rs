@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use mpxn_recon::index::file as index_file;
+use mpxn_recon::index::{build, file as index_file};
 use mpxn_recon::ingest::IngestSettings;
 use mpxn_recon::normalize::Day;
 use mpxn_recon::report;
@@ -215,8 +215,10 @@ fn csv_and_index_outputs(
         .collect()
     };
     let csv = write_outputs(&image.view().unwrap(), &dir.path().join("csv"));
+    // The index file is built as `index build` builds it: every section.
+    let full = build::image(&sweep::run(&config).unwrap(), build::Purpose::Index);
     let path = dir.path().join("x.mxi");
-    index_file::write(&image, &path).unwrap();
+    index_file::write(&full, &path).unwrap();
     let file = index_file::IndexFile::open_verified(&path).unwrap();
     let idx = write_outputs(&file.view().unwrap(), &dir.path().join("idx"));
     [csv, idx]

@@ -86,7 +86,7 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
     })?;
     let accounting = sweep.accounting();
     progress.set_message("laying out the index sections");
-    let image = build::image(&sweep);
+    let image = build::image(&sweep, build::Purpose::Index);
     drop(sweep);
     progress.set_message(format!("writing {}", args.out.display()));
     let size = file::write(&image, &args.out)

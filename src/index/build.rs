@@ -71,11 +71,50 @@ pub fn mpxn_fst_key(key: MpxnKey) -> Vec<u8> {
     format!("{prefix}{key}").into_bytes()
 }
 
+/// What an image is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// To be judged and reported at once (the CSV sweep): the sections the judge and the
+    /// report read. Devices, fst maps and postings — used only by lookups — are left
+    /// empty (`inst_devices` holds zeros), which saves about half the image.
+    Sweep,
+    /// To be written as an index file: every section.
+    Index,
+}
+
 /// Lays a finished sweep out as an index image. Cost: one sort of the installations by
-/// text, one of the shared MPxNs and one of all MPxN keys by text; memory about the size
-/// of the image itself.
-pub fn image(sweep: &Sweep) -> Image {
+/// text, one of the shared MPxNs and, for an index, one of all MPxN keys by text and one
+/// of all GUIDs; memory about the size of the image itself (columns are sized exactly,
+/// and per-chunk parts are merged in bounded batches).
+pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
+    let lookup = purpose == Purpose::Index;
+    let n = sweep.installations.list.len();
+    let d = if lookup {
+        sweep.installations.rows.len()
+    } else {
+        0
+    };
+    for (section, width, count) in [
+        (Section::InstSource, 4, n),
+        (Section::InstId, 8, n),
+        (Section::InstGroup, 4, n),
+        (Section::InstFindings, 4, n),
+        (Section::InstFlags, 4, n),
+        (Section::InstLastComms, 4, n),
+        (Section::InstMpxns, 8, n),
+        (Section::InstDevices, 4, n + 1),
+        (Section::DevInst, 4, d),
+        (Section::DevGuid, 8, d),
+        (Section::DevMpxn, 8, d),
+        (Section::DevInstalled, 4, d),
+        (Section::DevLastComms, 4, d),
+        (Section::DevParty, 4, d),
+        (Section::DevType, 4, d),
+        (Section::DevFlags, 4, d),
+    ] {
+        out.0[section.index()].reserve_exact(width * count);
+    }
     let mut heap = Heap::default();
     let registry = &sweep.registry;
 
@@ -114,32 +153,35 @@ pub fn image(sweep: &Sweep) -> Image {
     }
     // Installation and device columns, built in parallel chunks and appended in order;
     // each chunk's heap references and device offsets are rebased as it is appended.
-    let parts: Vec<InstallationPart> = order
-        .par_chunks(1 << 16)
-        .map(|chunk| installation_part(sweep, &dict, chunk, &new_of))
-        .collect();
+    // Batches of 16 chunks bound the parts held at once.
     let mut devices = 0u32;
     out.put(Section::InstDevices, 0u32);
-    for part in parts {
-        let base = heap.bytes.len() as u64;
-        heap.bytes.extend_from_slice(&part.heap);
-        for (section, bytes) in part.sections.0.iter().enumerate() {
-            let section = Section::ALL[section];
-            match section {
-                Section::InstId | Section::InstMpxns => {
-                    for r in bytes.chunks_exact(8) {
-                        out.put(section, u64::read(r) + (base << 24));
+    for batch in order.chunks(16 << 16) {
+        let parts: Vec<InstallationPart> = batch
+            .par_chunks(1 << 16)
+            .map(|chunk| installation_part(sweep, &dict, chunk, &new_of, lookup))
+            .collect();
+        for part in parts {
+            let base = heap.bytes.len() as u64;
+            heap.bytes.extend_from_slice(&part.heap);
+            for (section, bytes) in part.sections.0.iter().enumerate() {
+                let section = Section::ALL[section];
+                match section {
+                    Section::InstId | Section::InstMpxns => {
+                        for r in bytes.chunks_exact(8) {
+                            out.put(section, u64::read(r) + (base << 24));
+                        }
                     }
-                }
-                Section::InstDevices => {
-                    for d in bytes.chunks_exact(4) {
-                        out.put(section, u32::read(d) + devices);
+                    Section::InstDevices => {
+                        for d in bytes.chunks_exact(4) {
+                            out.put(section, u32::read(d) + devices);
+                        }
                     }
+                    _ => out.0[section.index()].extend_from_slice(bytes),
                 }
-                _ => out.0[section.index()].extend_from_slice(bytes),
             }
+            devices += part.devices;
         }
-        devices += part.devices;
     }
 
     // Shared MPxNs in MPxN text order; members in installation (= output) order.
@@ -184,6 +226,23 @@ pub fn image(sweep: &Sweep) -> Image {
         out.put(Section::GroupMembers, members);
     }
 
+    if lookup {
+        lookup_maps(sweep, &new_of, &group_of_key, &mut out);
+    }
+    out.0[Section::Rejects.index()] = rejects_csv(sweep);
+    out.0[Section::Meta.index()] =
+        postcard::to_allocvec(&meta(sweep)).expect("serialising to memory");
+    out.0[Section::Heap.index()] = heap.bytes;
+    Image { sections: out.0 }
+}
+
+/// The lookup maps: every valid MPxN and every valid GUID, as fst maps to postings.
+fn lookup_maps(
+    sweep: &Sweep,
+    new_of: &[u32],
+    group_of_key: &hashbrown::HashMap<u64, u32>,
+    out: &mut Sections,
+) {
     // Every valid MPxN → [group or NONE, count, installations...]. Keys are sorted as
     // fst text; each points at its run of `matches.meters`.
     let runs: Vec<(usize, usize)> = {
@@ -262,12 +321,6 @@ pub fn image(sweep: &Sweep) -> Image {
         posting += 1 + run.len() as u64;
     }
     out.0[Section::GuidFst.index()] = guid_map.into_inner().expect("in-memory fst");
-
-    out.0[Section::Rejects.index()] = rejects_csv(sweep);
-    out.0[Section::Meta.index()] =
-        postcard::to_allocvec(&meta(sweep)).expect("serialising to memory");
-    out.0[Section::Heap.index()] = heap.bytes;
-    Image { sections: out.0 }
 }
 
 /// One chunk of installations' columns, with its own heap and device offsets.
@@ -282,6 +335,7 @@ fn installation_part(
     dict: &Dictionaries,
     chunk: &[u32],
     new_of: &[u32],
+    with_devices: bool,
 ) -> InstallationPart {
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
     let mut heap = Heap::default();
@@ -315,6 +369,10 @@ fn installation_part(
         let mpxns = heap.push(sweep.mpxns_of(old).join(";").as_bytes());
         out.put(Section::InstMpxns, mpxns);
 
+        if !with_devices {
+            out.put(Section::InstDevices, 0u32);
+            continue;
+        }
         // Devices in an order fixed by their content, not by input order.
         let mut rows: Vec<&ingest::Row> = sweep
             .installations

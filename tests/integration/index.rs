@@ -515,3 +515,31 @@ fn a_refused_build_leaves_the_previous_index_intact() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+/// The golden index of the bundled sample, format v1 (`tests/fixtures/sample-v1.mxi`):
+/// every build must keep reading it and sweep it to the sample's expected decisions.
+/// A layout change that breaks this needs a format version bump and a new fixture
+/// (see CONTRIBUTING.md).
+#[test]
+fn the_v1_golden_fixture_still_reads_and_sweeps() {
+    let fixture = crate_root().join("tests/fixtures/sample-v1.mxi");
+    let dir = TestDir::new();
+    let mut cmd = bin();
+    cmd.args(["index", "verify"]).arg(&fixture);
+    run_expect(&mut cmd, 0);
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&fixture)
+        .arg("--out")
+        .arg(dir.out());
+    run_expect(&mut cmd, 0);
+    for name in ["decisions.csv", "duplicates.csv", "rejects.csv"] {
+        let expected =
+            std::fs::read(crate_root().join("datasets/sample/expected").join(name)).unwrap();
+        let got = std::fs::read(dir.out().join(name)).unwrap();
+        assert!(
+            expected == got,
+            "{name} from the v1 fixture differs from datasets/sample/expected/{name}"
+        );
+    }
+}

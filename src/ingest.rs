@@ -27,11 +27,11 @@ use crate::registry::Registry;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // In the message, not chained: `main` prints the chain with `{:#}`.
+        error: std::io::Error,
     },
     #[error("{path}: the file is empty; expected a header line naming the columns")]
     Empty { path: PathBuf },
@@ -61,10 +61,10 @@ pub enum InputError {
 }
 
 impl InputError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> InputError {
+    pub(crate) fn io(path: &Path, error: std::io::Error) -> InputError {
         InputError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

@@ -107,6 +107,12 @@ pub fn find(view: &View<'_>, raw: &str) -> Result<Vec<Hit>, IndexError> {
             let mut installations = Vec::with_capacity(count);
             for k in 0..count {
                 let device = view.guid_postings.get(at + 1 + k)? as usize;
+                if device >= view.dev_inst.len() {
+                    return Err(IndexError::corrupt(
+                        Section::GuidPostings,
+                        format!("device {device} does not exist"),
+                    ));
+                }
                 installations.push(view.installation(view.dev_inst, device)?);
             }
             installations.sort_unstable();

@@ -33,11 +33,11 @@ pub const SUMMARY: &str = "summary.json";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write: {error}")]
     Write {
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        // In the message, not chained: `main` prints the chain with `{:#}`.
+        error: io::Error,
     },
     #[error(transparent)]
     Index(#[from] IndexError),
@@ -50,9 +50,9 @@ pub fn write_all(
     policy: Policy,
     dir: &Path,
 ) -> Result<Summary, ReportError> {
-    fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+    fs::create_dir_all(dir).map_err(|error| ReportError::Write {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let summary = Summary::of(view, judgement, policy)?;
     write_atomically(&dir.join(DECISIONS), |w| {
@@ -75,9 +75,9 @@ fn write_atomically(
     path: &Path,
     body: impl FnOnce(&mut BufWriter<File>) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
+    let err = |error| ReportError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -85,7 +85,7 @@ fn write_atomically(
     let file = File::create(&tmp).map_err(err)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     body(&mut w).map_err(|e| match e {
-        ReportError::Write { source, .. } => err(source),
+        ReportError::Write { error, .. } => err(error),
         other => other,
     })?;
     let file = w.into_inner().map_err(|e| err(e.into_error()))?;
@@ -94,11 +94,11 @@ fn write_atomically(
 }
 
 impl From<io::Error> for ReportError {
-    fn from(source: io::Error) -> ReportError {
+    fn from(error: io::Error) -> ReportError {
         // The path is filled in by `write_atomically`.
         ReportError::Write {
             path: PathBuf::new(),
-            source,
+            error,
         }
     }
 }
@@ -364,8 +364,8 @@ impl Summary {
         }
         let smets2 = count as u64 - tally.smets1;
         Ok(Summary {
-            engine: meta.engine,
-            version: meta.version,
+            engine: "mpxn-recon".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             as_of: policy.as_of.to_string(),
             window_days: policy.window_days,
             inventories: meta.inventories,

@@ -192,6 +192,22 @@ impl FindingSet {
         self.0
     }
 
+    /// The findings decided against the as-of date (by [`judge`]), never stored.
+    pub const JUDGED: [Finding; 6] = [
+        Finding::FutureComms,
+        Finding::DupNotLastInstalled,
+        Finding::DupNoSingleLast,
+        Finding::DupNotCommunicating,
+        Finding::DupOtherCommunicating,
+        Finding::DupResolved,
+    ];
+
+    /// The set without the findings in [`FindingSet::JUDGED`].
+    pub fn stored_only(self) -> FindingSet {
+        let judged: u32 = Self::JUDGED.iter().map(|f| f.bit()).sum();
+        FindingSet(self.0 & !judged)
+    }
+
     /// Inverse of [`FindingSet::bits`]; bits that name no finding are dropped.
     pub fn from_bits(bits: u32) -> FindingSet {
         FindingSet(bits & ((1 << Finding::ALL.len()) - 1))
@@ -621,7 +637,9 @@ fn all_findings(
     dup: (bool, FindingSet),
     policy: Policy,
 ) -> Result<FindingSet, IndexError> {
-    let mut f = FindingSet::from_bits(view.inst_findings.get(inst)?);
+    // Fail closed: findings decided here are never taken from storage, so a damaged or
+    // crafted index cannot inject a DUP_RESOLVED.
+    let mut f = FindingSet::from_bits(view.inst_findings.get(inst)?).stored_only();
     let last = view.inst_last_comms.get(inst)?;
     f.set(
         Finding::FutureComms,
@@ -814,6 +832,19 @@ mod tests {
         assert_eq!((d.outcome, d.clauses), (Outcome::Unblock, vec!["4.1C"]));
         let d = decide(FindingSet::default());
         assert_eq!((d.outcome, d.clauses), (Outcome::Clear, vec![]));
+    }
+
+    #[test]
+    fn judged_findings_are_never_taken_from_storage() {
+        let all = set(&Finding::ALL);
+        let stored = FindingSet::from_bits(all.bits()).stored_only();
+        for f in Finding::ALL {
+            let judged = FindingSet::JUDGED.contains(&f);
+            assert_eq!(stored.contains(f), !judged, "{}", f.code());
+        }
+        assert!(!FindingSet::from_bits(u32::MAX)
+            .stored_only()
+            .contains(Finding::DupResolved));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::sweep::{self, SweepConfig};
 pub struct SweepArgs {
     /// An inventory file (CSV or pipe-delimited, one row per device). Repeat for each
     /// SMSO and the SMETS2 inventory; rows of one source may span files. Files are
-    /// memory-mapped, not loaded; memory peaks at roughly 100 bytes per row.
+    /// memory-mapped, not loaded; memory peaks at roughly 130 bytes per row.
     #[arg(long = "inventory", value_name = "FILE")]
     pub inventories: Vec<PathBuf>,
 

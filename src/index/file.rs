@@ -32,11 +32,11 @@ const ALIGN: usize = 8;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FileError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        // In the message, not chained: `main` prints the chain with `{:#}`.
+        error: io::Error,
     },
     #[error("{path}: {problem}; rebuild it with `mpxn-recon index build`")]
     Invalid { path: PathBuf, problem: String },
@@ -47,12 +47,8 @@ pub enum FileError {
         path: PathBuf,
         sections: Vec<String>,
     },
-    #[error("{path}: {source}")]
-    Damaged {
-        path: PathBuf,
-        #[source]
-        source: IndexError,
-    },
+    #[error("{path}: {problem}")]
+    Damaged { path: PathBuf, problem: IndexError },
 }
 
 /// One entry of the section table.
@@ -79,6 +75,9 @@ pub fn write(image: &Image, path: &Path) -> io::Result<u64> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = write_to(image, &tmp).and_then(|len| {
         fs::rename(&tmp, path)?;
+        // Make the rename itself durable (a directory can be opened and synced on Unix).
+        #[cfg(unix)]
+        File::open(&dir)?.sync_all()?;
         Ok(len)
     });
     if result.is_err() {
@@ -153,9 +152,9 @@ impl IndexFile {
     /// Maps and checks an index file (see the module doc). O(header + table + fst
     /// sections); column contents are checked as they are read.
     pub fn open(path: &Path) -> Result<IndexFile, FileError> {
-        let bytes = MappedFile::open(path).map_err(|source| FileError::Io {
+        let bytes = MappedFile::open(path).map_err(|error| FileError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let invalid = |problem: String| FileError::Invalid {
             path: path.to_path_buf(),
@@ -173,7 +172,7 @@ impl IndexFile {
                 "not an mpxn-recon index (wrong magic bytes)".into(),
             ));
         }
-        if crc32c::crc32c(&b[..28]) != le_u32(b, 28) {
+        if crc32c::crc32c(&b[..28]) != le_u32(b, 28) || b[32..HEADER_LEN].iter().any(|&x| x != 0) {
             return Err(invalid("the header is damaged (checksum mismatch)".into()));
         }
         let version = le_u32(b, 8);
@@ -251,9 +250,9 @@ impl IndexFile {
         };
         // fst trusts its bytes: a damaged fst could panic on lookup, so check them now.
         for s in [Section::MpxnFst, Section::GuidFst] {
-            file.check(s).map_err(|source| FileError::Damaged {
+            file.check(s).map_err(|problem| FileError::Damaged {
                 path: path.to_path_buf(),
-                source,
+                problem,
             })?;
         }
         file.view()?;
@@ -310,9 +309,9 @@ impl IndexFile {
         for e in &self.entries {
             slices[e.section.index()] = self.slice(e);
         }
-        View::new(&slices).map_err(|source| FileError::Damaged {
+        View::new(&slices).map_err(|problem| FileError::Damaged {
             path: self.path.clone(),
-            source,
+            problem,
         })
     }
 

@@ -273,7 +273,7 @@ impl<'a> View<'a> {
         let member_inst = col32(Section::MemberInst)?;
         let k = member_inst.len();
         let parties = col64(Section::Parties)?;
-        Ok(View {
+        View {
             meta: get(Section::Meta),
             heap: get(Section::Heap),
             sources: col64(Section::Sources)?,
@@ -308,7 +308,26 @@ impl<'a> View<'a> {
             guid_fst: get(Section::GuidFst),
             guid_postings: col32(Section::GuidPostings)?,
             rejects: get(Section::Rejects),
-        })
+        }
+        .checked()
+    }
+
+    /// Checks that an offsets column ends at the count of what it indexes.
+    fn check_end(offsets: Col<'a, u32>, total: usize) -> Result<(), IndexError> {
+        let last = offsets.get(offsets.len().saturating_sub(1))? as usize;
+        if last != total {
+            return Err(IndexError::corrupt(
+                offsets.section,
+                format!("ends at {last}, expected {total}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn checked(self) -> Result<View<'a>, IndexError> {
+        Self::check_end(self.inst_devices, self.dev_inst.len())?;
+        Self::check_end(self.group_members, self.member_inst.len())?;
+        Ok(self)
     }
 
     pub fn installation_count(&self) -> usize {

@@ -11,19 +11,22 @@
 //! - [`mapped`] — maps input files read-only (the crate's only `unsafe`).
 //! - [`normalize`] — field bytes → canonical [`normalize::Mpan`], [`normalize::Mprn`],
 //!   [`normalize::Guid`] (each a `u64`) and [`normalize::Day`] numbers.
+//! - [`delimited`] — header checks, RFC 4180 line splitting, minimal-quoting CSV writing.
 //! - [`registry`] — supplier ids → parties and their status; a bad registry refuses the run.
-//! - [`ingest`] — header checks, RFC 4180 line splitting and parallel chunk parsing of
-//!   mapped bytes into fixed-size [`ingest::Row`]s and [`ingest::Reject`]s.
+//! - [`ingest`] — parallel chunk parsing of mapped inventories into fixed-size
+//!   [`ingest::Row`]s and [`ingest::Reject`]s.
 //! - [`matching`] — rows → installations (identical rows collapsed), duplicate GUIDs,
 //!   repeated and shared MPxNs, by parallel sorts of fixed-size keys.
+//! - [`resolve`] — SPEC §6 as code: one [`resolve::Finding`] per rule, TMAD 4.1C
+//!   ([`resolve::evaluate_group`]) and the outcome precedence of §6.2
+//!   ([`resolve::decide`]). Pure rules over rows and values; it never reads the index.
 //! - [`sweep`] — runs the CSV stages in order; the result is evidence, independent of
 //!   any as-of date.
 //! - [`index`] — that evidence as fixed-width little-endian sections: built in memory by
 //!   every CSV sweep, or written once to a `.mxi` file and mapped; read through one
 //!   [`index::View`] either way.
-//! - [`resolve`] — SPEC §6 as code: one [`resolve::Finding`] per rule, the as-of
-//!   judgement ([`resolve::judge`]: FUTURE_COMMS, TMAD 4.1C over each shared MPxN) and
-//!   the outcome precedence of §6.2.
+//! - [`judge`] — applies the date-dependent rules to a view as of a date
+//!   (communication, FUTURE_COMMS, 4.1C over every shared MPxN, DUP_RESOLVED).
 //! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`
 //!   from a view and its judgement.
 //! - [`lookup`] — one key in any spelling → installations, judged by the same rules.
@@ -64,8 +67,10 @@
 //!   `ARCHITECTURE.md` ("Readings of the spec").
 
 pub mod cli;
+pub mod delimited;
 pub mod index;
 pub mod ingest;
+pub mod judge;
 pub mod lookup;
 pub mod mapped;
 pub mod matching;

@@ -5,7 +5,7 @@
 //! characters), an MPRN and a GUID — a text can be more than one (a zero-padded MPRN of
 //! 16 digits is also a valid GUID), and every reading found in the index is reported.
 //! Keys go through the index's fst maps to postings; an installation's decision is
-//! `resolve::judge_one` over just the shared MPxNs it belongs to, so it is the decision a
+//! `judge::judge_one` over just the shared MPxNs it belongs to, so it is the decision a
 //! full sweep would give. Cost: a few fst steps and the touched rows, no full scan.
 
 use serde::Serialize;
@@ -13,8 +13,9 @@ use serde::Serialize;
 use crate::index::{
     build::mpxn_fst_key, IndexError, Section, View, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, NONE_U32,
 };
+use crate::judge;
 use crate::normalize::{Day, Guid, Mpan, Mprn, MpxnKey};
-use crate::resolve::{self, decide, Finding, Policy};
+use crate::resolve::{decide, Finding, Policy};
 
 /// What kind of key a reading is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -228,7 +229,7 @@ pub fn describe(
     groups.sort_unstable();
     groups.dedup();
     let smets2 = view.is_smets2(inst)?;
-    let findings = resolve::judge_one(view, inst, &groups, policy)?;
+    let findings = judge::judge_one(view, inst, &groups, policy)?;
     let decision = decide(findings);
     let mpxns = text(view.text_at(view.inst_mpxns, inst)?);
     Ok(InstallationReport {
@@ -243,7 +244,7 @@ pub fn describe(
         } else {
             findings.iter().map(Finding::code).collect()
         },
-        communicating: resolve::comm_status(view, inst, policy)?.as_str(),
+        communicating: judge::comm_status(view, inst, policy)?.as_str(),
         last_comms_at: day(view.inst_last_comms.get(inst)?),
         mpxns: mpxns
             .split(';')

@@ -11,9 +11,12 @@ use std::path::Path;
 
 use hashbrown::HashMap;
 
-use crate::ingest::{line_at, split_line, Header, InputError, UNKNOWN_PARTY};
+use crate::delimited::{line_at, split_line, Header, InputError};
 use crate::mapped::MappedFile;
 use crate::normalize::trim;
+
+/// The party index of a supplier id that is empty or not in the registry.
+pub const UNKNOWN_PARTY: u32 = u32::MAX;
 
 /// A party's standing as a DCC User.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,12 +15,14 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::index::build::BuildMeta;
+use crate::delimited::push_record;
+use crate::index::build::{BuildMeta, InputFile};
 use crate::index::{IndexError, View, DAY_UNKNOWN};
+use crate::judge::Judgement;
 use crate::normalize::{Day, MpxnKey};
-use crate::resolve::{decide, Finding, Judgement, Outcome, Policy};
+use crate::resolve::{decide, Finding, Outcome, Policy};
 use crate::sweep::Accounting;
 
 /// Output files, by name.
@@ -101,36 +103,6 @@ impl From<io::Error> for ReportError {
             error,
         }
     }
-}
-
-/// Appends one CSV field, quoted only when it holds `,`, `"`, CR or LF.
-pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
-    if field
-        .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
-        out.push(b'"');
-        for &b in field {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(field);
-    }
-}
-
-/// Appends a whole CSV record (fields joined by `,`, then LF).
-pub fn push_record(out: &mut Vec<u8>, fields: &[&[u8]]) {
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        push_field(out, f);
-    }
-    out.push(b'\n');
 }
 
 /// `decisions.csv`: one row per SMETS1 installation, in the view's order (source, then
@@ -240,14 +212,6 @@ pub fn write_duplicates(
         }
     }
     Ok(())
-}
-
-/// One input file in summary.json.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputFile {
-    pub path: String,
-    pub bytes: u64,
-    pub crc32c: String,
 }
 
 /// Counts of SMETS1 installations by outcome.
@@ -385,17 +349,5 @@ impl Summary {
             by_group_id,
             by_source,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_is_minimal() {
-        let mut out = Vec::new();
-        push_record(&mut out, &[b"plain", b"a,b", b"say \"hi\"", b"cr\r", b""]);
-        assert_eq!(out, b"plain,\"a,b\",\"say \"\"hi\"\"\",\"cr\r\",\n");
     }
 }

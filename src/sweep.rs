@@ -3,8 +3,8 @@
 //! Takes a [`SweepConfig`] (input paths); reads the registry and every inventory header
 //! first — a refusal happens before anything is parsed or written — then ingests,
 //! groups, matches and collects each installation's facts. Hands on a [`Sweep`]: the
-//! evidence, independent of any as-of date, that [`crate::index::build`] lays out as an
-//! index image. Judging that image against an as-of date is `resolve::judge`; the CSV
+//! evidence, independent of any as-of date, that `index::build` lays out as an index
+//! image. Judging that image against an as-of date is `judge::judge`; the CSV
 //! sweep and the index sweep share everything from the image on. A `Sweep` keeps the
 //! input files mapped, because rows point into them instead of copying text.
 
@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::index::{build, Image};
-use crate::ingest::{self, IngestSettings, InputError, Interned, InventoryFile, Reject, Row};
+use crate::delimited::InputError;
+use crate::ingest::{self, IngestSettings, Interned, InventoryFile, Reject, Row};
 use crate::matching::{self, Corpus, Installations, Matches};
 use crate::registry::Registry;
 use crate::resolve::{self, InstallationFacts};
@@ -104,13 +104,6 @@ pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {
         matches,
         facts,
     })
-}
-
-/// Reads CSV inputs into an in-memory index image (the CSV sweep's path to the judge).
-/// The sweep's own state is dropped once the image is built.
-pub fn csv_image(config: &SweepConfig) -> Result<Image, InputError> {
-    let sweep = run(config)?;
-    Ok(build::image(&sweep, build::Purpose::Sweep))
 }
 
 impl Sweep {

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 
 use mpxn_recon::index::{build, file as index_file};
 use mpxn_recon::ingest::IngestSettings;
+use mpxn_recon::judge;
 use mpxn_recon::normalize::Day;
 use mpxn_recon::report;
-use mpxn_recon::resolve::{self, Policy};
+use mpxn_recon::resolve::Policy;
 use mpxn_recon::sweep::{self, SweepConfig};
 use proptest::prelude::*;
 
@@ -172,9 +173,9 @@ fn sweep_outputs(
             suppliers,
             ingest: IngestSettings { chunk_bytes: chunk },
         };
-        let image = sweep::csv_image(&config).expect("generated inputs are never refused");
+        let image = build::csv_image(&config).expect("generated inputs are never refused");
         let view = image.view().unwrap();
-        let judgement = resolve::judge(&view, policy()).unwrap();
+        let judgement = judge::judge(&view, policy()).unwrap();
         report::write_all(&view, &judgement, policy(), out.path()).unwrap();
     });
     [
@@ -199,10 +200,10 @@ fn csv_and_index_outputs(
         suppliers,
         ingest: IngestSettings::default(),
     };
-    let image = sweep::csv_image(&config).unwrap();
+    let image = build::csv_image(&config).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write_outputs = |view: &mpxn_recon::index::View<'_>, out: &Path| {
-        let judgement = resolve::judge(view, policy).unwrap();
+        let judgement = judge::judge(view, policy).unwrap();
         report::write_all(view, &judgement, policy, out).unwrap();
         [
             report::DECISIONS,

@@ -9,9 +9,10 @@ use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
 use super::Failure;
+use crate::delimited::InputError;
 use crate::index::build::{self, BuildMeta};
 use crate::index::file::{self, FileError, IndexFile};
-use crate::ingest::{IngestSettings, InputError};
+use crate::ingest::IngestSettings;
 use crate::sweep::{self, SweepConfig};
 
 #[derive(Debug, Subcommand)]

@@ -14,13 +14,16 @@ use clap::Args;
 
 use super::index::open_failure;
 use super::Failure;
+use crate::delimited::InputError;
+use crate::index::build;
 use crate::index::file::IndexFile;
 use crate::index::View;
-use crate::ingest::{IngestSettings, InputError};
+use crate::ingest::IngestSettings;
+use crate::judge;
 use crate::normalize::Day;
 use crate::report::{self, Summary};
-use crate::resolve::{self, Policy};
-use crate::sweep::{self, SweepConfig};
+use crate::resolve::Policy;
+use crate::sweep::SweepConfig;
 
 /// Sweep every inventory against the supplier registry and write decisions.csv,
 /// duplicates.csv, rejects.csv and summary.json.
@@ -143,7 +146,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         suppliers,
         ingest: IngestSettings::default(),
     };
-    let image = sweep::csv_image(&config).map_err(|e| match e {
+    let image = build::csv_image(&config).map_err(|e| match e {
         InputError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
         _ => Failure::Refused(anyhow::Error::from(e)),
     })?;
@@ -161,7 +164,7 @@ fn finish(
     started: Instant,
 ) -> Result<ExitCode, Failure> {
     let damaged = |e: crate::index::IndexError| Failure::Refused(anyhow::Error::from(e));
-    let judgement = resolve::judge(view, policy).map_err(damaged)?;
+    let judgement = judge::judge(view, policy).map_err(damaged)?;
     let summary = report::write_all(view, &judgement, policy, &args.out).map_err(|e| match e {
         report::ReportError::Index(e) => damaged(e),
         other => Failure::Other(anyhow::Error::from(other)),

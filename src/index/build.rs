@@ -17,12 +17,21 @@ use super::{
     Fixed, Image, Section, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE,
     INST_SMETS2, NONE_U32, SECTION_COUNT,
 };
+use crate::delimited::push_record;
+use crate::delimited::InputError;
 use crate::ingest::{self, DateField};
 use crate::normalize::MpxnKey;
 use crate::registry::SupplierStatus;
-use crate::report::{push_record, InputFile};
 use crate::resolve::Finding;
-use crate::sweep::{Accounting, Sweep};
+use crate::sweep::{self, Accounting, Sweep, SweepConfig};
+
+/// One input file, as `meta` and summary.json record it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub path: String,
+    pub bytes: u64,
+    pub crc32c: String,
+}
 
 /// What an index records about how it was built (the `meta` section, postcard-encoded).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +68,13 @@ impl Sections {
     fn put<T: Fixed>(&mut self, s: Section, v: T) {
         v.write(&mut self.0[s.index()]);
     }
+}
+
+/// Reads CSV inputs into the in-memory image a CSV sweep judges ([`Purpose::Sweep`]).
+/// The sweep's own state is dropped once the image is built.
+pub fn csv_image(config: &SweepConfig) -> Result<Image, InputError> {
+    let sweep = sweep::run(config)?;
+    Ok(image(&sweep, Purpose::Sweep))
 }
 
 /// The fst key of an MPxN: `E` + 13 digits for an MPAN, `G` + digits for an MPRN, so

@@ -1,0 +1,138 @@
+//! Judge: an index [`View`] and an as-of date → every installation's findings.
+//!
+//! Takes the evidence the index holds (installations' own findings and communication
+//! evidence, shared MPxNs with their members) and a [`Policy`]; applies the rules of
+//! `resolve` that depend on the date — communication status, FUTURE_COMMS, TMAD 4.1C over
+//! each shared MPxN ([`resolve::evaluate_group`]), DUP_RESOLVED — and hands on a
+//! [`Judgement`] for `report`, or one installation's findings for `lookup`. It decides
+//! nothing of its own: every rule lives in `resolve`. Findings decided here are never
+//! taken from storage, so a damaged index cannot inject one. Parallel over installations
+//! and over shared MPxNs; fails only on a damaged index.
+
+use rayon::prelude::*;
+
+use crate::index::{IndexError, View, DAY_NONE, DAY_UNKNOWN, INST_COMMS_UNREADABLE};
+use crate::normalize::Day;
+use crate::resolve::{
+    communication, evaluate_group, CommStatus, CommsEvidence, Finding, FindingSet, MemberVerdict,
+    Policy,
+};
+
+/// The as-of judgement over an index view.
+pub struct Judgement {
+    /// Per installation.
+    pub comm: Vec<CommStatus>,
+    /// Per installation, every finding that holds.
+    pub findings: Vec<FindingSet>,
+    /// Per group member, in `member_*` column order.
+    pub verdicts: Vec<MemberVerdict>,
+}
+
+/// Judges every installation as of `policy`: its stored findings, plus
+/// - FUTURE_COMMS — "a last_comms_at is after the as-of date";
+/// - the four duplicate findings over every MPxN it shares ([`evaluate_group`](crate::resolve::evaluate_group));
+/// - DUP_RESOLVED — "it shares MPxNs and, for every one of them, it is the single last
+///   installed and the only one communicating (TMAD 4.1C)".
+///
+/// Parallel over installations and over shared MPxNs. Fails only on a damaged index.
+pub fn judge(view: &View<'_>, policy: Policy) -> Result<Judgement, IndexError> {
+    let n = view.installation_count();
+    let comm: Vec<CommStatus> = (0..n)
+        .into_par_iter()
+        .map(|i| comm_status(view, i, policy))
+        .collect::<Result<_, IndexError>>()?;
+    let verdicts: Vec<Vec<MemberVerdict>> = (0..view.group_count())
+        .into_par_iter()
+        .map(|g| group_verdicts(view, g, |inst| Ok(comm[inst])))
+        .collect::<Result<_, IndexError>>()?;
+    let mut dup: Vec<(bool, FindingSet)> = vec![(false, FindingSet::default()); n];
+    for verdict in verdicts.iter().flatten() {
+        let entry = &mut dup[verdict.installation as usize];
+        entry.0 = true;
+        entry.1 = entry.1.union(verdict.findings);
+    }
+    let findings: Vec<FindingSet> = (0..n)
+        .into_par_iter()
+        .map(|i| all_findings(view, i, dup[i], policy))
+        .collect::<Result<_, IndexError>>()?;
+    Ok(Judgement {
+        comm,
+        findings,
+        verdicts: verdicts.into_iter().flatten().collect(),
+    })
+}
+
+/// An installation's communication status as of `policy`, from its stored evidence.
+pub fn comm_status(view: &View<'_>, inst: usize, policy: Policy) -> Result<CommStatus, IndexError> {
+    let last = view.inst_last_comms.get(inst)?;
+    let ev = CommsEvidence {
+        unreadable: view.inst_flags.get(inst)? & INST_COMMS_UNREADABLE != 0,
+        last: (last != DAY_NONE).then_some(Day(last)),
+    };
+    Ok(communication(ev, policy))
+}
+
+/// TMAD 4.1C verdicts for the members of shared MPxN `group`, given each member's
+/// communication status.
+pub fn group_verdicts(
+    view: &View<'_>,
+    group: usize,
+    comm: impl Fn(usize) -> Result<CommStatus, IndexError>,
+) -> Result<Vec<MemberVerdict>, IndexError> {
+    let members: Vec<(u32, Option<Day>, CommStatus)> = view
+        .range(view.group_members, group, view.member_inst.len())?
+        .map(|j| {
+            let inst = view.installation(view.member_inst, j)?;
+            let installed = view.member_installed.get(j)?;
+            Ok((
+                inst as u32,
+                (installed != DAY_UNKNOWN).then_some(Day(installed)),
+                comm(inst)?,
+            ))
+        })
+        .collect::<Result<_, IndexError>>()?;
+    Ok(evaluate_group(&members))
+}
+
+/// An installation's full finding set: its stored findings, FUTURE_COMMS, the duplicate
+/// findings `dup` gathered over the MPxNs it shares (`dup.0`: it shares at least one),
+/// and DUP_RESOLVED.
+fn all_findings(
+    view: &View<'_>,
+    inst: usize,
+    dup: (bool, FindingSet),
+    policy: Policy,
+) -> Result<FindingSet, IndexError> {
+    // Fail closed: findings decided here are never taken from storage, so a damaged or
+    // crafted index cannot inject a DUP_RESOLVED.
+    let mut f = FindingSet::from_bits(view.inst_findings.get(inst)?).stored_only();
+    let last = view.inst_last_comms.get(inst)?;
+    f.set(
+        Finding::FutureComms,
+        last != DAY_NONE && last > policy.as_of.0,
+    );
+    let (shares, dup_findings) = dup;
+    f = f.union(dup_findings);
+    f.set(Finding::DupResolved, shares && dup_findings.is_empty());
+    Ok(f)
+}
+
+/// Judges one installation, given the shared MPxN groups it belongs to: the same rules
+/// as [`judge`], touching only those groups' members (for lookups).
+pub fn judge_one(
+    view: &View<'_>,
+    inst: usize,
+    groups: &[usize],
+    policy: Policy,
+) -> Result<FindingSet, IndexError> {
+    let mut dup = (false, FindingSet::default());
+    for &g in groups {
+        for v in group_verdicts(view, g, |i| comm_status(view, i, policy))? {
+            if v.installation as usize == inst {
+                dup.0 = true;
+                dup.1 = dup.1.union(v.findings);
+            }
+        }
+    }
+    all_findings(view, inst, dup, policy)
+}

@@ -30,6 +30,8 @@
 //! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`
 //!   from a view and its judgement.
 //! - [`lookup`] — one key in any spelling → installations, judged by the same rules.
+//! - [`portfolio`] — one supplier party's installations and shared MPxNs, with nothing
+//!   of any other party (its notice under TMAD 4.1C).
 //! - [`cli`] — one file per subcommand; `main.rs` only dispatches and sets the exit code.
 //!
 //! # Memory
@@ -75,6 +77,7 @@ pub mod lookup;
 pub mod mapped;
 pub mod matching;
 pub mod normalize;
+pub mod portfolio;
 pub mod registry;
 pub mod report;
 pub mod resolve;

@@ -80,25 +80,34 @@ pub fn group_of(view: &View<'_>, key: MpxnKey) -> Result<Option<usize>, IndexErr
     }
 }
 
+/// The installations carrying a valid MPxN key, if the index knows it.
+pub fn find_mpxn(view: &View<'_>, key: MpxnKey) -> Result<Option<Hit>, IndexError> {
+    let map = fst_map(view.mpxn_fst, Section::MpxnFst)?;
+    let Some(offset) = map.get(mpxn_fst_key(key)) else {
+        return Ok(None);
+    };
+    let (group, installations) = mpxn_posting(view, offset)?;
+    Ok(Some(Hit {
+        kind: match key.kind() {
+            crate::normalize::MpxnKind::Mpan => KeyKind::Mpan,
+            crate::normalize::MpxnKind::Mprn => KeyKind::Mprn,
+        },
+        canonical: key.to_string(),
+        installations,
+        group,
+    }))
+}
+
 /// Every reading of `raw` that the index knows.
 pub fn find(view: &View<'_>, raw: &str) -> Result<Vec<Hit>, IndexError> {
     let mut hits = Vec::new();
     let text = raw.as_bytes();
     let mpxns = [
-        Mpan::parse(text).map(|m| (KeyKind::Mpan, MpxnKey::mpan(m))),
-        Mprn::parse(text).map(|m| (KeyKind::Mprn, MpxnKey::mprn(m))),
+        Mpan::parse(text).map(MpxnKey::mpan),
+        Mprn::parse(text).map(MpxnKey::mprn),
     ];
-    let map = fst_map(view.mpxn_fst, Section::MpxnFst)?;
-    for (kind, key) in mpxns.into_iter().flatten() {
-        if let Some(offset) = map.get(mpxn_fst_key(key)) {
-            let (group, installations) = mpxn_posting(view, offset)?;
-            hits.push(Hit {
-                kind,
-                canonical: key.to_string(),
-                installations,
-                group,
-            });
-        }
+    for key in mpxns.into_iter().flatten() {
+        hits.extend(find_mpxn(view, key)?);
     }
     if let Some(guid) = Guid::parse(text) {
         let map = fst_map(view.guid_fst, Section::GuidFst)?;

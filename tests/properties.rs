@@ -173,7 +173,8 @@ fn sweep_outputs(
             suppliers,
             ingest: IngestSettings { chunk_bytes: chunk },
         };
-        let image = build::csv_image(&config).expect("generated inputs are never refused");
+        let image = build::csv_image(&config, build::Purpose::Sweep)
+            .expect("generated inputs are never refused");
         let view = image.view().unwrap();
         let judgement = judge::judge(&view, policy()).unwrap();
         report::write_all(&view, &judgement, policy(), out.path()).unwrap();
@@ -200,7 +201,7 @@ fn csv_and_index_outputs(
         suppliers,
         ingest: IngestSettings::default(),
     };
-    let image = build::csv_image(&config).unwrap();
+    let image = build::csv_image(&config, build::Purpose::Sweep).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write_outputs = |view: &mpxn_recon::index::View<'_>, out: &Path| {
         let judgement = judge::judge(view, policy).unwrap();

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 pub mod index;
 pub mod lookup;
+pub mod portfolio;
 pub mod sweep;
 
 /// Reconcile GB smart-meter inventories (SMETS1 SMSOs and SMETS2+) and classify every
@@ -31,6 +32,7 @@ pub enum Command {
         command: index::IndexCommand,
     },
     Lookup(lookup::LookupArgs),
+    Portfolio(portfolio::PortfolioArgs),
 }
 
 /// Why a command failed, as `main` needs to know it to pick the exit status.
@@ -69,5 +71,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Sweep(args) => sweep::run(args),
         Command::Index { command } => index::run(command),
         Command::Lookup(args) => lookup::run(args),
+        Command::Portfolio(args) => portfolio::run(args),
     }
 }

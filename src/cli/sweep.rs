@@ -66,6 +66,17 @@ pub struct SweepArgs {
     /// no parsing, the same output bytes as the CSV sweep of the same inputs.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["inventories", "suppliers"])]
     pub index: Option<PathBuf>,
+
+    /// Also write, into DIR, one portfolio report per supplier party (`<party>.csv`, as
+    /// `mpxn-recon portfolio` writes it) and its impact summary (`<party>.impact.json`:
+    /// counts by outcome and reason, dormant vs active, by GroupID). A CSV sweep then
+    /// keeps device columns in memory (about twice the image).
+    #[arg(long, value_name = "DIR")]
+    pub per_party: Option<PathBuf>,
+
+    /// Per-party reports as JSON Lines (`<party>.jsonl`) instead of CSV.
+    #[arg(long, requires = "per_party")]
+    pub json: bool,
 }
 
 pub(crate) fn parse_as_of(s: &str) -> Result<Day, String> {
@@ -146,7 +157,12 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         suppliers,
         ingest: IngestSettings::default(),
     };
-    let image = build::csv_image(&config).map_err(|e| match e {
+    let purpose = if args.per_party.is_some() {
+        build::Purpose::Index
+    } else {
+        build::Purpose::Sweep
+    };
+    let image = build::csv_image(&config, purpose).map_err(|e| match e {
         InputError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
         _ => Failure::Refused(anyhow::Error::from(e)),
     })?;
@@ -170,6 +186,13 @@ fn finish(
         other => Failure::Other(anyhow::Error::from(other)),
     })?;
     print_summary(&summary, &args.out, sample, started)?;
+    if let Some(dir) = &args.per_party {
+        let parties = super::portfolio::write_per_party(view, &judgement, policy, dir, args.json)?;
+        println!(
+            "per-party: {parties} report(s) and impact summaries in {}",
+            dir.display()
+        );
+    }
     if args.strict && summary.rows.rejected > 0 {
         eprintln!(
             "mpxn-recon: --strict: {} row(s) rejected; see {}",

@@ -70,11 +70,12 @@ impl Sections {
     }
 }
 
-/// Reads CSV inputs into the in-memory image a CSV sweep judges ([`Purpose::Sweep`]).
-/// The sweep's own state is dropped once the image is built.
-pub fn csv_image(config: &SweepConfig) -> Result<Image, InputError> {
+/// Reads CSV inputs into an in-memory image for `purpose` (a CSV sweep judges a
+/// [`Purpose::Sweep`] image; per-party reports need the devices of a full one). The
+/// sweep's own state is dropped once the image is built.
+pub fn csv_image(config: &SweepConfig, purpose: Purpose) -> Result<Image, InputError> {
     let sweep = sweep::run(config)?;
-    Ok(image(&sweep, Purpose::Sweep))
+    Ok(image(&sweep, purpose))
 }
 
 /// The fst key of an MPxN: `E` + 13 digits for an MPAN, `G` + digits for an MPRN, so

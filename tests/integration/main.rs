@@ -18,6 +18,7 @@
 mod bad_input;
 mod findings;
 mod index;
+mod portfolio;
 mod refusals;
 mod sample;
 mod util;

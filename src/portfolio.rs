@@ -1,0 +1,392 @@
+//! Portfolio: one supplier party's view of its installations, revealing nothing of any
+//! other party.
+//!
+//! Takes an index [`View`] (with devices: built by `index build`, or a `Purpose::Index`
+//! image), its [`Judgement`] and a party; hands on the party's SMETS1 installations — those
+//! where the party is the Responsible Supplier of at least one meter — each with its
+//! decision and reasons, and only the MPxNs of the party's own meters. For each such MPxN
+//! that is shared, every *other* member is described by four facts only: its inventory
+//! (SMSO name or SMETS2), its install date for the MPxN, whether it is communicating, and
+//! whether it belongs to the same party. Never its installation id, device GUIDs,
+//! supplier id or party: the 4.1C rule exists so that one supplier cannot see another's
+//! customer data, and neither may its notice. A list of MPxNs can be checked instead:
+//! each is `found` (with the party's installations carrying it), `unknown` to the index,
+//! or `registered to another supplier` — nothing more. SMETS2 installations get no
+//! decision, so they appear only as anonymous other members.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::index::{IndexError, View, DAY_UNKNOWN, DEV_DORMANT, NONE_U32};
+use crate::judge::Judgement;
+use crate::lookup;
+use crate::normalize::{Day, Mpan, Mprn, MpxnKey};
+use crate::resolve::{decide, Finding, Outcome};
+
+/// Another member of a shared MPxN, as a party may see it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct OtherMember {
+    /// The SMSO name, or `SMETS2`.
+    pub inventory: String,
+    /// Its install date for the MPxN (`None` when unknown).
+    pub installed_on: Option<String>,
+    /// `yes`, `no` or `unknown`.
+    pub communicating: &'static str,
+    /// Whether one of its meters carrying the MPxN is the same party's.
+    pub same_party: bool,
+}
+
+/// One of the party's MPxNs in one installation.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartyMpxn {
+    pub mpxn: String,
+    pub kind: &'static str,
+    pub shared: bool,
+    /// Sorted by their four facts, so the order reveals nothing else.
+    pub others: Vec<OtherMember>,
+}
+
+/// One of the party's installations.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartyInstallation {
+    pub source: String,
+    pub installation_id: String,
+    pub group_id: String,
+    pub outcome: &'static str,
+    pub clauses: Vec<&'static str>,
+    pub reasons: Vec<&'static str>,
+    pub mpxns: Vec<PartyMpxn>,
+    /// The party's meters here: all dormant, all active, or mixed.
+    pub dormancy: &'static str,
+}
+
+/// A listed MPxN's answer.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "status")]
+pub enum QueryAnswer {
+    #[serde(rename = "found")]
+    Found {
+        installations: Vec<PartyInstallation>,
+    },
+    #[serde(rename = "unknown")]
+    Unknown,
+    #[serde(rename = "registered to another supplier")]
+    OtherSupplier,
+}
+
+impl QueryAnswer {
+    pub fn status(&self) -> &'static str {
+        match self {
+            QueryAnswer::Found { .. } => "found",
+            QueryAnswer::Unknown => "unknown",
+            QueryAnswer::OtherSupplier => "registered to another supplier",
+        }
+    }
+}
+
+/// Which installations each party is Responsible Supplier for (by party rank), from the
+/// device columns. SMETS1 installations only, in output order.
+pub fn installations_by_party(view: &View<'_>) -> Result<Vec<Vec<usize>>, IndexError> {
+    let mut by_party: Vec<Vec<usize>> = vec![Vec::new(); view.parties.len()];
+    for d in 0..view.dev_inst.len() {
+        // A meter is a device whose MPxN field is not "not a meter" (0).
+        if view.dev_mpxn.get(d)? == 0 {
+            continue;
+        }
+        let party = view.dev_party.get(d)?;
+        if party == NONE_U32 {
+            continue;
+        }
+        let inst = view.installation(view.dev_inst, d)?;
+        let list = by_party.get_mut(party as usize).ok_or_else(|| {
+            IndexError::corrupt(
+                crate::index::Section::DevParty,
+                format!("party {party} does not exist"),
+            )
+        })?;
+        if list.last() != Some(&inst) && !view.is_smets2(inst)? {
+            list.push(inst);
+        }
+    }
+    for list in &mut by_party {
+        list.sort_unstable();
+        list.dedup();
+    }
+    Ok(by_party)
+}
+
+/// The rank of a party id in the index's (text-ordered) party dictionary.
+pub fn party_rank(view: &View<'_>, party_id: &str) -> Result<Option<u32>, IndexError> {
+    for p in 0..view.parties.len() {
+        if view.text_at(view.parties, p)? == party_id.as_bytes() {
+            return Ok(Some(p as u32));
+        }
+    }
+    Ok(None)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Describes installation `inst` for party `party` (its rank): see the module doc.
+pub fn describe(
+    view: &View<'_>,
+    judgement: &Judgement,
+    party: u32,
+    inst: usize,
+) -> Result<PartyInstallation, IndexError> {
+    let party_id = view.text_at(view.parties, party as usize)?;
+    let decision = decide(judgement.findings[inst]);
+    let mut keys: Vec<MpxnKey> = Vec::new();
+    let (mut dormant, mut active) = (0, 0);
+    for d in view.range(view.inst_devices, inst, view.dev_inst.len())? {
+        let raw = view.dev_mpxn.get(d)?;
+        if raw == 0 || view.dev_party.get(d)? != party {
+            continue;
+        }
+        if view.dev_flags.get(d)? & DEV_DORMANT != 0 {
+            dormant += 1;
+        } else {
+            active += 1;
+        }
+        // 1 and 2 are "missing" and "invalid": the meter carries no MPxN.
+        if let Some(key) = (raw > 2).then(|| MpxnKey::from_raw(raw)).flatten() {
+            keys.push(key);
+        }
+    }
+    keys.sort_by_key(|k| k.to_string());
+    keys.dedup();
+    let mut mpxns = Vec::with_capacity(keys.len());
+    for key in keys {
+        let group = lookup::group_of(view, key)?;
+        let mut others = Vec::new();
+        if let Some(g) = group {
+            let members = view.range(view.group_members, g, view.member_inst.len())?;
+            for j in members {
+                let other = view.installation(view.member_inst, j)?;
+                if other == inst {
+                    continue;
+                }
+                let installed = view.member_installed.get(j)?;
+                let parties = view.text_at(view.member_parties, j)?;
+                others.push(OtherMember {
+                    inventory: text(view.source_text(other)?),
+                    installed_on: (installed != DAY_UNKNOWN).then(|| Day(installed).to_string()),
+                    communicating: judgement.comm[other].as_str(),
+                    same_party: parties.split(|&b| b == b';').any(|p| p == party_id),
+                });
+            }
+        }
+        others.sort();
+        mpxns.push(PartyMpxn {
+            mpxn: key.to_string(),
+            kind: key.kind().as_str(),
+            shared: group.is_some(),
+            others,
+        });
+    }
+    Ok(PartyInstallation {
+        source: text(view.source_text(inst)?),
+        installation_id: text(view.installation_text(inst)?),
+        group_id: text(view.group_text(inst)?),
+        outcome: decision.outcome.as_str(),
+        clauses: decision.clauses,
+        reasons: decision.findings.iter().map(Finding::code).collect(),
+        mpxns,
+        dormancy: match (dormant, active) {
+            (_, 0) => "dormant",
+            (0, _) => "active",
+            _ => "mixed",
+        },
+    })
+}
+
+/// Answers one listed MPxN (any spelling SPEC §4 accepts) for `party`.
+pub fn answer(
+    view: &View<'_>,
+    judgement: &Judgement,
+    party: u32,
+    mine: &[usize],
+    key: &str,
+) -> Result<QueryAnswer, IndexError> {
+    let readings = [
+        Mpan::parse(key.as_bytes()).map(MpxnKey::mpan),
+        Mprn::parse(key.as_bytes()).map(MpxnKey::mprn),
+    ];
+    let mut known = false;
+    let mut installations = Vec::new();
+    for key in readings.into_iter().flatten() {
+        let Some(hit) = lookup::find_mpxn(view, key)? else {
+            continue;
+        };
+        known = true;
+        for inst in hit.installations {
+            if mine.binary_search(&inst).is_err() {
+                continue;
+            }
+            let described = describe(view, judgement, party, inst)?;
+            // Only if the party's own meter carries this MPxN there.
+            if described.mpxns.iter().any(|m| m.mpxn == key.to_string()) {
+                installations.push(described);
+            }
+        }
+    }
+    Ok(match (known, installations.is_empty()) {
+        (false, _) => QueryAnswer::Unknown,
+        (true, true) => QueryAnswer::OtherSupplier,
+        (true, false) => QueryAnswer::Found { installations },
+    })
+}
+
+/// A party's impact notice: counts over its installations.
+#[derive(Clone, Debug, Serialize)]
+pub struct Impact {
+    pub party_id: String,
+    pub as_of: String,
+    pub window_days: u32,
+    pub installations: u64,
+    pub outcomes: BTreeMap<&'static str, u64>,
+    pub reasons: BTreeMap<&'static str, u64>,
+    /// Outcome counts by whether the party's meters there are dormant, active or mixed.
+    pub by_dormancy: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    /// Outcome counts by GroupID (`(none)` when an installation has none).
+    pub by_group_id: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+fn zero_outcomes() -> BTreeMap<&'static str, u64> {
+    Outcome::ALL.iter().map(|o| (o.as_str(), 0)).collect()
+}
+
+impl Impact {
+    pub fn of(
+        party_id: &str,
+        policy: crate::resolve::Policy,
+        installations: &[PartyInstallation],
+    ) -> Impact {
+        let mut impact = Impact {
+            party_id: party_id.to_string(),
+            as_of: policy.as_of.to_string(),
+            window_days: policy.window_days,
+            installations: installations.len() as u64,
+            outcomes: zero_outcomes(),
+            reasons: BTreeMap::new(),
+            by_dormancy: ["active", "dormant", "mixed"]
+                .into_iter()
+                .map(|d| (d, zero_outcomes()))
+                .collect(),
+            by_group_id: BTreeMap::new(),
+        };
+        for i in installations {
+            *impact.outcomes.entry(i.outcome).or_default() += 1;
+            for r in &i.reasons {
+                *impact.reasons.entry(r).or_default() += 1;
+            }
+            *impact
+                .by_dormancy
+                .entry(i.dormancy)
+                .or_default()
+                .entry(i.outcome)
+                .or_default() += 1;
+            let group = if i.group_id.is_empty() {
+                "(none)".to_string()
+            } else {
+                i.group_id.clone()
+            };
+            *impact
+                .by_group_id
+                .entry(group)
+                .or_insert_with(zero_outcomes)
+                .entry(i.outcome)
+                .or_default() += 1;
+        }
+        impact
+    }
+}
+
+/// CSV header of a portfolio report.
+pub const CSV_HEADER: &[u8] = b"query,status,source,installation_id,group_id,outcome,clauses,reasons,dormancy,mpxn,kind,shared,other_inventory,other_installed_on,other_communicating,other_same_party\n";
+
+/// Appends a party installation as CSV rows: one per (MPxN, other member), one per MPxN
+/// without others, or one alone when the party's meters carry no valid MPxN.
+pub fn push_csv(out: &mut Vec<u8>, query: &str, status: &str, inst: Option<&PartyInstallation>) {
+    use crate::delimited::push_record;
+    let Some(i) = inst else {
+        push_record(
+            out,
+            &[
+                query.as_bytes(),
+                status.as_bytes(),
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+        );
+        return;
+    };
+    let clauses = i.clauses.join(";");
+    let reasons = i.reasons.join(";");
+    let head: [&[u8]; 9] = [
+        query.as_bytes(),
+        status.as_bytes(),
+        i.source.as_bytes(),
+        i.installation_id.as_bytes(),
+        i.group_id.as_bytes(),
+        i.outcome.as_bytes(),
+        clauses.as_bytes(),
+        reasons.as_bytes(),
+        i.dormancy.as_bytes(),
+    ];
+    let row = |out: &mut Vec<u8>, tail: [&[u8]; 7]| {
+        let mut fields: Vec<&[u8]> = head.to_vec();
+        fields.extend_from_slice(&tail);
+        push_record(out, &fields);
+    };
+    if i.mpxns.is_empty() {
+        row(out, [b"", b"", b"", b"", b"", b"", b""]);
+    }
+    for m in &i.mpxns {
+        let shared: &[u8] = if m.shared { b"yes" } else { b"no" };
+        if m.others.is_empty() {
+            row(
+                out,
+                [
+                    m.mpxn.as_bytes(),
+                    m.kind.as_bytes(),
+                    shared,
+                    b"",
+                    b"",
+                    b"",
+                    b"",
+                ],
+            );
+        }
+        for o in &m.others {
+            let same: &[u8] = if o.same_party { b"yes" } else { b"no" };
+            row(
+                out,
+                [
+                    m.mpxn.as_bytes(),
+                    m.kind.as_bytes(),
+                    shared,
+                    o.inventory.as_bytes(),
+                    o.installed_on.as_deref().unwrap_or("").as_bytes(),
+                    o.communicating.as_bytes(),
+                    same,
+                ],
+            );
+        }
+    }
+}

@@ -1,0 +1,447 @@
+//! Supplier portfolios and per-party notices: nothing leaks between parties.
+//!
+//! A generated dataset shares MPxNs across six parties (and mixes parties inside
+//! installations). For every party, its reports — `portfolio` as CSV and JSON Lines, and
+//! `sweep --per-party` from CSV and from the index — must not contain any other party's
+//! supplier ids, party id or installation ids, nor any device GUID in any spelling; and
+//! they must still say what the party needs (its installations, anonymous other members).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::util::*;
+
+const PARTIES: [&str; 6] = ["ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO", "FOXTROT"];
+
+fn party_id(p: usize) -> String {
+    format!("PTY-{}", PARTIES[p])
+}
+
+/// Each party has two supplier ids; some rows spell them in lower case.
+fn supplier_id(p: usize, k: usize) -> String {
+    format!("SUP-{}-{}", PARTIES[p], k + 1)
+}
+
+struct Generated {
+    dir: TestDir,
+    inventories: Vec<PathBuf>,
+    registry: PathBuf,
+    /// installation id → parties that are Responsible Supplier of one of its meters.
+    owners: BTreeMap<String, BTreeSet<usize>>,
+    guids: Vec<String>,
+}
+
+/// A small deterministic generator (xorshift), so the test needs no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn generate() -> Generated {
+    let dir = TestDir::new();
+    let mut registry = String::from("supplier_id,party_id,name,status\n");
+    for (p, name) in PARTIES.iter().enumerate() {
+        let status = match p {
+            4 => "ceased_trading",
+            5 => "not_live_user",
+            _ => "live",
+        };
+        for k in 0..2 {
+            let (supplier, party) = (supplier_id(p, k), party_id(p));
+            registry.push_str(&format!("{supplier},{party},{name} Energy,{status}\n"));
+        }
+    }
+    let registry = dir.write("suppliers.csv", registry);
+    // Few MPxNs for many meters: most are shared, across parties and sources.
+    let mpans: Vec<String> = (0..30).map(|n| mpan(500 + n)).collect();
+    let mprns: Vec<String> = (0..15).map(|n| mprn(700 + n)).collect();
+    let sources = ["SMSO-ONE", "SMSO-TWO", "SMETS2"];
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut files: Vec<Inventory> = sources.iter().map(|_| Inventory::new()).collect();
+    let mut owners: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    let mut guids = Vec::new();
+    for n in 0..150 {
+        let s = rng.below(sources.len());
+        let id = format!("INST-{n:05}-Q");
+        let year = 2015 + rng.below(9);
+        let inst = Inst::new(sources[s], &id)
+            .group(if s == 2 {
+                ""
+            } else {
+                ["AA", "CB", "EC"][rng.below(3)]
+            })
+            .installed(&format!("{year}-0{}-1{}", 1 + rng.below(9), rng.below(9)))
+            .comms(if rng.below(3) == 0 { STALE } else { RECENT })
+            .dormant(if rng.below(5) == 0 { "Y" } else { "N" });
+        let chf = inst.chf();
+        guids.push(chf.fields()[3].clone());
+        files[s].add(chf);
+        let meters = if rng.below(3) == 0 { 2 } else { 1 };
+        for m in 0..meters {
+            let p = rng.below(PARTIES.len());
+            let mut supplier = supplier_id(p, rng.below(2));
+            if rng.below(4) == 0 {
+                supplier = supplier.to_lowercase();
+            }
+            let dev = if m == 0 {
+                inst.esme(&mpans[rng.below(mpans.len())])
+            } else {
+                inst.gsme(&mprns[rng.below(mprns.len())])
+            }
+            .supplier(&supplier);
+            guids.push(dev.fields()[3].clone());
+            owners.entry(id.clone()).or_default().insert(p);
+            files[s].add(dev);
+        }
+    }
+    let inventories = files
+        .iter()
+        .enumerate()
+        .map(|(i, inv)| dir.write(&format!("inv{i}.csv"), inv.bytes()))
+        .collect();
+    Generated {
+        dir,
+        inventories,
+        registry,
+        owners,
+        guids,
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Everything party `p` must never see.
+fn forbidden_for(g: &Generated, p: usize) -> Vec<String> {
+    let mut words = Vec::new();
+    for q in (0..PARTIES.len()).filter(|&q| q != p) {
+        words.push(party_id(q));
+        for k in 0..2 {
+            words.push(supplier_id(q, k));
+        }
+    }
+    for (inst, parties) in &g.owners {
+        if !parties.contains(&p) {
+            words.push(inst.clone());
+        }
+    }
+    for guid in &g.guids {
+        words.push(guid.clone());
+        words.push(guid.replace('-', ""));
+    }
+    words
+}
+
+fn assert_no_leak(text: &str, forbidden: &[String], what: &str) {
+    let upper = text.to_ascii_uppercase();
+    for word in forbidden {
+        assert!(
+            !upper.contains(&word.to_ascii_uppercase()),
+            "{what} reveals `{word}`:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn no_party_report_reveals_another_partys_identifiers() {
+    let g = generate();
+    let index = g.dir.path().join("national.mxi");
+    let mut cmd = bin();
+    cmd.args(["index", "build", "--quiet", "--suppliers"])
+        .arg(&g.registry)
+        .arg("--out")
+        .arg(&index);
+    for inv in &g.inventories {
+        cmd.arg("--inventory").arg(inv);
+    }
+    run_expect(&mut cmd, 0);
+
+    // Per-party reports from the index sweep and from the CSV sweep.
+    let from_index = g.dir.path().join("per-party-index");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", AS_OF, "--index"]).arg(&index);
+    cmd.arg("--out")
+        .arg(g.dir.path().join("out1"))
+        .arg("--per-party")
+        .arg(&from_index);
+    run_expect(&mut cmd, 0);
+    let from_csv = g.dir.path().join("per-party-csv");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", AS_OF, "--suppliers"])
+        .arg(&g.registry);
+    for inv in &g.inventories {
+        cmd.arg("--inventory").arg(inv);
+    }
+    cmd.arg("--out")
+        .arg(g.dir.path().join("out2"))
+        .arg("--per-party")
+        .arg(&from_csv)
+        .arg("--json");
+    run_expect(&mut cmd, 0);
+
+    let mut shared_with_others = 0;
+    for p in 0..PARTIES.len() {
+        let forbidden = forbidden_for(&g, p);
+        let pid = party_id(p);
+        let mut reports: Vec<PathBuf> = Vec::new();
+        for (json, name) in [(false, "p.csv"), (true, "p.jsonl")] {
+            let out = g.dir.path().join(format!("{pid}-{name}"));
+            let mut cmd = bin();
+            cmd.args(["portfolio", "--as-of", AS_OF, "--party", &pid, "--index"])
+                .arg(&index)
+                .arg("--out")
+                .arg(&out);
+            if json {
+                cmd.arg("--json");
+            }
+            run_expect(&mut cmd, 0);
+            reports.push(out);
+        }
+        for dir in [&from_index, &from_csv] {
+            reports.extend(files_in(dir).into_iter().filter(|f| {
+                f.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{pid}."))
+            }));
+        }
+        assert_eq!(
+            reports.len(),
+            6,
+            "{pid}: expected 2 portfolio files and 2 per-party files per sweep"
+        );
+        for report in &reports {
+            let text = std::fs::read_to_string(report).unwrap();
+            assert_no_leak(
+                &text,
+                &forbidden,
+                &format!("{} (party {pid})", report.display()),
+            );
+        }
+
+        // And the report still says what the party needs: each of its SMETS1
+        // installations, with anonymous other members where MPxNs are shared.
+        let csv = std::fs::read_to_string(&reports[0]).unwrap();
+        let mine: BTreeSet<&str> = g
+            .owners
+            .iter()
+            .filter(|(inst, parties)| parties.contains(&p) && !is_smets2(&g, inst))
+            .map(|(inst, _)| inst.as_str())
+            .collect();
+        let listed: BTreeSet<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(3).unwrap())
+            .collect();
+        assert_eq!(
+            listed, mine,
+            "{pid}: the report must list exactly its SMETS1 installations"
+        );
+        shared_with_others += csv.lines().filter(|l| l.ends_with(",no")).count();
+        // CSV and index per-party reports agree with the portfolio command.
+        let per_party = std::fs::read_to_string(from_index.join(format!("{pid}.csv"))).unwrap();
+        assert_eq!(
+            per_party, csv,
+            "{pid}: sweep --per-party and portfolio differ"
+        );
+    }
+    assert!(
+        shared_with_others > 20,
+        "the dataset must share MPxNs across parties ({shared_with_others})"
+    );
+}
+
+fn is_smets2(g: &Generated, inst: &str) -> bool {
+    // Installations are written to the file of their source; inv2.csv is SMETS2.
+    let smets2 = std::fs::read_to_string(&g.inventories[2]).unwrap();
+    smets2.contains(&format!(",{inst},"))
+}
+
+#[test]
+fn listed_mpxns_are_found_unknown_or_anothers() {
+    let g = generate();
+    let index = g.dir.path().join("national.mxi");
+    let mut cmd = bin();
+    cmd.args(["index", "build", "--quiet", "--suppliers"])
+        .arg(&g.registry)
+        .arg("--out")
+        .arg(&index);
+    for inv in &g.inventories {
+        cmd.arg("--inventory").arg(inv);
+    }
+    run_expect(&mut cmd, 0);
+    // An MPAN that only other parties carry, written with spaces; one nobody carries;
+    // one of ALPHA's.
+    let inv_text: String = g
+        .inventories
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let carriers = |m: &str| -> BTreeSet<usize> {
+        inv_text
+            .lines()
+            .filter(|l| l.contains(&format!(",{m},")))
+            .filter_map(|l| {
+                PARTIES
+                    .iter()
+                    .position(|p| l.to_ascii_uppercase().contains(&format!("SUP-{p}-")))
+            })
+            .collect()
+    };
+    let candidates: Vec<String> = (0..30).map(|n| mpan(500 + n)).collect();
+    let not_alphas = candidates
+        .iter()
+        .find(|m| !carriers(m).is_empty() && !carriers(m).contains(&0))
+        .expect("an MPAN that only other parties carry");
+    let alphas = candidates
+        .iter()
+        .find(|m| carriers(m).contains(&0))
+        .expect("an MPAN of ALPHA's");
+    let spaced = format!("{} {}", &not_alphas[..4], &not_alphas[4..]);
+    let unknown = mpan(9999);
+    let list = g
+        .dir
+        .write("keys.txt", format!("{spaced}\n\n{unknown}\n{alphas}\n"));
+    let out = g.dir.path().join("alpha.csv");
+    let mut cmd = bin();
+    cmd.args([
+        "portfolio",
+        "--as-of",
+        AS_OF,
+        "--party",
+        "PTY-ALPHA",
+        "--mpxns",
+    ])
+    .arg(&list);
+    cmd.arg("--index").arg(&index).arg("--out").arg(&out);
+    run_expect(&mut cmd, 0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let other: Vec<_> = rows.iter().filter(|r| r[0] == spaced).collect();
+    assert_eq!(other.len(), 1, "{text}");
+    assert_eq!(other[0][1], "registered to another supplier");
+    assert!(
+        other[0][2..].iter().all(|f| f.is_empty()),
+        "nothing more than the status: {text}"
+    );
+    let unknown_rows: Vec<_> = rows.iter().filter(|r| r[0] == unknown).collect();
+    assert_eq!(
+        (unknown_rows.len(), unknown_rows[0][1]),
+        (1, "unknown"),
+        "{text}"
+    );
+    let found: Vec<_> = rows.iter().filter(|r| r[0] == alphas.as_str()).collect();
+    assert!(
+        !found.is_empty()
+            && found
+                .iter()
+                .all(|r| r[1] == "found" && r[9] == alphas.as_str()),
+        "{text}"
+    );
+    assert_no_leak(&text, &forbidden_for(&g, 0), "ALPHA's list report");
+
+    // An unknown party is refused.
+    let mut cmd = bin();
+    cmd.args(["portfolio", "--party", "PTY-NOBODY", "--index"])
+        .arg(&index)
+        .arg("--out")
+        .arg(&out);
+    let o = run_expect(&mut cmd, 2);
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("party `PTY-NOBODY` is not in the supplier registry"));
+}
+
+#[test]
+fn impact_summaries_count_the_partys_installations() {
+    let g = generate();
+    let dir = g.dir.path().join("pp");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", AS_OF, "--suppliers"])
+        .arg(&g.registry);
+    for inv in &g.inventories {
+        cmd.arg("--inventory").arg(inv);
+    }
+    cmd.arg("--out")
+        .arg(g.dir.path().join("out"))
+        .arg("--per-party")
+        .arg(&dir);
+    run_expect(&mut cmd, 0);
+    for p in 0..PARTIES.len() {
+        let pid = party_id(p);
+        let impact: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{pid}.impact.json"))).unwrap(),
+        )
+        .unwrap();
+        let report = std::fs::read_to_string(dir.join(format!("{pid}.csv"))).unwrap();
+        let installations: BTreeSet<&str> = report
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(3).unwrap())
+            .collect();
+        assert_eq!(impact["party_id"], pid.as_str());
+        assert_eq!(
+            impact["installations"].as_u64().unwrap() as usize,
+            installations.len(),
+            "{pid}"
+        );
+        let sum = |v: &serde_json::Value| {
+            v.as_object()
+                .unwrap()
+                .values()
+                .map(|n| n.as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert_eq!(
+            sum(&impact["outcomes"]) as usize,
+            installations.len(),
+            "{pid}"
+        );
+        let by_dormancy: u64 = impact["by_dormancy"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(sum)
+            .sum();
+        let by_group: u64 = impact["by_group_id"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(sum)
+            .sum();
+        assert_eq!(
+            (by_dormancy as usize, by_group as usize),
+            (installations.len(), installations.len()),
+            "{pid}"
+        );
+    }
+    // The ceased-trading party's dormant meters unblock under 4.1A somewhere.
+    let echo: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("PTY-ECHO.impact.json")).unwrap())
+            .unwrap();
+    assert!(
+        echo["reasons"]["DORMANT_SUPPLIER_CEASED"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{echo}"
+    );
+}

@@ -34,6 +34,9 @@
 //!   of any other party (its notice under TMAD 4.1C).
 //! - [`cli`] — one file per subcommand; `main.rs` only dispatches and sets the exit code.
 //!
+//! Beside the flow: [`generate`] writes deterministic synthetic national inventories
+//! (`mpxn-recon gen`) for benchmarks and tests at scale.
+//!
 //! # Memory
 //!
 //! Input files are mapped, not read: text fields that reach the output (installation ids)
@@ -70,6 +73,7 @@
 
 pub mod cli;
 pub mod delimited;
+pub mod generate;
 pub mod index;
 pub mod ingest;
 pub mod judge;

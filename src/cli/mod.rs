@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod gen;
 pub mod index;
 pub mod lookup;
 pub mod portfolio;
@@ -33,6 +34,7 @@ pub enum Command {
     },
     Lookup(lookup::LookupArgs),
     Portfolio(portfolio::PortfolioArgs),
+    Gen(gen::GenArgs),
 }
 
 /// Why a command failed, as `main` needs to know it to pick the exit status.
@@ -72,5 +74,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Index { command } => index::run(command),
         Command::Lookup(args) => lookup::run(args),
         Command::Portfolio(args) => portfolio::run(args),
+        Command::Gen(args) => gen::run(args),
     }
 }

@@ -17,6 +17,7 @@
 
 mod bad_input;
 mod findings;
+mod gen;
 mod index;
 mod portfolio;
 mod refusals;

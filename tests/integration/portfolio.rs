@@ -147,6 +147,21 @@ fn forbidden_for(g: &Generated, p: usize) -> Vec<String> {
     words
 }
 
+/// Builds the generated data's index and returns its path.
+fn build_index(g: &Generated) -> PathBuf {
+    let index = g.dir.path().join("national.mxi");
+    let mut cmd = bin();
+    cmd.args(["index", "build", "--quiet", "--suppliers"])
+        .arg(&g.registry)
+        .arg("--out")
+        .arg(&index);
+    for inv in &g.inventories {
+        cmd.arg("--inventory").arg(inv);
+    }
+    run_expect(&mut cmd, 0);
+    index
+}
+
 fn assert_no_leak(text: &str, forbidden: &[String], what: &str) {
     let upper = text.to_ascii_uppercase();
     for word in forbidden {
@@ -160,16 +175,7 @@ fn assert_no_leak(text: &str, forbidden: &[String], what: &str) {
 #[test]
 fn no_party_report_reveals_another_partys_identifiers() {
     let g = generate();
-    let index = g.dir.path().join("national.mxi");
-    let mut cmd = bin();
-    cmd.args(["index", "build", "--quiet", "--suppliers"])
-        .arg(&g.registry)
-        .arg("--out")
-        .arg(&index);
-    for inv in &g.inventories {
-        cmd.arg("--inventory").arg(inv);
-    }
-    run_expect(&mut cmd, 0);
+    let index = build_index(&g);
 
     // Per-party reports from the index sweep and from the CSV sweep.
     let from_index = g.dir.path().join("per-party-index");
@@ -275,16 +281,7 @@ fn is_smets2(g: &Generated, inst: &str) -> bool {
 #[test]
 fn listed_mpxns_are_found_unknown_or_anothers() {
     let g = generate();
-    let index = g.dir.path().join("national.mxi");
-    let mut cmd = bin();
-    cmd.args(["index", "build", "--quiet", "--suppliers"])
-        .arg(&g.registry)
-        .arg("--out")
-        .arg(&index);
-    for inv in &g.inventories {
-        cmd.arg("--inventory").arg(inv);
-    }
-    run_expect(&mut cmd, 0);
+    let index = build_index(&g);
     // An MPAN that only other parties carry, written with spaces; one nobody carries;
     // one of ALPHA's.
     let inv_text: String = g

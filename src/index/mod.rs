@@ -155,7 +155,7 @@ pub struct Col<'a, T> {
 
 impl<'a, T: Fixed> Col<'a, T> {
     fn new(bytes: &'a [u8], section: Section) -> Result<Col<'a, T>, IndexError> {
-        if bytes.len() % T::WIDTH != 0 {
+        if !bytes.len().is_multiple_of(T::WIDTH) {
             return Err(IndexError::corrupt(
                 section,
                 format!("length {} is not a multiple of {}", bytes.len(), T::WIDTH),

@@ -9,7 +9,6 @@ use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
 use super::Failure;
-use crate::delimited::InputError;
 use crate::index::build::{self, BuildMeta};
 use crate::index::file::{self, FileError, IndexFile};
 use crate::ingest::IngestSettings;
@@ -83,10 +82,7 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
         suppliers: args.suppliers,
         ingest: IngestSettings::default(),
     };
-    let sweep = sweep::run(&config).map_err(|e| match e {
-        InputError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
-        _ => Failure::Refused(anyhow::Error::from(e)),
-    })?;
+    let sweep = sweep::run(&config)?;
     let accounting = sweep.accounting();
     progress.set_message("laying out the index sections");
     let image = build::image(&sweep, build::Purpose::Index);

@@ -48,6 +48,17 @@ pub enum Failure {
     Other(anyhow::Error),
 }
 
+impl From<crate::delimited::InputError> for Failure {
+    /// An unreadable file is an I/O error (exit 1); anything else about an input refuses
+    /// it (exit 2).
+    fn from(err: crate::delimited::InputError) -> Failure {
+        match err {
+            crate::delimited::InputError::Io { .. } => Failure::Other(anyhow::Error::from(err)),
+            _ => Failure::Refused(anyhow::Error::from(err)),
+        }
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(err: anyhow::Error) -> Failure {
         let broken_pipe = err

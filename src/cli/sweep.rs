@@ -14,7 +14,6 @@ use clap::Args;
 
 use super::index::open_failure;
 use super::Failure;
-use crate::delimited::InputError;
 use crate::index::build;
 use crate::index::file::IndexFile;
 use crate::index::View;
@@ -162,10 +161,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     } else {
         build::Purpose::Sweep
     };
-    let image = build::csv_image(&config, purpose).map_err(|e| match e {
-        InputError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
-        _ => Failure::Refused(anyhow::Error::from(e)),
-    })?;
+    let image = build::csv_image(&config, purpose)?;
     let view = image.view().map_err(anyhow::Error::from)?;
     finish(&view, policy, &args, sample, started)
 }

@@ -313,27 +313,10 @@ pub const CSV_HEADER: &[u8] = b"query,status,source,installation_id,group_id,out
 pub fn push_csv(out: &mut Vec<u8>, query: &str, status: &str, inst: Option<&PartyInstallation>) {
     use crate::delimited::push_record;
     let Some(i) = inst else {
-        push_record(
-            out,
-            &[
-                query.as_bytes(),
-                status.as_bytes(),
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-                b"",
-            ],
-        );
+        // A listed MPxN that is unknown or another supplier's: the status, nothing more.
+        let mut fields: Vec<&[u8]> = vec![query.as_bytes(), status.as_bytes()];
+        fields.extend([&b""[..]; 14]);
+        push_record(out, &fields);
         return;
     };
     let clauses = i.clauses.join(";");

@@ -162,6 +162,21 @@ fn build_index(g: &Generated) -> PathBuf {
     index
 }
 
+/// `sweep` of the generated CSV, writing outputs to `out` and per-party reports to `dir`.
+fn csv_sweep_per_party(g: &Generated, out: &str, dir: &Path) -> std::process::Command {
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", AS_OF, "--suppliers"])
+        .arg(&g.registry);
+    for inv in &g.inventories {
+        cmd.arg("--inventory").arg(inv);
+    }
+    cmd.arg("--out")
+        .arg(g.dir.path().join(out))
+        .arg("--per-party")
+        .arg(dir);
+    cmd
+}
+
 fn assert_no_leak(text: &str, forbidden: &[String], what: &str) {
     let upper = text.to_ascii_uppercase();
     for word in forbidden {
@@ -187,18 +202,7 @@ fn no_party_report_reveals_another_partys_identifiers() {
         .arg(&from_index);
     run_expect(&mut cmd, 0);
     let from_csv = g.dir.path().join("per-party-csv");
-    let mut cmd = bin();
-    cmd.args(["sweep", "--as-of", AS_OF, "--suppliers"])
-        .arg(&g.registry);
-    for inv in &g.inventories {
-        cmd.arg("--inventory").arg(inv);
-    }
-    cmd.arg("--out")
-        .arg(g.dir.path().join("out2"))
-        .arg("--per-party")
-        .arg(&from_csv)
-        .arg("--json");
-    run_expect(&mut cmd, 0);
+    run_expect(csv_sweep_per_party(&g, "out2", &from_csv).arg("--json"), 0);
 
     let mut shared_with_others = 0;
     for p in 0..PARTIES.len() {
@@ -371,17 +375,7 @@ fn listed_mpxns_are_found_unknown_or_anothers() {
 fn impact_summaries_count_the_partys_installations() {
     let g = generate();
     let dir = g.dir.path().join("pp");
-    let mut cmd = bin();
-    cmd.args(["sweep", "--as-of", AS_OF, "--suppliers"])
-        .arg(&g.registry);
-    for inv in &g.inventories {
-        cmd.arg("--inventory").arg(inv);
-    }
-    cmd.arg("--out")
-        .arg(g.dir.path().join("out"))
-        .arg("--per-party")
-        .arg(&dir);
-    run_expect(&mut cmd, 0);
+    run_expect(&mut csv_sweep_per_party(&g, "out", &dir), 0);
     for p in 0..PARTIES.len() {
         let pid = party_id(p);
         let impact: serde_json::Value = serde_json::from_str(

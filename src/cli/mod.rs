@@ -79,6 +79,14 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// Parses `--as-of`: exactly `YYYY-MM-DD`, a date that exists.
+pub(crate) fn parse_as_of(s: &str) -> Result<crate::normalize::Day, String> {
+    if s.len() != 10 {
+        return Err("expected a date as YYYY-MM-DD".into());
+    }
+    crate::normalize::Day::parse(s.as_bytes()).ok_or_else(|| "expected a date as YYYY-MM-DD".into())
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Sweep(args) => sweep::run(args),

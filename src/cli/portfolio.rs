@@ -38,7 +38,7 @@ pub struct PortfolioArgs {
     pub mpxns: Option<PathBuf>,
 
     /// The date decisions are judged as of, YYYY-MM-DD. Default: today (UTC).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::sweep::parse_as_of)]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::parse_as_of)]
     pub as_of: Option<Day>,
 
     /// The communication window in days.

@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 
 use super::index::open_failure;
-use super::Failure;
+use super::{parse_as_of, Failure};
 use crate::index::build;
 use crate::index::file::IndexFile;
 use crate::index::View;
@@ -76,13 +76,6 @@ pub struct SweepArgs {
     /// Per-party reports as JSON Lines (`<party>.jsonl`) instead of CSV.
     #[arg(long, requires = "per_party")]
     pub json: bool,
-}
-
-pub(crate) fn parse_as_of(s: &str) -> Result<Day, String> {
-    if s.len() != 10 {
-        return Err("expected a date as YYYY-MM-DD".into());
-    }
-    Day::parse(s.as_bytes()).ok_or_else(|| "expected a date as YYYY-MM-DD".into())
 }
 
 /// Where the bundled sample lives: `datasets/sample` under the working directory when

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use clap::Args;
 
 use super::index::open_failure;
@@ -24,8 +24,17 @@ pub struct LookupArgs {
     pub index: PathBuf,
 
     /// MPANs, MPRNs or GUIDs to look up.
-    #[arg(value_name = "KEY", required_unless_present = "prefix")]
+    #[arg(value_name = "KEY", required_unless_present_any = ["prefix", "keys_from"])]
     pub keys: Vec<String>,
+
+    /// Also look up the keys in FILE, one per line (blank lines skipped).
+    #[arg(long, value_name = "FILE")]
+    pub keys_from: Option<PathBuf>,
+
+    /// Print per-key lookup latency (p50, p99, max) to stderr: the time to find a key
+    /// and judge every installation carrying it, printing excluded.
+    #[arg(long)]
+    pub latency: bool,
 
     /// Instead of keys: list the shared MPANs whose core starts with these digits (a
     /// distributor area such as 14), by a range scan of the index.
@@ -78,9 +87,33 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let mut keys = args.keys.clone();
+    if let Some(path) = &args.keys_from {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    }
+    let mut latencies = Vec::with_capacity(keys.len());
     let mut found_all = true;
-    for key in &args.keys {
+    for key in &keys {
+        let started = std::time::Instant::now();
         let hits = lookup::find(&view, key).map_err(damaged)?;
+        let reports = hits
+            .iter()
+            .map(|hit| {
+                hit.installations
+                    .iter()
+                    .map(|&inst| lookup::describe(&view, inst, policy))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(damaged)?;
+        latencies.push(started.elapsed());
         if hits.is_empty() {
             found_all = false;
             if args.json {
@@ -90,7 +123,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
             }
             continue;
         }
-        for hit in hits {
+        for (hit, reports) in hits.iter().zip(reports) {
             if !args.json {
                 let shared = if hit.group.is_some() { ", shared" } else { "" };
                 writeln!(
@@ -101,8 +134,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
                     hit.installations.len()
                 )?;
             }
-            for &inst in &hit.installations {
-                let report = lookup::describe(&view, inst, policy).map_err(damaged)?;
+            for report in reports {
                 if args.json {
                     let line = serde_json::json!({
                         "key": key,
@@ -120,6 +152,18 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
         }
     }
     w.flush()?;
+    if args.latency && !latencies.is_empty() {
+        latencies.sort_unstable();
+        let at =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        eprintln!(
+            "lookup latency over {} keys: p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+            latencies.len(),
+            at(0.50).as_secs_f64() * 1e6,
+            at(0.99).as_secs_f64() * 1e6,
+            latencies[latencies.len() - 1].as_secs_f64() * 1e6
+        );
+    }
     // Like grep: 1 when some key was not found.
     Ok(if found_all {
         ExitCode::SUCCESS

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Whole-command benchmarks on one generated dataset.
+#
+#   scripts/bench.sh ROWS [--cold] [--no-duckdb]
+#
+# Generates ROWS device rows with `mpxn-recon gen` (seed 1) under
+# datasets/generated/bench-ROWS/ (git-ignored; reused if present), then times with
+# /usr/bin/time -v, each as one process:
+#   (f) the floor: `wc -l` over the same bytes;
+#   (a) the CSV sweep;  (b) index build;  (c) the sweep from the index;
+#   (d) 10,000 lookups of MPANs taken from the inventory (p50/p99 per key, in process);
+#   (e) the same classification as DuckDB SQL (scripts/duckdb_sweep.py; pip-installs
+#       duckdb if missing), whose decisions.csv must equal the engine's byte for byte.
+# Prints a markdown table: wall seconds, peak RSS, and each figure as a ratio to DuckDB
+# and to the floor. --cold drops the page cache before each step (needs root); without
+# it every step runs once unmeasured first, so the figures are warm-cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rows=${1:?usage: scripts/bench.sh ROWS [--cold] [--no-duckdb]}
+shift
+cold=0
+duckdb=1
+for arg in "$@"; do
+  case $arg in
+    --cold) cold=1 ;;
+    --no-duckdb) duckdb=0 ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+work=datasets/generated/bench-$rows
+data=$work/data
+mkdir -p "$work"
+cargo build --release --quiet
+bin=target/release/mpxn-recon
+if [ ! -f "$data/AS_OF" ]; then
+  "$bin" gen --rows "$rows" --seed 1 --out "$data"
+fi
+as_of=$(cat "$data/AS_OF")
+inventories=("$data"/inventory/*.csv)
+inv_args=()
+for f in "${inventories[@]}"; do inv_args+=(--inventory "$f"); done
+if [ "$duckdb" = 1 ] && ! python3 -c 'import duckdb' 2>/dev/null; then
+  python3 -m pip install --quiet duckdb
+fi
+
+# 10,000 MPANs spread over the inventories (every k-th ESME row), spelled as given.
+keys=$work/keys.txt
+esmes=$(grep -h ',ESME,' "${inventories[@]}" | cut -d, -f6 | grep -c . || true)
+step=$(( esmes / 10000 )); [ "$step" -ge 1 ] || step=1
+grep -h ',ESME,' "${inventories[@]}" | cut -d, -f6 | grep . | awk -v s="$step" 'NR % s == 0' | head -n 10000 > "$keys"
+
+declare -A wall rss
+# measure NAME CMD...: runs CMD under /usr/bin/time -v (after a warm-up or a cache drop).
+measure() {
+  local name=$1; shift
+  if [ "$cold" = 1 ]; then
+    sync; echo 3 > /proc/sys/vm/drop_caches
+  else
+    "$@" > /dev/null 2>&1 || true
+  fi
+  local status=0
+  /usr/bin/time -v "$@" > "$work/$name.stdout" 2> "$work/$name.time" || status=$?
+  # lookup exits 1 when some key is not in the index (the keys include invalid MPANs).
+  if [ "$status" != 0 ] && ! { [ "$name" = lookups ] && [ "$status" = 1 ]; }; then
+    echo "bench: $name failed with status $status; see $work/$name.time" >&2
+    exit 1
+  fi
+  wall[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$work/$name.time")
+  rss[$name]=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$work/$name.time")
+}
+
+measure floor wc -l "${inventories[@]}"
+measure csv_sweep "$bin" sweep "${inv_args[@]}" --suppliers "$data/suppliers.csv" --as-of "$as_of" --out "$work/out-csv"
+measure index_build "$bin" index build --quiet "${inv_args[@]}" --suppliers "$data/suppliers.csv" --out "$work/national.mxi"
+measure index_sweep "$bin" sweep --index "$work/national.mxi" --as-of "$as_of" --out "$work/out-index"
+measure lookups "$bin" lookup --index "$work/national.mxi" --as-of "$as_of" --json --latency --keys-from "$keys"
+if [ "$duckdb" = 1 ]; then
+  measure duckdb python3 scripts/duckdb_sweep.py "${inv_args[@]}" --suppliers "$data/suppliers.csv" --as-of "$as_of" --out "$work/out-duckdb"
+fi
+
+# Every path must agree.
+cmp "$work/out-csv/decisions.csv" "$work/out-index/decisions.csv"
+if [ "$duckdb" = 1 ]; then
+  cmp "$work/out-csv/decisions.csv" "$work/out-duckdb/decisions.csv"
+  agree="decisions.csv: CSV sweep = index sweep = DuckDB (byte for byte)"
+else
+  agree="decisions.csv: CSV sweep = index sweep (byte for byte)"
+fi
+latency=$(grep -o 'p50.*' "$work/lookups.time" || true)
+
+bytes=$(cat "${inventories[@]}" | wc -c)
+lines=$(awk '/total/ {print $1}' "$work/floor.stdout")
+echo
+echo "rows $lines, $(( bytes / 1000000 )) MB of CSV, as of $as_of, $([ "$cold" = 1 ] && echo cold || echo warm) cache, $(nproc) cores"
+echo "$agree"
+echo "lookup latency: $latency"
+echo
+echo "| step | wall s | peak RSS MB | MB/s | x DuckDB | x floor |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+for name in floor csv_sweep index_build index_sweep lookups duckdb; do
+  [ -n "${wall[$name]:-}" ] || continue
+  w=${wall[$name]}
+  mbs=$(awk -v b="$bytes" -v w="$w" 'BEGIN { if (w > 0) printf "%.0f", b / 1e6 / w; else print "-" }')
+  xd=$(awk -v a="$w" -v d="${wall[duckdb]:-0}" 'BEGIN { if (d > 0) printf "%.2f", a / d; else print "-" }')
+  xf=$(awk -v a="$w" -v f="${wall[floor]}" 'BEGIN { if (f > 0) printf "%.1f", a / f; else print "-" }')
+  echo "| $name | $w | ${rss[$name]} | $mbs | $xd | $xf |"
+done

@@ -1,0 +1,70 @@
+//! Grouping and matching (`matching::group_installations`, `matching::find_matches`) over
+//! ingested rows, and the as-of judgement (`judge::judge`) and report writing
+//! (`report::write_all`) over an in-memory sweep image. Throughput in input rows.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use mpxn_recon::index::build::{self, Purpose};
+use mpxn_recon::ingest::{self, InventoryFile};
+use mpxn_recon::judge;
+use mpxn_recon::matching::{self, Corpus};
+use mpxn_recon::registry::Registry;
+use mpxn_recon::report;
+use mpxn_recon::sweep;
+
+mod support;
+
+fn bench(c: &mut Criterion) {
+    let data = support::Dataset::new(support::ROWS);
+    let config = data.sweep_config();
+    let registry = Registry::open(&config.suppliers).expect("registry");
+    let files: Vec<InventoryFile> = config
+        .inventories
+        .iter()
+        .map(|p| InventoryFile::open(p).expect("inventory"))
+        .collect();
+    let ingested = ingest::ingest(&files, &registry, config.ingest);
+    let corpus = Corpus {
+        files: &files,
+        registry: &registry,
+        rows: &ingested.rows,
+    };
+    let installations = matching::group_installations(corpus);
+    let rows = ingested.rows.len() as u64;
+
+    let mut g = c.benchmark_group("matching_resolve");
+    // Runs take milliseconds to a fifth of a second: a fixed count per sample.
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(rows));
+    g.bench_function("group_installations", |b| {
+        b.iter(|| black_box(matching::group_installations(corpus)))
+    });
+    g.bench_function("find_matches", |b| {
+        b.iter(|| black_box(matching::find_matches(&ingested.rows, &installations)))
+    });
+
+    let sweep = sweep::run(&config).expect("sweep");
+    let image = build::image(&sweep, Purpose::Sweep);
+    let view = image.view().expect("view");
+    let policy = support::policy();
+    g.throughput(Throughput::Elements(view.installation_count() as u64));
+    g.bench_function("judge_per_installation", |b| {
+        b.iter(|| black_box(judge::judge(&view, policy).expect("judge")))
+    });
+    let judgement = judge::judge(&view, policy).expect("judge");
+    let out = tempfile::tempdir().expect("temp dir");
+    g.bench_function("report_write_all_per_installation", |b| {
+        b.iter(|| {
+            black_box(report::write_all(&view, &judgement, policy, out.path()).expect("report"))
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = support::config();
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,41 @@
+//! Ingest throughput in bytes of CSV: `ingest::ingest` alone, and the whole CSV sweep
+//! (`sweep::run`: registry, ingest, grouping, matching, per-installation facts).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use mpxn_recon::ingest::{self, InventoryFile};
+use mpxn_recon::registry::Registry;
+use mpxn_recon::sweep;
+
+mod support;
+
+fn bench(c: &mut Criterion) {
+    let data = support::Dataset::new(support::ROWS);
+    let config = data.sweep_config();
+    let registry = Registry::open(&config.suppliers).expect("registry");
+    let files: Vec<InventoryFile> = config
+        .inventories
+        .iter()
+        .map(|p| InventoryFile::open(p).expect("inventory"))
+        .collect();
+
+    let mut g = c.benchmark_group("parse");
+    // Runs take milliseconds to a fifth of a second: a fixed count per sample.
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Bytes(data.generated.bytes));
+    g.bench_function("ingest_200k_rows", |b| {
+        b.iter(|| black_box(ingest::ingest(&files, &registry, config.ingest)))
+    });
+    g.bench_function("sweep_run_200k_rows", |b| {
+        b.iter(|| black_box(sweep::run(&config).expect("sweep")))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = support::config();
+    targets = bench
+}
+criterion_main!(benches);

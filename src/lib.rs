@@ -46,8 +46,8 @@
 //! 4 GiB of rows plus 1.3 GiB of transient sort keys. The in-memory index image a CSV
 //! sweep judges holds only what the judge and report read (no devices or lookup maps;
 //! about 40 bytes per installation plus its texts). Measured: about 130 bytes per row at
-//! the peak plus the mapped input — 5.7 GB peak RSS for 26 million rows, so about 14 GB
-//! at 60 million, inside 24 GiB. A sweep from a built `.mxi` file maps it and holds only
+//! the peak plus the mapped input — 5.7 GB peak RSS for 26 million rows, 13.2 GB for the
+//! national 60 million (see `BENCHMARKS.md`), inside 24 GiB. A sweep from a built `.mxi` file maps it and holds only
 //! the judgement (a few bytes per installation).
 //!
 //! # Parallelism

@@ -6,10 +6,9 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use mpxn_recon::index::build::{self, Purpose};
-use mpxn_recon::ingest::{self, InventoryFile};
+use mpxn_recon::ingest;
 use mpxn_recon::judge;
 use mpxn_recon::matching::{self, Corpus};
-use mpxn_recon::registry::Registry;
 use mpxn_recon::report;
 use mpxn_recon::sweep;
 
@@ -18,12 +17,7 @@ mod support;
 fn bench(c: &mut Criterion) {
     let data = support::Dataset::new(support::ROWS);
     let config = data.sweep_config();
-    let registry = Registry::open(&config.suppliers).expect("registry");
-    let files: Vec<InventoryFile> = config
-        .inventories
-        .iter()
-        .map(|p| InventoryFile::open(p).expect("inventory"))
-        .collect();
+    let (registry, files) = data.open_inputs();
     let ingested = ingest::ingest(&files, &registry, config.ingest);
     let corpus = Corpus {
         files: &files,

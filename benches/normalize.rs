@@ -4,34 +4,12 @@ use std::hint::black_box;
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use mpxn_recon::generate;
 use mpxn_recon::normalize::{Day, Guid, Mpan, Mprn};
 
 mod support;
 
 const N: u64 = 1024;
-
-/// A valid 13-digit MPAN core for `i` (distributor areas 10–23, correct check digit).
-fn mpan_core(i: u64) -> String {
-    let first12 = format!("{:02}{:010}", 10 + i % 14, (i * 7_919) % 10_000_000_000);
-    let w = [3u64, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43];
-    let sum: u64 = first12
-        .bytes()
-        .zip(w)
-        .map(|(d, w)| u64::from(d - b'0') * w)
-        .sum();
-    format!("{first12}{}", sum % 11 % 10)
-}
-
-/// A valid 10-digit MPRN for `i`.
-fn mprn(i: u64) -> String {
-    let base = format!("{:08}", 10_000_000 + (i * 104_729) % 89_999_999);
-    let sum: u64 = base
-        .bytes()
-        .enumerate()
-        .map(|(k, d)| u64::from(d - b'0') * (8 - k as u64))
-        .sum();
-    format!("{base}{:02}", sum % 11)
-}
 
 fn guid(i: u64) -> [u8; 8] {
     ((0x000D_6F00u64 << 32) | (i.wrapping_mul(2_654_435_761) & 0xFFFF_FFFF)).to_be_bytes()
@@ -42,10 +20,10 @@ fn inputs(f: impl Fn(u64) -> String) -> Vec<String> {
 }
 
 fn bench(c: &mut Criterion) {
-    let mpan13 = inputs(mpan_core);
+    let mpan13 = inputs(generate::mpan_of);
     // 21 characters: 8 supplementary digits then the core, spaced as printed on bills.
     let mpan21 = inputs(|i| {
-        let core = mpan_core(i);
+        let core = generate::mpan_of(i);
         format!(
             "0{} 801 100 {} {} {}",
             i % 9,
@@ -54,7 +32,7 @@ fn bench(c: &mut Criterion) {
             &core[6..]
         )
     });
-    let mprn_padded = inputs(|i| format!("00{}", mprn(i)));
+    let mprn_padded = inputs(|i| format!("00{}", generate::mprn_of(i)));
     let guid_hyphen = inputs(|i| {
         guid(i)
             .iter()

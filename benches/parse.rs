@@ -4,8 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use mpxn_recon::ingest::{self, InventoryFile};
-use mpxn_recon::registry::Registry;
+use mpxn_recon::ingest;
 use mpxn_recon::sweep;
 
 mod support;
@@ -13,12 +12,7 @@ mod support;
 fn bench(c: &mut Criterion) {
     let data = support::Dataset::new(support::ROWS);
     let config = data.sweep_config();
-    let registry = Registry::open(&config.suppliers).expect("registry");
-    let files: Vec<InventoryFile> = config
-        .inventories
-        .iter()
-        .map(|p| InventoryFile::open(p).expect("inventory"))
-        .collect();
+    let (registry, files) = data.open_inputs();
 
     let mut g = c.benchmark_group("parse");
     // Runs take milliseconds to a fifth of a second: a fixed count per sample.

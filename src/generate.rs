@@ -81,7 +81,9 @@ fn source_of(seed: u64, g: u64) -> usize {
     }
 }
 
-fn mpan_of(g: u64) -> String {
+/// A valid 13-digit MPAN core for installation number `g` (distributor areas 10–23,
+/// correct check digit). Also used by the benches.
+pub fn mpan_of(g: u64) -> String {
     let area = 10 + g % 14;
     let first12 = format!("{area:02}{:010}", (g * 7_919) % 10_000_000_000);
     let w = [3u64, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43];
@@ -93,7 +95,8 @@ fn mpan_of(g: u64) -> String {
     format!("{first12}{}", sum % 11 % 10)
 }
 
-fn mprn_of(g: u64) -> String {
+/// A valid 10-digit MPRN for installation number `g`. Also used by the benches.
+pub fn mprn_of(g: u64) -> String {
     let base = format!("{:08}", 10_000_000 + (g * 104_729) % 89_999_999);
     let sum: u64 = base
         .bytes()

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use mpxn_recon::generate::{self, Generated};
-use mpxn_recon::ingest::IngestSettings;
+use mpxn_recon::ingest::{IngestSettings, InventoryFile};
 use mpxn_recon::normalize::Mpan;
+use mpxn_recon::registry::Registry;
 use mpxn_recon::resolve::Policy;
 use mpxn_recon::sweep::SweepConfig;
 use tempfile::TempDir;
@@ -37,6 +38,18 @@ impl Dataset {
         let dir = tempfile::tempdir().expect("temp dir");
         let generated = generate::generate(rows, SEED, dir.path()).expect("generate");
         Dataset { dir, generated }
+    }
+
+    /// The registry and the mapped, header-checked inventories (what ingest takes).
+    pub fn open_inputs(&self) -> (Registry, Vec<InventoryFile>) {
+        let config = self.sweep_config();
+        let registry = Registry::open(&config.suppliers).expect("registry");
+        let files = config
+            .inventories
+            .iter()
+            .map(|p| InventoryFile::open(p).expect("inventory"))
+            .collect();
+        (registry, files)
     }
 
     pub fn sweep_config(&self) -> SweepConfig {

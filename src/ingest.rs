@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::delimited::{line_at, split_line, Field, Header, InputError, RejectReason};
 use crate::mapped::MappedFile;
 use crate::normalize::{self, Day, Guid, Mpan, Mprn, MpxnKey};
-use crate::registry::Registry;
+use crate::registry::{Registry, UNKNOWN_PARTY};
 
 /// A rejected line: where it is and why. The raw text is read back from the mapped file
 /// when the report is written.
@@ -247,6 +247,20 @@ pub struct Interned {
 }
 
 impl Interned {
+    /// The id of the upper-cased `raw`, interning it if new. Rows of one file mostly
+    /// repeat the previous row's text, so that is checked first, without upper-casing
+    /// or hashing (stored texts are upper-case, so a case-blind match is exact).
+    pub fn intern_upper(&mut self, raw: &[u8], last: &mut u32, upper: &mut Vec<u8>) -> u32 {
+        if let Some(text) = self.texts.get(*last as usize) {
+            if text.eq_ignore_ascii_case(raw) {
+                return *last;
+            }
+        }
+        upper_into(upper, raw);
+        *last = self.intern(upper);
+        *last
+    }
+
     pub fn intern(&mut self, text: &[u8]) -> u32 {
         if let Some(&id) = self.index.get(text) {
             return id;
@@ -358,10 +372,13 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
             start = end;
         }
     }
+    let t = crate::timing::stage("ingest: parse chunks");
     let outputs: Vec<ChunkOutput> = jobs
         .par_iter()
         .map(|&(file_index, start, end)| parse_chunk(files, file_index, start, end, registry))
         .collect();
+    drop(t);
+    let _t = crate::timing::stage("ingest: merge chunks");
 
     // Merge: line numbers by prefix sums per file, interned ids remapped to global ones.
     let mut sources = Interned::default();
@@ -486,6 +503,29 @@ pub struct RowParser<'f> {
     fields: Vec<Field>,
     upper: Vec<u8>,
     identity: Vec<u8>,
+    recent: Recent,
+}
+
+/// The previous row's interned ids and supplier, for the common case of a repeat. Only a
+/// cache: a fresh one (after a rejected line) just misses once.
+struct Recent {
+    source: u32,
+    group: u32,
+    device_type: u32,
+    supplier: Vec<u8>,
+    party: u32,
+}
+
+impl Default for Recent {
+    fn default() -> Recent {
+        Recent {
+            source: u32::MAX,
+            group: u32::MAX,
+            device_type: u32::MAX,
+            supplier: Vec::new(),
+            party: UNKNOWN_PARTY,
+        }
+    }
 }
 
 impl<'f> RowParser<'f> {
@@ -497,6 +537,7 @@ impl<'f> RowParser<'f> {
             fields: Vec::with_capacity(16),
             upper: Vec::new(),
             identity: Vec::new(),
+            recent: Recent::default(),
         }
     }
 
@@ -537,6 +578,7 @@ impl<'f> RowParser<'f> {
         let registry = self.registry;
         let mut upper = std::mem::take(&mut self.upper);
         let mut identity = std::mem::take(&mut self.identity);
+        let mut recent = std::mem::take(&mut self.recent);
         let fields = self.split(line)?;
         let source = fields.get(Column::Source);
         if source.is_empty() {
@@ -548,6 +590,7 @@ impl<'f> RowParser<'f> {
         }
         let meter_kind = meter_kind(fields.get(Column::DeviceType));
         let mpxn = read_mpxn(meter_kind, fields.get(Column::Mpxn));
+        let guid = Guid::parse(fields.get(Column::DeviceId));
         let installed_on = match Day::parse(fields.get(Column::InstalledOn)) {
             Some(d) => DateField::Day(d),
             None => DateField::Invalid,
@@ -556,31 +599,39 @@ impl<'f> RowParser<'f> {
             b"" => DateField::None,
             text => Day::parse(text).map_or(DateField::Invalid, DateField::Day),
         };
-        let party = registry.party_of(fields.get(Column::SupplierId), &mut upper);
+        let supplier = fields.get(Column::SupplierId);
+        if recent.supplier != supplier {
+            recent.party = registry.party_of(supplier, &mut upper);
+            recent.supplier.clear();
+            recent.supplier.extend_from_slice(supplier);
+        }
+        let party = recent.party;
 
-        upper_into(&mut upper, source);
-        let source_id = out.sources.intern(&upper);
-        let installation_key = HASH.hash_one((&upper[..], installation));
+        let source_id = out
+            .sources
+            .intern_upper(source, &mut recent.source, &mut upper);
+        let installation_key = HASH.hash_one((out.sources.get(source_id), installation));
         let group = match fields.get(Column::GroupId) {
             b"" => NO_GROUP,
-            g => {
-                upper_into(&mut upper, g);
-                out.groups.intern(&upper)
-            }
+            g => out.groups.intern_upper(g, &mut recent.group, &mut upper),
         };
-        upper_into(&mut upper, fields.get(Column::DeviceType));
         // Chunk-local ids are remapped (and capped to u16) when chunks are merged.
-        let device_type =
-            u16::try_from(out.device_types.intern(&upper)).unwrap_or(OTHER_DEVICE_TYPE);
-        identity_bytes(&fields, &mut identity);
+        let device_type = out.device_types.intern_upper(
+            fields.get(Column::DeviceType),
+            &mut recent.device_type,
+            &mut upper,
+        );
+        let device_type = u16::try_from(device_type).unwrap_or(OTHER_DEVICE_TYPE);
+        identity_bytes_of(&fields, guid, mpxn, &mut identity);
         let fingerprint = HASH.hash_one(&identity[..]);
-        let device = Guid::parse(fields.get(Column::DeviceId)).map_or(0, Guid::to_u64);
+        let device = guid.map_or(0, Guid::to_u64);
         let dormant = normalize::is_dormant(fields.get(Column::Dormant));
 
         let (installation_start, installation_len) =
             self.installation_range(line).unwrap_or((0, u32::MAX));
         self.upper = upper;
         self.identity = identity;
+        self.recent = recent;
         let flags = match meter_kind {
             MeterKind::None => 0,
             MeterKind::Esme => FLAG_ESME,
@@ -649,6 +700,19 @@ fn read_mpxn(kind: MeterKind, text: &[u8]) -> MpxnField {
 /// otherwise as trimmed text. Every field is tagged and texts end in 0xFF (which never
 /// occurs in UTF-8), so the encoding is injective.
 pub fn identity_bytes(fields: &RowFields<'_>, out: &mut Vec<u8>) {
+    let guid = Guid::parse(fields.get(Column::DeviceId));
+    let kind = meter_kind(fields.get(Column::DeviceType));
+    let mpxn = read_mpxn(kind, fields.get(Column::Mpxn));
+    identity_bytes_of(fields, guid, mpxn, out);
+}
+
+/// [`identity_bytes`] with the device id and MPxN already normalised (as parsing has).
+fn identity_bytes_of(
+    fields: &RowFields<'_>,
+    guid: Option<Guid>,
+    mpxn: MpxnField,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     let text = |out: &mut Vec<u8>, tag: u8, t: &[u8]| {
         out.push(tag);
@@ -668,15 +732,14 @@ pub fn identity_bytes(fields: &RowFields<'_>, out: &mut Vec<u8>) {
     text(out, b'o', fields.get(Column::InstalledOn));
     text(out, b'c', fields.get(Column::LastCommsAt));
     text(out, b'd', fields.get(Column::Dormant));
-    match Guid::parse(fields.get(Column::DeviceId)) {
+    match guid {
         Some(g) => {
             out.push(b'G');
             out.extend_from_slice(&g.to_u64().to_le_bytes());
         }
         None => text(out, b'D', fields.get(Column::DeviceId)),
     }
-    let kind = meter_kind(fields.get(Column::DeviceType));
-    match read_mpxn(kind, fields.get(Column::Mpxn)) {
+    match mpxn {
         MpxnField::Valid(key) => {
             out.push(b'M');
             out.extend_from_slice(&key.to_raw().to_le_bytes());

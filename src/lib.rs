@@ -35,7 +35,8 @@
 //! - [`cli`] — one file per subcommand; `main.rs` only dispatches and sets the exit code.
 //!
 //! Beside the flow: [`generate`] writes deterministic synthetic national inventories
-//! (`mpxn-recon gen`) for benchmarks and tests at scale.
+//! (`mpxn-recon gen`) for benchmarks and tests at scale; [`timing`] prints stage
+//! timings to stderr when `MPXN_RECON_TIMINGS` is set.
 //!
 //! # Memory
 //!
@@ -86,3 +87,4 @@ pub mod registry;
 pub mod report;
 pub mod resolve;
 pub mod sweep;
+pub mod timing;

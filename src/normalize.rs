@@ -224,6 +224,50 @@ impl MpxnKey {
     pub fn from_raw(raw: u64) -> Option<MpxnKey> {
         (raw != 0).then_some(MpxnKey(raw))
     }
+
+    /// The canonical text (as `Display` writes it) in a fixed buffer, for hot paths
+    /// that must not allocate per key.
+    pub fn text(self) -> MpxnText {
+        let (mut value, min_digits) = match self.kind() {
+            MpxnKind::Mpan => (self.0 & !Self::MPAN_BIT, 13),
+            MpxnKind::Mprn => (self.0, 1),
+        };
+        let mut digits = [0u8; 20];
+        let mut n = 0;
+        while value > 0 || n < min_digits {
+            digits[19 - n] = b'0' + (value % 10) as u8;
+            value /= 10;
+            n += 1;
+        }
+        let mut buf = [0u8; 20];
+        buf[..n].copy_from_slice(&digits[20 - n..]);
+        MpxnText { buf, len: n as u8 }
+    }
+}
+
+/// An MPxN's canonical text without a heap allocation; orders as the text does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MpxnText {
+    buf: [u8; 20],
+    len: u8,
+}
+
+impl MpxnText {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+impl Ord for MpxnText {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl PartialOrd for MpxnText {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl fmt::Display for MpxnKey {
@@ -422,6 +466,26 @@ pub fn is_dormant(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mpxn_text_is_the_display_text_and_orders_as_text() {
+        let keys = [
+            MpxnKey::mpan(Mpan(12)),
+            MpxnKey::mpan(Mpan(1_234_567_890_123)),
+            MpxnKey::mpan(Mpan(9_999_999_999_999)),
+            MpxnKey::mprn(Mprn(123_456)),
+            MpxnKey::mprn(Mprn(9_876_543_210)),
+            MpxnKey::mprn(Mprn(u64::MAX >> 1)),
+        ];
+        for k in keys {
+            assert_eq!(k.text().as_bytes(), k.to_string().as_bytes());
+        }
+        for a in keys {
+            for b in keys {
+                assert_eq!(a.text().cmp(&b.text()), a.to_string().cmp(&b.to_string()));
+            }
+        }
+    }
 
     /// Computes an MPAN check digit, to build valid test values independently of `parse`.
     fn with_check(first12: &str) -> String {

@@ -16,8 +16,10 @@ use rayon::prelude::*;
 use crate::delimited::InputError;
 use crate::ingest::{self, IngestSettings, Interned, InventoryFile, Reject, Row};
 use crate::matching::{self, Corpus, Installations, Matches};
+use crate::normalize::MpxnText;
 use crate::registry::Registry;
 use crate::resolve::{self, InstallationFacts};
+use crate::timing;
 
 /// What to read.
 #[derive(Clone, Debug)]
@@ -63,14 +65,21 @@ pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {
         .iter()
         .map(|p| InventoryFile::open(p))
         .collect::<Result<Vec<_>, _>>()?;
+    let t = timing::stage("ingest");
     let ingested = ingest::ingest(&files, &registry, config.ingest);
+    drop(t);
     let corpus = Corpus {
         files: &files,
         registry: &registry,
         rows: &ingested.rows,
     };
+    let t = timing::stage("group installations");
     let installations = matching::group_installations(corpus);
+    drop(t);
+    let t = timing::stage("find matches");
     let matches = matching::find_matches(&ingested.rows, &installations);
+    drop(t);
+    let _t = timing::stage("installation facts");
 
     let smets2_sources: Vec<bool> = (0..ingested.sources.len() as u32)
         .map(|id| ingested.sources.get(id) == b"SMETS2")
@@ -167,19 +176,28 @@ impl Sweep {
         keys.into_iter().map(|k| k.3).collect()
     }
 
-    /// The distinct canonical MPxNs the installation's meters carry, sorted as text.
-    pub fn mpxns_of(&self, installation: u32) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .installations
-            .rows_of(installation)
-            .iter()
-            .filter_map(|&r| match self.rows[r as usize].mpxn() {
-                ingest::MpxnField::Valid(key) => Some(key.to_string()),
-                _ => None,
-            })
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+    /// Writes the distinct canonical MPxNs the installation's meters carry, sorted as
+    /// text and `;`-joined, into `out`. `keys` is scratch, so nothing is allocated per
+    /// installation once it has grown.
+    pub fn mpxns_into(&self, installation: u32, keys: &mut Vec<MpxnText>, out: &mut Vec<u8>) {
+        keys.clear();
+        keys.extend(
+            self.installations
+                .rows_of(installation)
+                .iter()
+                .filter_map(|&r| match self.rows[r as usize].mpxn() {
+                    ingest::MpxnField::Valid(key) => Some(key.text()),
+                    _ => None,
+                }),
+        );
+        keys.sort_unstable();
+        keys.dedup();
+        out.clear();
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b';');
+            }
+            out.extend_from_slice(key.as_bytes());
+        }
     }
 }

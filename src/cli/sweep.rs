@@ -23,6 +23,7 @@ use crate::normalize::Day;
 use crate::report::{self, Summary};
 use crate::resolve::Policy;
 use crate::sweep::SweepConfig;
+use crate::timing;
 
 /// Sweep every inventory against the supplier registry and write decisions.csv,
 /// duplicates.csv, rejects.csv and summary.json.
@@ -114,7 +115,9 @@ fn sample_inputs() -> anyhow::Result<(Vec<PathBuf>, PathBuf, Day)> {
 pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
     if let Some(path) = &args.index {
+        let t = timing::stage("open and verify index");
         let file = IndexFile::open_verified(path).map_err(open_failure)?;
+        drop(t);
         let view = file.view().map_err(open_failure)?;
         let policy = Policy {
             as_of: args.as_of.unwrap_or_else(Day::today_utc),
@@ -169,11 +172,15 @@ fn finish(
     started: Instant,
 ) -> Result<ExitCode, Failure> {
     let damaged = |e: crate::index::IndexError| Failure::Refused(anyhow::Error::from(e));
+    let t = timing::stage("judge");
     let judgement = judge::judge(view, policy).map_err(damaged)?;
+    drop(t);
+    let t = timing::stage("write outputs");
     let summary = report::write_all(view, &judgement, policy, &args.out).map_err(|e| match e {
         report::ReportError::Index(e) => damaged(e),
         other => Failure::Other(anyhow::Error::from(other)),
     })?;
+    drop(t);
     print_summary(&summary, &args.out, sample, started)?;
     if let Some(dir) = &args.per_party {
         let parties = super::portfolio::write_per_party(view, &judgement, policy, dir, args.json)?;

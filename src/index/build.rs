@@ -24,6 +24,7 @@ use crate::normalize::MpxnKey;
 use crate::registry::SupplierStatus;
 use crate::resolve::Finding;
 use crate::sweep::{self, Accounting, Sweep, SweepConfig};
+use crate::timing;
 
 /// One input file, as `meta` and summary.json record it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +76,10 @@ impl Sections {
 /// sweep's own state is dropped once the image is built.
 pub fn csv_image(config: &SweepConfig, purpose: Purpose) -> Result<Image, InputError> {
     let sweep = sweep::run(config)?;
-    Ok(image(&sweep, purpose))
+    let image = image(&sweep, purpose);
+    let _t = timing::stage("free the sweep");
+    drop(sweep);
+    Ok(image)
 }
 
 /// The fst key of an MPxN: `E` + 13 digits for an MPAN, `G` + digits for an MPRN, so
@@ -163,7 +167,10 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     }
 
     // Installations in output order; `new_of[old]` is an installation's index here.
+    let t = timing::stage("image: output order");
     let order = sweep.installations_in_order();
+    drop(t);
+    let t = timing::stage("image: installation columns");
     let mut new_of = vec![0u32; order.len()];
     for (new, &old) in order.iter().enumerate() {
         new_of[old as usize] = new as u32;
@@ -201,7 +208,9 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         }
     }
 
+    drop(t);
     // Shared MPxNs in MPxN text order; members in installation (= output) order.
+    let t = timing::stage("image: shared MPxNs");
     let mut groups: Vec<(String, usize)> = sweep
         .matches
         .groups
@@ -243,7 +252,9 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         out.put(Section::GroupMembers, members);
     }
 
+    drop(t);
     if lookup {
+        let _t = timing::stage("image: lookup maps");
         lookup_maps(sweep, &new_of, &group_of_key, &mut out);
     }
     out.0[Section::Rejects.index()] = rejects_csv(sweep);
@@ -357,6 +368,7 @@ fn installation_part(
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
     let mut heap = Heap::default();
     let mut devices = 0u32;
+    let (mut mpxn_keys, mut mpxn_text) = (Vec::new(), Vec::new());
     for &old in chunk {
         let facts = &sweep.facts[old as usize];
         let inst = old as usize;
@@ -383,7 +395,8 @@ fn installation_part(
             Section::InstLastComms,
             facts.comms.last.map_or(DAY_NONE, |d| d.0),
         );
-        let mpxns = heap.push(sweep.mpxns_of(old).join(";").as_bytes());
+        sweep.mpxns_into(old, &mut mpxn_keys, &mut mpxn_text);
+        let mpxns = heap.push(&mpxn_text);
         out.put(Section::InstMpxns, mpxns);
 
         if !with_devices {

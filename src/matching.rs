@@ -89,22 +89,25 @@ impl Installations {
 /// of (installation hash, fingerprint, row) keys; text is compared only within a hash
 /// run, and full identities are read back only for rows whose fingerprints are equal.
 pub fn group_installations(corpus: Corpus<'_>) -> Installations {
-    let mut keys: Vec<GroupKey> = corpus
-        .rows
+    // Buckets by the hash's top bits, so the buckets in order, each sorted, are the
+    // keys in sorted order, and no installation spans two buckets: each bucket is
+    // grouped on its own, in parallel, and concatenating in order keeps the result
+    // independent of the thread count.
+    let bits = bucket_bits(corpus.rows.len());
+    let buckets = bucket_sorted(
+        corpus.rows.len(),
+        1 << bits,
+        |i, push| {
+            let r = &corpus.rows[i];
+            push((r.installation_key, r.fingerprint, i as u32));
+        },
+        |k: &GroupKey| top_bits(k.0, bits),
+    );
+    let parts: Vec<Installations> = buckets
         .par_iter()
-        .enumerate()
-        .map(|(i, r)| (r.installation_key, r.fingerprint, i as u32))
+        .map(|bucket| group_segment(corpus, bucket))
         .collect();
-    keys.par_sort_unstable();
-
-    // Cut the sorted keys into segments that start on an installation-hash boundary and
-    // process them in parallel; concatenating in order keeps the result independent of
-    // the thread count.
-    let segments = segment_bounds(&keys, rayon::current_num_threads() * 8, |k| k.0);
-    let parts: Vec<Installations> = segments
-        .par_iter()
-        .map(|range| group_segment(corpus, &keys[range.clone()]))
-        .collect();
+    drop(buckets);
     let mut out = Installations {
         list: Vec::with_capacity(parts.iter().map(|p| p.list.len()).sum()),
         rows: Vec::with_capacity(parts.iter().map(|p| p.rows.len()).sum()),
@@ -122,20 +125,73 @@ pub fn group_installations(corpus: Corpus<'_>) -> Installations {
     out
 }
 
-/// Splits a sorted slice into about `parts` ranges whose cuts never separate equal keys.
-fn segment_bounds<T>(sorted: &[T], parts: usize, key: impl Fn(&T) -> u64) -> Vec<Range<usize>> {
-    let step = sorted.len().div_ceil(parts.max(1)).max(1);
-    let mut bounds = Vec::new();
-    let mut start = 0;
-    while start < sorted.len() {
-        let mut end = (start + step).min(sorted.len());
-        while end < sorted.len() && key(&sorted[end]) == key(&sorted[end - 1]) {
-            end += 1;
+/// How many bits of bucket index suit `n` items: buckets of about 32,000 items (under a
+/// megabyte of keys, so each sorts in cache), at most 4,096 of them.
+fn bucket_bits(n: usize) -> u32 {
+    (n / 32_768).next_power_of_two().trailing_zeros().min(12)
+}
+
+/// The top `bits` bits of `x` (0 when `bits` is 0).
+fn top_bits(x: u64, bits: u32) -> usize {
+    x.checked_shr(64 - bits).unwrap_or(0) as usize
+}
+
+/// Spreads well-clustered keys (GUIDs share vendor prefixes, MPANs share their high
+/// digits) over the bucket bits: an odd multiplier is a bijection on `u64`.
+fn mix(x: u64) -> u64 {
+    x.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Sorts items by (bucket, item) without one big sort: `produce(i, push)` emits the
+/// items of source index `i` (for every `i < len`), each is scattered to its bucket
+/// (`bucket_of(item) < buckets`) by parallel tasks over ranges of `i`, and every bucket
+/// is then gathered and sorted on its own, in parallel. Each bucket fits in cache where
+/// a global sort would stream the whole array through memory once per level. The
+/// result depends only on the items, not on the thread count.
+pub(crate) fn bucket_sorted<T, P, B>(
+    len: usize,
+    buckets: usize,
+    produce: P,
+    bucket_of: B,
+) -> Vec<Vec<T>>
+where
+    T: Copy + Ord + Send + Sync,
+    P: Fn(usize, &mut dyn FnMut(T)) + Sync,
+    B: Fn(&T) -> usize + Sync,
+{
+    let tasks = (rayon::current_num_threads() * 4).clamp(1, len.max(1));
+    let step = len.div_ceil(tasks).max(1);
+    let scattered: Vec<Vec<Vec<T>>> = (0..len.div_ceil(step))
+        .into_par_iter()
+        .map(|t| {
+            let mut local: Vec<Vec<T>> = vec![Vec::new(); buckets];
+            for i in t * step..((t + 1) * step).min(len) {
+                produce(i, &mut |item| local[bucket_of(&item)].push(item));
+            }
+            local
+        })
+        .collect();
+    // Regroup the parts by bucket (moving vectors, not items), so each bucket's parts
+    // are freed as soon as it is gathered.
+    let mut by_bucket: Vec<Vec<Vec<T>>> = (0..buckets).map(|_| Vec::new()).collect();
+    for local in scattered {
+        for (b, part) in local.into_iter().enumerate() {
+            if !part.is_empty() {
+                by_bucket[b].push(part);
+            }
         }
-        bounds.push(start..end);
-        start = end;
     }
-    bounds
+    by_bucket
+        .into_par_iter()
+        .map(|parts| {
+            let mut bucket = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for part in parts {
+                bucket.extend_from_slice(&part);
+            }
+            bucket.sort_unstable();
+            bucket
+        })
+        .collect()
 }
 
 /// A row's grouping key: (installation hash, fingerprint, row index).
@@ -250,7 +306,8 @@ pub struct Matches {
     pub repeated_mpxn: Vec<bool>,
     pub groups: Vec<DuplicateGroup>,
     pub members: Vec<GroupMember>,
-    /// Every meter carrying a valid MPxN, sorted by (key, installation, row).
+    /// Every meter carrying a valid MPxN; equal keys are adjacent, sorted by
+    /// (installation, row); key runs are in bucket order (see [`find_matches`]).
     pub meters: Vec<MeterRef>,
 }
 
@@ -265,49 +322,63 @@ impl Matches {
 }
 
 /// Finds duplicate GUIDs, repeated MPxNs and shared MPxNs over the collapsed rows.
-/// Cost: two parallel sorts, of one `u64` pair per valid GUID and one 16-byte key per
-/// valid meter.
+/// Cost: two bucketed sorts ([`bucket_sorted`]), of one `u64` pair per valid GUID and
+/// one 16-byte key per valid meter. `Matches::meters` holds equal keys together, but
+/// the runs are in bucket order, not key order: users sort what they show.
 pub fn find_matches(rows: &[Row], installations: &Installations) -> Matches {
     let count = installations.list.len();
-    let owners: Vec<(u32, u32)> = (0..count as u32)
-        .into_par_iter()
-        .flat_map_iter(|inst| {
-            installations
-                .rows_of(inst)
-                .iter()
-                .map(move |&row| (inst, row))
-        })
-        .collect();
+    let bits = bucket_bits(installations.rows.len());
 
     // DUPLICATE_GUID: a canonical GUID on more than one distinct accepted row.
-    let mut guids: Vec<(u64, u32)> = owners
-        .par_iter()
-        .filter_map(|&(inst, row)| rows[row as usize].guid().map(|g| (g.to_u64(), inst)))
-        .collect();
-    guids.par_sort_unstable();
-    let mut duplicate_guid = vec![false; count];
-    for run in guids.chunk_by(|a, b| a.0 == b.0) {
-        if run.len() > 1 {
-            for &(_, inst) in run {
-                duplicate_guid[inst as usize] = true;
+    let guids = bucket_sorted(
+        count,
+        1 << bits,
+        |inst, push| {
+            for &row in installations.rows_of(inst as u32) {
+                if let Some(g) = rows[row as usize].guid() {
+                    push((g.to_u64(), inst as u32));
+                }
             }
-        }
-    }
-    drop(guids);
-
-    let mut meters: Vec<MeterRef> = owners
+        },
+        |&(guid, _): &(u64, u32)| top_bits(mix(guid), bits),
+    );
+    let flagged: Vec<Vec<u32>> = guids
         .par_iter()
-        .filter_map(|&(installation, row)| match rows[row as usize].mpxn() {
-            crate::ingest::MpxnField::Valid(key) => Some(MeterRef {
-                key: key.to_raw(),
-                installation,
-                row,
-            }),
-            _ => None,
+        .map(|bucket| {
+            bucket
+                .chunk_by(|a, b| a.0 == b.0)
+                .filter(|run| run.len() > 1)
+                .flat_map(|run| run.iter().map(|&(_, inst)| inst))
+                .collect()
         })
         .collect();
-    drop(owners);
-    meters.par_sort_unstable();
+    drop(guids);
+    let mut duplicate_guid = vec![false; count];
+    for inst in flagged.into_iter().flatten() {
+        duplicate_guid[inst as usize] = true;
+    }
+
+    // Meters by MPxN (buckets by a mix of the key, so equal keys stay together).
+    let buckets = bucket_sorted(
+        count,
+        1 << bits,
+        |inst, push| {
+            for &row in installations.rows_of(inst as u32) {
+                if let crate::ingest::MpxnField::Valid(key) = rows[row as usize].mpxn() {
+                    push(MeterRef {
+                        key: key.to_raw(),
+                        installation: inst as u32,
+                        row,
+                    });
+                }
+            }
+        },
+        |m: &MeterRef| top_bits(mix(m.key), bits),
+    );
+    let mut meters = Vec::with_capacity(buckets.iter().map(Vec::len).sum());
+    for bucket in buckets {
+        meters.extend_from_slice(&bucket);
+    }
 
     let mut repeated_mpxn = vec![false; count];
     let mut groups = Vec::new();
@@ -352,17 +423,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn segments_never_split_equal_keys() {
-        let keys = [1u64, 1, 1, 2, 3, 3, 3, 3, 4, 5];
-        for parts in 1..12 {
-            let bounds = segment_bounds(&keys, parts, |k| *k);
-            assert_eq!(bounds.first().unwrap().start, 0);
-            assert_eq!(bounds.last().unwrap().end, keys.len());
-            for w in bounds.windows(2) {
-                assert_eq!(w[0].end, w[1].start);
-                assert_ne!(keys[w[0].end - 1], keys[w[1].start], "parts={parts}");
-            }
+    fn bucket_sorted_is_bucket_then_item_order_for_any_thread_count() {
+        let items: Vec<u64> = (0..10_000u64).map(|i| mix(i) % 1_000).collect();
+        let bits = 4;
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                bucket_sorted(
+                    items.len(),
+                    1 << bits,
+                    |i, push| push(items[i]),
+                    |&x: &u64| top_bits(mix(x), bits),
+                )
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(3));
+        assert_eq!(one.len(), 16);
+        let mut expected = items.clone();
+        expected.sort_by_key(|&x| (top_bits(mix(x), bits), x));
+        assert_eq!(one.concat(), expected);
+        for (b, bucket) in one.iter().enumerate() {
+            assert!(bucket.iter().all(|&x| top_bits(mix(x), bits) == b));
         }
-        assert!(segment_bounds::<u64>(&[], 4, |k| *k).is_empty());
+    }
+
+    #[test]
+    fn bucket_bits_stay_in_range() {
+        assert_eq!(bucket_bits(0), 0);
+        assert_eq!(top_bits(u64::MAX, 0), 0);
+        assert_eq!(top_bits(u64::MAX, 12), 4095);
+        assert_eq!(bucket_bits(60_000_000), 11);
+        assert_eq!(bucket_bits(usize::MAX / 2), 12);
     }
 }

@@ -159,6 +159,11 @@ pub struct Row {
     installed_on: i32,
     last_comms: i32,
     flags: u8,
+    /// How many rows back the run of consecutive accepted rows of this chunk with the
+    /// same source and installation_id text starts (0: this row starts one, or the run
+    /// is too long to count). Rows with equal `row - chain` are of one installation, so
+    /// grouping confirms most rows without reading text. See [`Row::chain_head`].
+    chain: u8,
     /// Interned upper-cased device type; [`OTHER_DEVICE_TYPE`] past 65,535 distinct
     /// types (display only: the rules need just the meter kind, which `flags` holds).
     pub device_type: u16,
@@ -183,6 +188,12 @@ impl Row {
             FLAG_GSME => MeterKind::Gsme,
             _ => MeterKind::None,
         }
+    }
+
+    /// The first row of this row's run of consecutive same-installation rows, given
+    /// this row's index: equal heads mean equal (source, installation_id), exactly.
+    pub fn chain_head(&self, index: u32) -> u32 {
+        index - u32::from(self.chain)
     }
 
     pub fn is_meter(&self) -> bool {
@@ -373,7 +384,7 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
         }
     }
     let t = crate::timing::stage("ingest: parse chunks");
-    let outputs: Vec<ChunkOutput> = jobs
+    let mut outputs: Vec<ChunkOutput> = jobs
         .par_iter()
         .map(|&(file_index, start, end)| parse_chunk(files, file_index, start, end, registry))
         .collect();
@@ -384,7 +395,6 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
     let mut sources = Interned::default();
     let mut groups = Interned::default();
     let mut device_types = Interned::default();
-    let mut rows = Vec::with_capacity(outputs.iter().map(|o| o.rows.len()).sum());
     let mut rejects = Vec::new();
     let mut rows_read = 0;
     let mut checksums: Vec<u32> = files
@@ -392,7 +402,8 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
         .map(|f| crc32c::crc32c(&f.bytes[..f.header.body_start]))
         .collect();
     let mut next_line = vec![2u64; files.len()];
-    for (output, &(file_index, start, end)) in outputs.into_iter().zip(&jobs) {
+    let mut maps = Vec::with_capacity(outputs.len());
+    for (output, &(file_index, start, end)) in outputs.iter_mut().zip(&jobs) {
         let source_map: Vec<u32> = (0..output.sources.len() as u32)
             .map(|id| sources.intern(output.sources.get(id)))
             .collect();
@@ -405,26 +416,44 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
                 u16::try_from(global).unwrap_or(OTHER_DEVICE_TYPE)
             })
             .collect();
-        rows.extend(output.rows.into_iter().map(|mut row| {
-            row.source = source_map[row.source as usize];
-            if row.device_type != OTHER_DEVICE_TYPE {
-                row.device_type = type_map[row.device_type as usize];
-            }
-            if row.group != NO_GROUP {
-                row.group = group_map[row.group as usize];
-            }
-            row
-        }));
+        maps.push((source_map, group_map, type_map));
         let first_line = next_line[file_index];
-        rejects.extend(output.rejects.into_iter().map(|mut r| {
-            r.line_no += first_line;
-            r
-        }));
+        rejects.extend(
+            std::mem::take(&mut output.rejects)
+                .into_iter()
+                .map(|mut r| {
+                    r.line_no += first_line;
+                    r
+                }),
+        );
         next_line[file_index] += output.lines;
         rows_read += output.lines;
         checksums[file_index] =
             crc32c::crc32c_combine(checksums[file_index], output.crc, end - start);
     }
+    // Rows are copied into one vector in parallel: row `i` is found by a binary search
+    // over the chunks' first indices (cheap: the offsets stay in cache).
+    let mut firsts = Vec::with_capacity(outputs.len());
+    let mut total = 0usize;
+    for output in &outputs {
+        firsts.push(total);
+        total += output.rows.len();
+    }
+    let mut rows = Vec::with_capacity(total);
+    rows.par_extend((0..total).into_par_iter().with_min_len(1 << 14).map(|i| {
+        let chunk = firsts.partition_point(|&first| first <= i) - 1;
+        let mut row = outputs[chunk].rows[i - firsts[chunk]];
+        let (source_map, group_map, type_map) = &maps[chunk];
+        row.source = source_map[row.source as usize];
+        if row.device_type != OTHER_DEVICE_TYPE {
+            row.device_type = type_map[row.device_type as usize];
+        }
+        if row.group != NO_GROUP {
+            row.group = group_map[row.group as usize];
+        }
+        row
+    }));
+    drop(outputs);
     Ingested {
         rows,
         rejects,
@@ -447,7 +476,8 @@ fn parse_chunk(
     let bytes: &[u8] = &file.bytes;
     let chunk = &bytes[start..end];
     let mut out = ChunkOutput {
-        rows: Vec::with_capacity(chunk.len() / 100),
+        // Sized once: at most one row per line.
+        rows: Vec::with_capacity(memchr::memchr_iter(b'\n', chunk).count() + 1),
         rejects: Vec::new(),
         lines: 0,
         sources: Interned::default(),
@@ -471,7 +501,14 @@ fn parse_chunk(
             Err(RejectReason::UndecodableBytes)
         };
         match result {
-            Ok(row) => out.rows.push(row),
+            Ok(mut row) => {
+                if let Some(previous) = out.rows.last() {
+                    if previous.chain < u8::MAX && same_installation(bytes, previous, &row) {
+                        row.chain = previous.chain + 1;
+                    }
+                }
+                out.rows.push(row)
+            }
             Err(reason) => out.rejects.push(Reject {
                 line_ref,
                 line_no,
@@ -481,6 +518,19 @@ fn parse_chunk(
         offset = next;
     }
     out
+}
+
+/// Whether two rows of one chunk (same file, chunk-local interned ids) have the same
+/// source and the same installation_id text. Escaped ids are never judged equal here.
+fn same_installation(bytes: &[u8], a: &Row, b: &Row) -> bool {
+    let text = |r: &Row| {
+        let start = r.line_ref.offset() + r.installation_start as usize;
+        &bytes[start..start + r.installation_len as usize]
+    };
+    a.source == b.source
+        && a.installation_len == b.installation_len
+        && a.installation_len != u32::MAX
+        && text(a) == text(b)
 }
 
 /// The trimmed text of each known column of one split line.
@@ -656,6 +706,7 @@ impl<'f> RowParser<'f> {
             installed_on: pack_date(installed_on),
             last_comms: pack_date(last_comms),
             flags,
+            chain: 0,
             device_type,
         })
     }

@@ -209,9 +209,13 @@ fn group_segment(corpus: Corpus<'_>, keys: &[GroupKey]) -> Installations {
         let end = start + keys[start..].iter().take_while(|k| k.0 == hash).count();
         let run = &keys[start..end];
         let first = run[0].2;
+        let first_head = corpus.rows[first as usize].chain_head(first);
+        // Rows of one run of input lines share a chain head: equal, no text to read.
         let same_installation = |row: u32| {
-            corpus.rows[row as usize].source == corpus.rows[first as usize].source
-                && corpus.installation_text(row) == corpus.installation_text(first)
+            let r = &corpus.rows[row as usize];
+            r.chain_head(row) == first_head
+                || (r.source == corpus.rows[first as usize].source
+                    && corpus.installation_text(row) == corpus.installation_text(first))
         };
         if run.iter().all(|k| same_installation(k.2)) {
             push_installation(corpus, run, &mut out);

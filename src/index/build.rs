@@ -181,33 +181,39 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     let mut devices = 0u32;
     out.put(Section::InstDevices, 0u32);
     for batch in order.chunks(16 << 16) {
-        let parts: Vec<InstallationPart> = batch
+        let mut parts: Vec<InstallationPart> = batch
             .par_chunks(1 << 16)
             .map(|chunk| installation_part(sweep, &dict, chunk, &new_of, lookup))
             .collect();
-        for part in parts {
-            let base = heap.bytes.len() as u64;
+        // Each part's heap references and device offsets are local to it: rebase them
+        // (in parallel) to where the part lands, then append plain bytes.
+        let mut bases = Vec::with_capacity(parts.len());
+        for part in &parts {
+            bases.push((heap.bytes.len() as u64, devices));
             heap.bytes.extend_from_slice(&part.heap);
-            for (section, bytes) in part.sections.0.iter().enumerate() {
-                let section = Section::ALL[section];
-                match section {
-                    Section::InstId | Section::InstMpxns => {
-                        for r in bytes.chunks_exact(8) {
-                            out.put(section, u64::read(r) + (base << 24));
-                        }
-                    }
-                    Section::InstDevices => {
-                        for d in bytes.chunks_exact(4) {
-                            out.put(section, u32::read(d) + devices);
-                        }
-                    }
-                    _ => out.0[section.index()].extend_from_slice(bytes),
-                }
-            }
             devices += part.devices;
         }
+        parts
+            .par_iter_mut()
+            .zip(&bases)
+            .for_each(|(part, &(heap_base, device_base))| {
+                for section in [Section::InstId, Section::InstMpxns] {
+                    for r in part.sections.0[section.index()].chunks_exact_mut(8) {
+                        let rebased = u64::read(r) + (heap_base << 24);
+                        r.copy_from_slice(&rebased.to_le_bytes());
+                    }
+                }
+                for d in part.sections.0[Section::InstDevices.index()].chunks_exact_mut(4) {
+                    let rebased = u32::read(d) + device_base;
+                    d.copy_from_slice(&rebased.to_le_bytes());
+                }
+            });
+        for part in parts {
+            for (section, bytes) in part.sections.0.iter().enumerate() {
+                out.0[section].extend_from_slice(bytes);
+            }
+        }
     }
-
     drop(t);
     // Shared MPxNs in MPxN text order; members in installation (= output) order.
     let t = timing::stage("image: shared MPxNs");
@@ -366,6 +372,18 @@ fn installation_part(
     with_devices: bool,
 ) -> InstallationPart {
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
+    for (section, width) in [
+        (Section::InstSource, 4),
+        (Section::InstId, 8),
+        (Section::InstGroup, 4),
+        (Section::InstFindings, 4),
+        (Section::InstFlags, 4),
+        (Section::InstLastComms, 4),
+        (Section::InstMpxns, 8),
+        (Section::InstDevices, 4),
+    ] {
+        out.0[section.index()].reserve_exact(width * chunk.len());
+    }
     let mut heap = Heap::default();
     let mut devices = 0u32;
     let (mut mpxn_keys, mut mpxn_text) = (Vec::new(), Vec::new());

@@ -826,6 +826,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chains_link_only_consecutive_rows_of_one_installation() {
+        let dir = tempfile::tempdir().unwrap();
+        let inventory = dir.path().join("inv.csv");
+        let header = "source,group_id,installation_id,device_id,device_type,mpxn,installed_on,\
+                      last_comms_at,supplier_id,dormant\n";
+        let line = |source: &str, id: &str, guid: &str| {
+            format!("{source},A,{id},{guid},CHF,,2020-01-01,,,\n")
+        };
+        let text = [
+            header.to_string(),
+            line("SMSO-A", "I1", "0000000000000001"),
+            line("smso-a", " I1 ", "0000000000000002"), // same after normalising
+            line("SMSO-A", "I2", "0000000000000003"),
+            line("SMSO-B", "I2", "0000000000000004"), // other source
+            line("SMSO-B", "i2", "0000000000000005"), // ids are case-sensitive
+            "SMSO-B,A,,x,CHF,,2020-01-01,,,\n".to_string(), // rejected: no id
+            line("SMSO-B", "i2", "0000000000000006"),
+            line("SMSO-B", "\"i2\"", "0000000000000007"),
+            line("SMSO-B", "\"i\"\"2\"", "0000000000000008"), // escaped: never chained
+            line("SMSO-B", "\"i\"\"2\"", "0000000000000009"),
+        ]
+        .concat();
+        std::fs::write(&inventory, text).unwrap();
+        let suppliers = dir.path().join("suppliers.csv");
+        std::fs::write(&suppliers, "supplier_id,party_id,name,status\n").unwrap();
+        let registry = Registry::open(&suppliers).unwrap();
+        let files = vec![InventoryFile::open(&inventory).unwrap()];
+        let ingested = ingest(&files, &registry, IngestSettings::default());
+        let chains: Vec<u8> = ingested.rows.iter().map(|r| r.chain).collect();
+        assert_eq!(chains, [0, 1, 0, 0, 0, 1, 2, 0, 0]);
+        let heads: Vec<u32> = ingested
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.chain_head(i as u32))
+            .collect();
+        assert_eq!(heads, [0, 0, 2, 3, 4, 4, 4, 7, 8]);
+        // A chunk never chains to the previous chunk's rows.
+        let tiny = IngestSettings { chunk_bytes: 1 };
+        let ingested = ingest(&files, &registry, tiny);
+        assert!(ingested.rows.iter().all(|r| r.chain == 0));
+    }
+
+    #[test]
     fn row_stays_small() {
         // The memory figures in lib.rs and the CLI help depend on this.
         assert_eq!(std::mem::size_of::<Row>(), 72);

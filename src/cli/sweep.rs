@@ -15,7 +15,7 @@ use clap::Args;
 use super::index::open_failure;
 use super::{parse_as_of, Failure};
 use crate::index::build;
-use crate::index::file::IndexFile;
+use crate::index::file::{IndexFile, Reads};
 use crate::index::View;
 use crate::ingest::IngestSettings;
 use crate::judge;
@@ -116,7 +116,13 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
     if let Some(path) = &args.index {
         let t = timing::stage("open and verify index");
-        let file = IndexFile::open_verified(path).map_err(open_failure)?;
+        // A plain sweep reads no device columns or lookup maps: verify only the rest.
+        let reads = if args.per_party.is_some() {
+            Reads::Everything
+        } else {
+            Reads::SweepSections
+        };
+        let file = IndexFile::open_verified_for(path, reads).map_err(open_failure)?;
         drop(t);
         let view = file.view().map_err(open_failure)?;
         let policy = Policy {

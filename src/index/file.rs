@@ -9,7 +9,9 @@
 //! once and lies inside the file, and (through [`View::new`]) that every column has the
 //! length its counts imply. It also checksums the two fst sections, because fst reads
 //! trust their bytes. [`IndexFile::verify`] checks every section's checksum and names
-//! each damaged one. Byte layout: `index/README.md`.
+//! each damaged one; [`IndexFile::open_verified_for`] verifies only what a caller reads
+//! (a sweep skips the device columns and lookup maps, most of a national index) and
+//! hands out views without the rest. Byte layout: `index/README.md`.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -138,6 +140,19 @@ pub struct IndexFile {
     path: PathBuf,
     bytes: MappedFile,
     entries: Vec<Entry>,
+    /// What [`IndexFile::view`] shows: with [`Reads::SweepSections`], the lookup-only
+    /// sections are left out (empty), so nothing unverified can be read.
+    reads: Reads,
+}
+
+/// Which sections a caller reads, and so which must be verified before use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// Every section (lookups, portfolios, `index info`).
+    Everything,
+    /// What a sweep reads: everything but the device columns and the lookup maps
+    /// ([`Section::lookup_only`]). At national scale that skips most of the file.
+    SweepSections,
 }
 
 fn le_u32(b: &[u8], at: usize) -> u32 {
@@ -152,6 +167,10 @@ impl IndexFile {
     /// Maps and checks an index file (see the module doc). O(header + table + fst
     /// sections); column contents are checked as they are read.
     pub fn open(path: &Path) -> Result<IndexFile, FileError> {
+        IndexFile::open_for(path, Reads::Everything)
+    }
+
+    fn open_for(path: &Path, reads: Reads) -> Result<IndexFile, FileError> {
         let bytes = MappedFile::open(path).map_err(|error| FileError::Io {
             path: path.to_path_buf(),
             error,
@@ -247,9 +266,14 @@ impl IndexFile {
             path: path.to_path_buf(),
             bytes,
             entries,
+            reads,
         };
-        // fst trusts its bytes: a damaged fst could panic on lookup, so check them now.
+        // fst trusts its bytes: a damaged fst could panic on lookup, so check them now
+        // (unless they are left out of every view).
         for s in [Section::MpxnFst, Section::GuidFst] {
+            if reads == Reads::SweepSections {
+                break;
+            }
             file.check(s).map_err(|problem| FileError::Damaged {
                 path: path.to_path_buf(),
                 problem,
@@ -263,8 +287,14 @@ impl IndexFile {
     /// what sweeps and lookups use, because a flipped bit in a findings column must never
     /// turn an exclusion into an unblock. O(file size): CRC-32C in hardware, in parallel.
     pub fn open_verified(path: &Path) -> Result<IndexFile, FileError> {
-        let file = IndexFile::open(path)?;
-        let damaged = file.verify();
+        IndexFile::open_verified_for(path, Reads::Everything)
+    }
+
+    /// [`IndexFile::open_verified`] for a caller that reads only `reads`: only those
+    /// sections are verified, and the view shows only those.
+    pub fn open_verified_for(path: &Path, reads: Reads) -> Result<IndexFile, FileError> {
+        let file = IndexFile::open_for(path, reads)?;
+        let damaged = file.verify_for(reads);
         if damaged.is_empty() {
             return Ok(file);
         }
@@ -307,9 +337,16 @@ impl IndexFile {
     pub fn view(&self) -> Result<View<'_>, FileError> {
         let mut slices: [&[u8]; SECTION_COUNT] = [&[]; SECTION_COUNT];
         for e in &self.entries {
+            if self.reads == Reads::SweepSections && e.section.lookup_only() {
+                continue;
+            }
             slices[e.section.index()] = self.slice(e);
         }
-        View::new(&slices).map_err(|problem| FileError::Damaged {
+        let view = match self.reads {
+            Reads::Everything => View::new(&slices),
+            Reads::SweepSections => View::without_lookups(&slices),
+        };
+        view.map_err(|problem| FileError::Damaged {
             path: self.path.clone(),
             problem,
         })
@@ -330,8 +367,13 @@ impl IndexFile {
     /// Checks every section's checksum (in parallel); returns the damaged sections,
     /// named, or an empty list. O(file size).
     pub fn verify(&self) -> Vec<IndexError> {
+        self.verify_for(Reads::Everything)
+    }
+
+    fn verify_for(&self, reads: Reads) -> Vec<IndexError> {
         Section::ALL
             .par_iter()
+            .filter(|s| reads == Reads::Everything || !s.lookup_only())
             .filter_map(|&s| self.check(s).err())
             .collect()
     }

@@ -108,6 +108,26 @@ impl Section {
     pub fn index(self) -> usize {
         self as usize - 1
     }
+
+    /// Whether only lookups and portfolios read the section (device columns and the
+    /// lookup maps). A sweep never does, so a sweep need not verify them.
+    pub fn lookup_only(self) -> bool {
+        matches!(
+            self,
+            Section::DevInst
+                | Section::DevGuid
+                | Section::DevMpxn
+                | Section::DevInstalled
+                | Section::DevLastComms
+                | Section::DevParty
+                | Section::DevType
+                | Section::DevFlags
+                | Section::MpxnFst
+                | Section::MpxnPostings
+                | Section::GuidFst
+                | Section::GuidPostings
+        )
+    }
 }
 
 /// Sentinels in day columns.
@@ -260,6 +280,16 @@ impl<'a> View<'a> {
     /// Makes a view over one slice per section (in `Section::ALL` order), checking that
     /// every column's length agrees with the counts it implies. O(number of sections).
     pub fn new(s: &[&'a [u8]; SECTION_COUNT]) -> Result<View<'a>, IndexError> {
+        Self::make(s, true)
+    }
+
+    /// [`View::new`] for a view without the lookup-only sections (left empty): the
+    /// device offsets then index nothing, and any device read is an error.
+    pub fn without_lookups(s: &[&'a [u8]; SECTION_COUNT]) -> Result<View<'a>, IndexError> {
+        Self::make(s, false)
+    }
+
+    fn make(s: &[&'a [u8]; SECTION_COUNT], devices: bool) -> Result<View<'a>, IndexError> {
         let get = |k: Section| s[k.index()];
         let col32 = |k: Section| Col::<u32>::new(get(k), k);
         let col64 = |k: Section| Col::<u64>::new(get(k), k);
@@ -309,7 +339,7 @@ impl<'a> View<'a> {
             guid_postings: col32(Section::GuidPostings)?,
             rejects: get(Section::Rejects),
         }
-        .checked()
+        .checked(devices)
     }
 
     /// Checks that an offsets column ends at the count of what it indexes.
@@ -324,8 +354,10 @@ impl<'a> View<'a> {
         Ok(())
     }
 
-    fn checked(self) -> Result<View<'a>, IndexError> {
-        Self::check_end(self.inst_devices, self.dev_inst.len())?;
+    fn checked(self, devices: bool) -> Result<View<'a>, IndexError> {
+        if devices {
+            Self::check_end(self.inst_devices, self.dev_inst.len())?;
+        }
         Self::check_end(self.group_members, self.member_inst.len())?;
         Ok(self)
     }

@@ -180,8 +180,34 @@ const MPXN_INVALID: u64 = 2;
 const FLAG_ESME: u8 = 1;
 const FLAG_GSME: u8 = 2;
 const FLAG_DORMANT: u8 = 4;
+/// The slot of a line that was not accepted (see [`Ingested::rows`]).
+const FLAG_REJECTED: u8 = 8;
 
 impl Row {
+    /// The slot of a rejected line: belongs to no installation.
+    const REJECTED: Row = Row {
+        line_ref: LineRef(0),
+        installation_key: 0,
+        fingerprint: 0,
+        device: 0,
+        mpxn_raw: MPXN_NOT_APPLICABLE,
+        installation_start: 0,
+        installation_len: 0,
+        source: 0,
+        group: NO_GROUP,
+        party: UNKNOWN_PARTY,
+        installed_on: DAY_NONE,
+        last_comms: DAY_NONE,
+        flags: FLAG_REJECTED,
+        chain: 0,
+        device_type: 0,
+    };
+
+    /// False for the slot of a rejected line.
+    pub fn accepted(&self) -> bool {
+        self.flags & FLAG_REJECTED == 0
+    }
+
     pub fn meter_kind(&self) -> MeterKind {
         match self.flags & (FLAG_ESME | FLAG_GSME) {
             FLAG_ESME => MeterKind::Esme,
@@ -324,6 +350,8 @@ impl InventoryFile {
 
 /// Everything ingest hands on.
 pub struct Ingested {
+    /// One slot per line read, in file and line order; a rejected line's slot is not
+    /// [`Row::accepted`] (so rows are written in place, never compacted or copied).
     pub rows: Vec<Row>,
     pub rejects: Vec<Reject>,
     /// Lines read, header excluded, over all files.
@@ -337,7 +365,6 @@ pub struct Ingested {
 
 /// What one parse chunk produces; merged in chunk order.
 struct ChunkOutput {
-    rows: Vec<Row>,
     rejects: Vec<Reject>,
     lines: u64,
     sources: Interned,
@@ -365,9 +392,10 @@ impl Default for IngestSettings {
 }
 
 /// Parses every inventory file into rows and rejects. Each file is cut into chunks at
-/// line ends, chunks are parsed in parallel, and the results are merged in file and
-/// line order, so the outcome is the same for any thread count. Memory: one [`Row`] per
-/// accepted line plus one chunk's worth of transient copies.
+/// line ends; the lines are counted first, so each chunk parses straight into its own
+/// part of one vector with a slot per line (no per-chunk copies to merge). Ids interned
+/// per chunk are then remapped to global ones in parallel. The outcome is the same for
+/// any thread count. Memory: one [`Row`] per line.
 pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSettings) -> Ingested {
     let mut jobs = Vec::new();
     for (file_index, file) in files.iter().enumerate() {
@@ -383,15 +411,32 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
             start = end;
         }
     }
-    let t = crate::timing::stage("ingest: parse chunks");
-    let mut outputs: Vec<ChunkOutput> = jobs
+    let t = crate::timing::stage("ingest: count lines");
+    // Lines as `parse_chunk` walks them: one per `\n`, plus an unterminated last one.
+    let lines: Vec<usize> = jobs
         .par_iter()
-        .map(|&(file_index, start, end)| parse_chunk(files, file_index, start, end, registry))
+        .map(|&(file_index, start, end)| {
+            let chunk = &files[file_index].bytes[start..end];
+            memchr::memchr_iter(b'\n', chunk).count() + usize::from(chunk.last() != Some(&b'\n'))
+        })
+        .collect();
+    let total: usize = lines.iter().sum();
+    let mut rows = Vec::with_capacity(total);
+    rows.par_extend(rayon::iter::repeat_n(Row::REJECTED, total));
+    drop(t);
+
+    let t = crate::timing::stage("ingest: parse chunks");
+    let outputs: Vec<ChunkOutput> = split_by(&mut rows, &lines)
+        .into_par_iter()
+        .zip(&jobs)
+        .map(|(slots, &(file_index, start, end))| {
+            parse_chunk(files, file_index, start, end, registry, slots)
+        })
         .collect();
     drop(t);
-    let _t = crate::timing::stage("ingest: merge chunks");
 
     // Merge: line numbers by prefix sums per file, interned ids remapped to global ones.
+    let _t = crate::timing::stage("ingest: merge chunks");
     let mut sources = Interned::default();
     let mut groups = Interned::default();
     let mut device_types = Interned::default();
@@ -403,7 +448,7 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
         .collect();
     let mut next_line = vec![2u64; files.len()];
     let mut maps = Vec::with_capacity(outputs.len());
-    for (output, &(file_index, start, end)) in outputs.iter_mut().zip(&jobs) {
+    for (output, &(file_index, start, end)) in outputs.into_iter().zip(&jobs) {
         let source_map: Vec<u32> = (0..output.sources.len() as u32)
             .map(|id| sources.intern(output.sources.get(id)))
             .collect();
@@ -418,42 +463,29 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
             .collect();
         maps.push((source_map, group_map, type_map));
         let first_line = next_line[file_index];
-        rejects.extend(
-            std::mem::take(&mut output.rejects)
-                .into_iter()
-                .map(|mut r| {
-                    r.line_no += first_line;
-                    r
-                }),
-        );
+        rejects.extend(output.rejects.into_iter().map(|mut r| {
+            r.line_no += first_line;
+            r
+        }));
         next_line[file_index] += output.lines;
         rows_read += output.lines;
         checksums[file_index] =
             crc32c::crc32c_combine(checksums[file_index], output.crc, end - start);
     }
-    // Rows are copied into one vector in parallel: row `i` is found by a binary search
-    // over the chunks' first indices (cheap: the offsets stay in cache).
-    let mut firsts = Vec::with_capacity(outputs.len());
-    let mut total = 0usize;
-    for output in &outputs {
-        firsts.push(total);
-        total += output.rows.len();
-    }
-    let mut rows = Vec::with_capacity(total);
-    rows.par_extend((0..total).into_par_iter().with_min_len(1 << 14).map(|i| {
-        let chunk = firsts.partition_point(|&first| first <= i) - 1;
-        let mut row = outputs[chunk].rows[i - firsts[chunk]];
-        let (source_map, group_map, type_map) = &maps[chunk];
-        row.source = source_map[row.source as usize];
-        if row.device_type != OTHER_DEVICE_TYPE {
-            row.device_type = type_map[row.device_type as usize];
-        }
-        if row.group != NO_GROUP {
-            row.group = group_map[row.group as usize];
-        }
-        row
-    }));
-    drop(outputs);
+    split_by(&mut rows, &lines)
+        .into_par_iter()
+        .zip(&maps)
+        .for_each(|(slots, (source_map, group_map, type_map))| {
+            for row in slots.iter_mut().filter(|r| r.accepted()) {
+                row.source = source_map[row.source as usize];
+                if row.device_type != OTHER_DEVICE_TYPE {
+                    row.device_type = type_map[row.device_type as usize];
+                }
+                if row.group != NO_GROUP {
+                    row.group = group_map[row.group as usize];
+                }
+            }
+        });
     Ingested {
         rows,
         rejects,
@@ -465,19 +497,31 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
     }
 }
 
+/// Cuts `rows` into consecutive parts of the given lengths.
+fn split_by<'r>(mut rows: &'r mut [Row], lengths: &[usize]) -> Vec<&'r mut [Row]> {
+    let mut parts = Vec::with_capacity(lengths.len());
+    for &n in lengths {
+        let (part, rest) = rows.split_at_mut(n);
+        parts.push(part);
+        rows = rest;
+    }
+    parts
+}
+
+/// Parses one chunk's lines into `slots` (one per line, in order; a rejected line's
+/// slot is left as it is, not accepted).
 fn parse_chunk(
     files: &[InventoryFile],
     file_index: usize,
     start: usize,
     end: usize,
     registry: &Registry,
+    slots: &mut [Row],
 ) -> ChunkOutput {
     let file = &files[file_index];
     let bytes: &[u8] = &file.bytes;
     let chunk = &bytes[start..end];
     let mut out = ChunkOutput {
-        // Sized once: at most one row per line.
-        rows: Vec::with_capacity(memchr::memchr_iter(b'\n', chunk).count() + 1),
         rejects: Vec::new(),
         lines: 0,
         sources: Interned::default(),
@@ -489,9 +533,11 @@ fn parse_chunk(
     let chunk_is_utf8 = std::str::from_utf8(chunk).is_ok();
     let mut parser = RowParser::new(file, registry);
     let mut offset = start;
+    let mut previous: Option<usize> = None;
     while offset < end {
         let (line, next) = line_at(&bytes[..end], offset);
         let line_no = out.lines;
+        let slot = line_no as usize;
         out.lines += 1;
         let line_ref = LineRef::new(file_index, offset);
         let utf8 = chunk_is_utf8 || std::str::from_utf8(line).is_ok();
@@ -502,12 +548,17 @@ fn parse_chunk(
         };
         match result {
             Ok(mut row) => {
-                if let Some(previous) = out.rows.last() {
-                    if previous.chain < u8::MAX && same_installation(bytes, previous, &row) {
-                        row.chain = previous.chain + 1;
+                // Chain to the previous accepted row (by slot distance) when it is of
+                // the same installation.
+                if let Some(p) = previous {
+                    let distance = slot - p + usize::from(slots[p].chain);
+                    if distance <= usize::from(u8::MAX) && same_installation(bytes, &slots[p], &row)
+                    {
+                        row.chain = distance as u8;
                     }
                 }
-                out.rows.push(row)
+                slots[slot] = row;
+                previous = Some(slot);
             }
             Err(reason) => out.rejects.push(Reject {
                 line_ref,
@@ -517,6 +568,7 @@ fn parse_chunk(
         }
         offset = next;
     }
+    debug_assert_eq!(out.lines as usize, slots.len());
     out
 }
 
@@ -854,15 +906,19 @@ mod tests {
         let registry = Registry::open(&suppliers).unwrap();
         let files = vec![InventoryFile::open(&inventory).unwrap()];
         let ingested = ingest(&files, &registry, IngestSettings::default());
+        // One slot per line: the rejected line's slot (index 5) is not accepted.
+        let accepted: Vec<bool> = ingested.rows.iter().map(Row::accepted).collect();
+        assert_eq!(accepted.iter().filter(|a| !**a).count(), 1);
+        assert!(!accepted[5]);
         let chains: Vec<u8> = ingested.rows.iter().map(|r| r.chain).collect();
-        assert_eq!(chains, [0, 1, 0, 0, 0, 1, 2, 0, 0]);
+        assert_eq!(chains, [0, 1, 0, 0, 0, 0, 2, 3, 0, 0]);
         let heads: Vec<u32> = ingested
             .rows
             .iter()
             .enumerate()
             .map(|(i, r)| r.chain_head(i as u32))
             .collect();
-        assert_eq!(heads, [0, 0, 2, 3, 4, 4, 4, 7, 8]);
+        assert_eq!(heads, [0, 0, 2, 3, 4, 5, 4, 4, 8, 9]);
         // A chunk never chains to the previous chunk's rows.
         let tiny = IngestSettings { chunk_bytes: 1 };
         let ingested = ingest(&files, &registry, tiny);

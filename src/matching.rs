@@ -99,7 +99,9 @@ pub fn group_installations(corpus: Corpus<'_>) -> Installations {
         1 << bits,
         |i, push| {
             let r = &corpus.rows[i];
-            push((r.installation_key, r.fingerprint, i as u32));
+            if r.accepted() {
+                push((r.installation_key, r.fingerprint, i as u32));
+            }
         },
         |k: &GroupKey| top_bits(k.0, bits),
     );

@@ -61,6 +61,8 @@ pub struct Installation {
     pub source: u32,
     /// Its distinct rows: a range of [`Installations::rows`].
     pub rows: Range<u32>,
+    /// Its trimmed installation_id: a range of [`Installations::ids`].
+    pub id: Range<u64>,
 }
 
 /// Every installation, with identical rows collapsed.
@@ -70,6 +72,9 @@ pub struct Installations {
     pub rows: Vec<u32>,
     /// Rows dropped because an identical row was kept (SPEC §5 `duplicate_rows`).
     pub duplicate_rows: u64,
+    /// Every installation's id text, copied once while grouping, so that ordering and
+    /// laying out installations never go back to the mapped input at random places.
+    pub ids: Vec<u8>,
 }
 
 impl Installations {
@@ -81,6 +86,12 @@ impl Installations {
     /// A row that stands for the installation (for its id and source text).
     pub fn representative(&self, installation: u32) -> u32 {
         self.rows[self.list[installation as usize].rows.start as usize]
+    }
+
+    /// The installation's trimmed installation_id.
+    pub fn id(&self, installation: u32) -> &[u8] {
+        let r = &self.list[installation as usize].id;
+        &self.ids[r.start as usize..r.end as usize]
     }
 }
 
@@ -114,14 +125,18 @@ pub fn group_installations(corpus: Corpus<'_>) -> Installations {
         list: Vec::with_capacity(parts.iter().map(|p| p.list.len()).sum()),
         rows: Vec::with_capacity(parts.iter().map(|p| p.rows.len()).sum()),
         duplicate_rows: 0,
+        ids: Vec::with_capacity(parts.iter().map(|p| p.ids.len()).sum()),
     };
     for part in parts {
         let base = out.rows.len() as u32;
+        let id_base = out.ids.len() as u64;
         out.list.extend(part.list.into_iter().map(|mut inst| {
             inst.rows = inst.rows.start + base..inst.rows.end + base;
+            inst.id = inst.id.start + id_base..inst.id.end + id_base;
             inst
         }));
         out.rows.extend(part.rows);
+        out.ids.extend(part.ids);
         out.duplicate_rows += part.duplicate_rows;
     }
     out
@@ -204,6 +219,7 @@ fn group_segment(corpus: Corpus<'_>, keys: &[GroupKey]) -> Installations {
         list: Vec::new(),
         rows: Vec::with_capacity(keys.len()),
         duplicate_rows: 0,
+        ids: Vec::new(),
     };
     let mut start = 0;
     while start < keys.len() {
@@ -273,9 +289,14 @@ fn push_installation(corpus: Corpus<'_>, run: &[GroupKey], out: &mut Installatio
         }
         i += same;
     }
+    let representative = out.rows[begin as usize];
+    let id_start = out.ids.len() as u64;
+    out.ids
+        .extend_from_slice(&corpus.installation_text(representative));
     out.list.push(Installation {
         source: corpus.rows[run[0].2 as usize].source,
         rows: begin..out.rows.len() as u32,
+        id: id_start..out.ids.len() as u64,
     });
 }
 

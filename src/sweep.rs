@@ -8,7 +8,6 @@
 //! sweep and the index sweep share everything from the image on. A `Sweep` keeps the
 //! input files mapped, because rows point into them instead of copying text.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -135,9 +134,8 @@ impl Sweep {
     }
 
     /// Trimmed installation_id of an installation.
-    pub fn installation_text(&self, installation: u32) -> Cow<'_, [u8]> {
-        self.corpus()
-            .installation_text(self.installations.representative(installation))
+    pub fn installation_text(&self, installation: u32) -> &[u8] {
+        self.installations.id(installation)
     }
 
     /// Every installation in output order: source, then installation_id (byte order).

@@ -394,7 +394,7 @@ fn installation_part(
             Section::InstSource,
             dict.sources.rank(sweep.installations.list[inst].source),
         );
-        let id = heap.push(&sweep.installation_text(old));
+        let id = heap.push(sweep.installation_text(old));
         out.put(Section::InstId, id);
         out.put(Section::InstGroup, dict.groups.rank(facts.group));
         let mut findings = facts.findings;

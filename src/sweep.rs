@@ -166,10 +166,9 @@ impl Sweep {
             })
             .collect();
         keys.par_sort_unstable_by(|x, y| {
-            (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)).then_with(|| {
-                self.installation_text(x.3)
-                    .cmp(&self.installation_text(y.3))
-            })
+            (x.0, x.1, x.2)
+                .cmp(&(y.0, y.1, y.2))
+                .then_with(|| self.installation_text(x.3).cmp(self.installation_text(y.3)))
         });
         keys.into_iter().map(|k| k.3).collect()
     }

@@ -40,21 +40,23 @@
 //!
 //! # Memory
 //!
-//! Input files are mapped, not read: text fields that reach the output (installation ids)
-//! stay in the page cache and rows hold offsets to them. Each accepted line becomes one
-//! 72-byte [`ingest::Row`]; grouping sorts one 24-byte key per row, then one 16-byte key
-//! per valid GUID and per valid meter. At national scale (60 million rows) that is about
-//! 4 GiB of rows plus 1.3 GiB of transient sort keys. The in-memory index image a CSV
-//! sweep judges holds only what the judge and report read (no devices or lookup maps;
-//! about 40 bytes per installation plus its texts). Measured: about 130 bytes per row at
-//! the peak plus the mapped input — 5.7 GB peak RSS for 26 million rows, 13.2 GB for the
-//! national 60 million (see `BENCHMARKS.md`), inside 24 GiB. A sweep from a built `.mxi` file maps it and holds only
-//! the judgement (a few bytes per installation).
+//! Input files are mapped, not read: rows hold offsets into them, and each
+//! installation's id is copied once, while grouping, into one arena. Each line becomes
+//! one 72-byte [`ingest::Row`] slot (rejected lines included, as tombstones); grouping
+//! buckets one 24-byte key per row, then one 16-byte key per valid GUID and per valid
+//! meter. At national scale (60 million rows) that is about 4 GiB of rows plus about
+//! 3 GiB of transient keys at the peak. The in-memory index image a CSV sweep judges
+//! holds only what the judge and report read (no devices or lookup maps; about 40 bytes
+//! per installation plus its texts). Measured peaks are in `BENCHMARKS.md` (about 15 GB
+//! for the national 60 million rows, the mapped 5.8 GB input included, inside 24 GiB).
+//! A sweep from a built `.mxi` file maps it and holds only the judgement (a few bytes
+//! per installation).
 //!
 //! # Parallelism
 //!
 //! rayon throughout: files are cut into ~4 MiB chunks at line ends and parsed in
-//! parallel; grouping and matching use parallel sorts; per-installation facts, group
+//! parallel; grouping and matching use bucketed sorts (scatter by hash bits, sort each
+//! bucket in cache, in parallel); per-installation facts, group
 //! verdicts and output formatting are parallel maps. Every parallel result is merged in
 //! a fixed order and every output is sorted on its text, so the bytes written never
 //! depend on `RAYON_NUM_THREADS` or on input row order.
@@ -62,13 +64,15 @@
 //! # Quirks worth knowing
 //!
 //! - Hashes group rows, but never decide: equal installation hashes are confirmed on the
-//!   installation id text, equal row fingerprints on the full identity bytes.
+//!   installation id text (or by a shared chain head: consecutive input rows already
+//!   compared byte for byte), equal row fingerprints on the full identity bytes.
 //! - A quoted installation id with `""` escapes is the one text that is not a slice of
 //!   the mapped file; it is re-read from its line when needed (rare by construction).
 //! - The CSV sweep takes a detour through an in-memory index image on purpose: it makes
 //!   "CSV sweep and index sweep write the same bytes" true by construction.
-//! - Sweeps and lookups from a `.mxi` file check every section's CRC-32C first: a
-//!   flipped bit must never turn an exclusion into an unblock.
+//! - Sweeps and lookups from a `.mxi` file check the CRC-32C of every section they read
+//!   first (a sweep's view leaves out what it does not check): a flipped bit must never
+//!   turn an exclusion into an unblock.
 //! - The readings of spec points that the text leaves open are listed in
 //!   `ARCHITECTURE.md` ("Readings of the spec").
 

@@ -49,6 +49,8 @@ pub struct Sweep {
     pub groups: Interned,
     pub device_types: Interned,
     pub checksums: Vec<u32>,
+    /// In output order (source, then installation_id): installation `i` is the `i`-th
+    /// decision row.
     pub installations: Installations,
     pub matches: Matches,
     /// Per installation, what its own rows say.
@@ -73,7 +75,14 @@ pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {
         rows: &ingested.rows,
     };
     let t = timing::stage("group installations");
-    let installations = matching::group_installations(corpus);
+    let grouped = matching::group_installations(corpus);
+    drop(t);
+    // Renumber installations into output order now, so that every later stage (and
+    // the index layout) walks them front to back.
+    let t = timing::stage("output order");
+    let order = output_order(&grouped, &ingested.sources);
+    let installations = grouped.reordered(&order);
+    drop((grouped, order));
     drop(t);
     let t = timing::stage("find matches");
     let matches = matching::find_matches(&ingested.rows, &installations);
@@ -138,41 +147,6 @@ impl Sweep {
         self.installations.id(installation)
     }
 
-    /// Every installation in output order: source, then installation_id (byte order).
-    ///
-    /// Sorts fixed-size keys — the source's rank and the id's first 32 bytes as two
-    /// big-endian `u128`s, zero-padded — so nearly every comparison is two integer
-    /// compares; only equal keys (ids sharing 32 bytes, or differing only in trailing
-    /// NULs) fall back to comparing the full text. Zero padding never contradicts byte
-    /// order, so the fallback only refines ties.
-    pub fn installations_in_order(&self) -> Vec<u32> {
-        let mut source_rank = vec![0u32; self.sources.len()];
-        let mut by_text: Vec<u32> = (0..self.sources.len() as u32).collect();
-        by_text.sort_by(|&a, &b| self.sources.get(a).cmp(self.sources.get(b)));
-        for (rank, &id) in by_text.iter().enumerate() {
-            source_rank[id as usize] = rank as u32;
-        }
-        let mut keys: Vec<(u32, u128, u128, u32)> = (0..self.installations.list.len() as u32)
-            .into_par_iter()
-            .map(|i| {
-                let text = self.installation_text(i);
-                let mut head = [0u8; 32];
-                let n = text.len().min(32);
-                head[..n].copy_from_slice(&text[..n]);
-                let a = u128::from_be_bytes(head[..16].try_into().expect("16 bytes"));
-                let b = u128::from_be_bytes(head[16..].try_into().expect("16 bytes"));
-                let rank = source_rank[self.installations.list[i as usize].source as usize];
-                (rank, a, b, i)
-            })
-            .collect();
-        keys.par_sort_unstable_by(|x, y| {
-            (x.0, x.1, x.2)
-                .cmp(&(y.0, y.1, y.2))
-                .then_with(|| self.installation_text(x.3).cmp(self.installation_text(y.3)))
-        });
-        keys.into_iter().map(|k| k.3).collect()
-    }
-
     /// Writes the distinct canonical MPxNs the installation's meters carry, sorted as
     /// text and `;`-joined, into `out`. `keys` is scratch, so nothing is allocated per
     /// installation once it has grown.
@@ -197,4 +171,40 @@ impl Sweep {
             out.extend_from_slice(key.as_bytes());
         }
     }
+}
+
+/// Every installation in output order (SPEC §7: source, then installation_id, in byte
+/// order), as old installation numbers.
+///
+/// Sorts fixed-size keys — the source's rank and the id's first 32 bytes as two
+/// big-endian `u128`s, zero-padded — so nearly every comparison is two integer
+/// compares; only equal keys (ids sharing 32 bytes, or differing only in trailing
+/// NULs) fall back to comparing the full text. Zero padding never contradicts byte
+/// order, so the fallback only refines ties.
+fn output_order(installations: &Installations, sources: &Interned) -> Vec<u32> {
+    let mut source_rank = vec![0u32; sources.len()];
+    let mut by_text: Vec<u32> = (0..sources.len() as u32).collect();
+    by_text.sort_by(|&a, &b| sources.get(a).cmp(sources.get(b)));
+    for (rank, &id) in by_text.iter().enumerate() {
+        source_rank[id as usize] = rank as u32;
+    }
+    let mut keys: Vec<(u32, u128, u128, u32)> = (0..installations.list.len() as u32)
+        .into_par_iter()
+        .map(|i| {
+            let text = installations.id(i);
+            let mut head = [0u8; 32];
+            let n = text.len().min(32);
+            head[..n].copy_from_slice(&text[..n]);
+            let a = u128::from_be_bytes(head[..16].try_into().expect("16 bytes"));
+            let b = u128::from_be_bytes(head[16..].try_into().expect("16 bytes"));
+            let rank = source_rank[installations.list[i as usize].source as usize];
+            (rank, a, b, i)
+        })
+        .collect();
+    keys.par_sort_unstable_by(|x, y| {
+        (x.0, x.1, x.2)
+            .cmp(&(y.0, y.1, y.2))
+            .then_with(|| installations.id(x.3).cmp(installations.id(y.3)))
+    });
+    keys.into_iter().map(|k| k.3).collect()
 }

@@ -103,9 +103,9 @@ pub enum Purpose {
     Index,
 }
 
-/// Lays a finished sweep out as an index image. Cost: one sort of the installations by
-/// text, one of the shared MPxNs and, for an index, one of all MPxN keys by text and one
-/// of all GUIDs; memory about the size of the image itself (columns are sized exactly,
+/// Lays a finished sweep out as an index image (its installations are already in output
+/// order). Cost: one sort of the shared MPxNs and, for an index, one of all MPxN keys by
+/// text and one of all GUIDs; memory about the size of the image itself (columns are sized exactly,
 /// and per-chunk parts are merged in bounded batches).
 pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
@@ -166,15 +166,12 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         out.put(Section::PartyStatus, status);
     }
 
-    // Installations in output order; `new_of[old]` is an installation's index here.
-    let t = timing::stage("image: output order");
-    let order = sweep.installations_in_order();
-    drop(t);
+    // The sweep holds installations in output order already, so an installation's
+    // index in the image is its number in the sweep (`new_of` is the identity; kept as
+    // a map so the layout code states which numbering it writes).
     let t = timing::stage("image: installation columns");
-    let mut new_of = vec![0u32; order.len()];
-    for (new, &old) in order.iter().enumerate() {
-        new_of[old as usize] = new as u32;
-    }
+    let order: Vec<u32> = (0..n as u32).collect();
+    let new_of = &order;
     // Installation and device columns, built in parallel chunks and appended in order;
     // each chunk's heap references and device offsets are rebased as it is appended.
     // Batches of 16 chunks bound the parts held at once.
@@ -183,7 +180,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     for batch in order.chunks(16 << 16) {
         let mut parts: Vec<InstallationPart> = batch
             .par_chunks(1 << 16)
-            .map(|chunk| installation_part(sweep, &dict, chunk, &new_of, lookup))
+            .map(|chunk| installation_part(sweep, &dict, chunk, new_of, lookup))
             .collect();
         // Each part's heap references and device offsets are local to it: rebase them
         // (in parallel) to where the part lands, then append plain bytes.
@@ -261,7 +258,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     drop(t);
     if lookup {
         let _t = timing::stage("image: lookup maps");
-        lookup_maps(sweep, &new_of, &group_of_key, &mut out);
+        lookup_maps(sweep, new_of, &group_of_key, &mut out);
     }
     out.0[Section::Rejects.index()] = rejects_csv(sweep);
     out.0[Section::Meta.index()] =

@@ -143,7 +143,12 @@ pub fn group_installations(corpus: Corpus<'_>) -> Installations {
         |i, push| {
             let r = &corpus.rows[i];
             if r.accepted() {
-                push((r.installation_key, r.fingerprint, i as u32));
+                push((
+                    r.installation_key,
+                    r.fingerprint,
+                    i as u32,
+                    r.chain_head(i as u32),
+                ));
             }
         },
         |k: &GroupKey| top_bits(k.0, bits),
@@ -248,8 +253,10 @@ where
         .collect()
 }
 
-/// A row's grouping key: (installation hash, fingerprint, row index).
-type GroupKey = (u64, u64, u32);
+/// A row's grouping key: (installation hash, fingerprint, row index, chain head). The
+/// head rides along (in what would be padding) so that confirming an installation
+/// rarely touches the row itself.
+type GroupKey = (u64, u64, u32, u32);
 
 fn group_segment(corpus: Corpus<'_>, keys: &[GroupKey]) -> Installations {
     let mut out = Installations {
@@ -264,15 +271,14 @@ fn group_segment(corpus: Corpus<'_>, keys: &[GroupKey]) -> Installations {
         let end = start + keys[start..].iter().take_while(|k| k.0 == hash).count();
         let run = &keys[start..end];
         let first = run[0].2;
-        let first_head = corpus.rows[first as usize].chain_head(first);
+        let first_head = run[0].3;
         // Rows of one run of input lines share a chain head: equal, no text to read.
-        let same_installation = |row: u32| {
-            let r = &corpus.rows[row as usize];
-            r.chain_head(row) == first_head
-                || (r.source == corpus.rows[first as usize].source
-                    && corpus.installation_text(row) == corpus.installation_text(first))
+        let same_installation = |k: &GroupKey| {
+            k.3 == first_head
+                || (corpus.rows[k.2 as usize].source == corpus.rows[first as usize].source
+                    && corpus.installation_text(k.2) == corpus.installation_text(first))
         };
-        if run.iter().all(|k| same_installation(k.2)) {
+        if run.iter().all(same_installation) {
             push_installation(corpus, run, &mut out);
         } else {
             // Two installations with one hash: split the run by (source, text), keeping

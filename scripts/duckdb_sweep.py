@@ -7,74 +7,153 @@ What it is
     driven from Python through the `duckdb` package (`pip install duckdb`). It is a
     benchmark baseline, not a second engine: scripts/reference_sweep.py is the
     executable specification, and this script must write the same decisions.csv bytes.
+    It streams: no file is read whole and no output is built as one string, so it
+    runs at national scale (60M device rows, 5.8 GB of CSV) in bounded memory.
 
 How to run
     python3 scripts/duckdb_sweep.py --inventory F [--inventory F ...] \\
-        --suppliers F --as-of YYYY-MM-DD [--window-days N] --out DIR
+        --suppliers F --as-of YYYY-MM-DD [--window-days N] --out DIR \\
+        [--memory-limit SIZE] [--temp-dir DIR]
 
     Writes DIR/decisions.csv, DIR/duplicates.csv and DIR/rejects.csv and prints
     `rows_read=R accepted=A rejected=J duplicate_rows=D`. summary.json is not
     written. A refusal (bad header, bad registry, bad arguments) prints a message to
     stderr, writes nothing and exits with status 2.
 
-What is Python and what is SQL
-    SQL does everything from the raw text of each file onwards: BOM removal, splitting
-    into physical lines with line numbers, trailing CR, delimiter detection, RFC 4180
-    field splitting within a line (regexp_full_match / regexp_extract_all with a field
-    pattern), header checks, the reject rules, trimming, normalisation of MPAN / MPRN /
-    GUID with their check digits, date and RFC 3339 timestamp parsing, collapsing of
-    identical rows, grouping into installations, duplicate GUIDs, shared MPxN groups and
-    the TMAD 4.1C findings, supplier status, outcome precedence, sorting and CSV quoting.
+    --memory-limit (default: environment DUCKDB_MEMORY_LIMIT, else 16GB) is DuckDB's
+    memory_limit. All work happens in a fresh directory made under --temp-dir
+    (default: environment DUCKDB_SWEEP_TMPDIR, else the system temporary directory,
+    /tmp) and removed at the end, also on failure: the DuckDB database file and
+    DuckDB's temp_directory, where aggregates, joins and sorts spill beyond the limit.
+    DUCKDB_SWEEP_VERBOSE=1 prints each stage's time, DuckDB's memory and spill on stderr.
 
-    Python is I/O glue only:
-    - argument parsing, writing the output files, raising the refusals that SQL
-      queries detect;
-    - undecodable bytes: DuckDB refuses invalid UTF-8 in a VARCHAR, so each file is
-      first checked with one `bytes.decode("utf-8")` call. A file that decodes is read
-      by DuckDB itself (read_text). A file that does not is decoded by Python with
-      U+FFFD replacement (exactly the `raw` the rejects output wants) into a temporary
-      copy, and Python records the line numbers that held invalid bytes (one loop
-      step per *bad line*, found from the decoder's error positions, never per row).
-      SQL reads that copy and rejects those lines as `undecodable bytes` first, as
-      the Appendix orders.
-
-    Known limitations: DuckDB's read_text treats its argument as a glob, so an input
-    path containing `*`, `?` or `[` is not supported; each file is read whole into one
-    string (so one file must stay under DuckDB's 4 GB string limit: the national
-    SMETS2 file of `mpxn-recon gen --rows 60000000` is 3.4 GB) and each output file is
-    built as one string.
+How it works
+    1. Headers (Python, I/O glue). The first physical line of each file is read by
+       Python (BOM and one trailing CR removed, UTF-8 checked) and split and checked
+       in SQL (delimiter, quoting, names, required and repeated columns). The
+       registry is checked first, then every inventory header, before any body is
+       read; a refusal writes nothing.
+    2. Lines (DuckDB's CSV scanner). Each file is one CREATE TABLE lines_<i> AS SELECT
+       ... FROM read_csv(file, columns = {'line': 'VARCHAR'}, quote = '', escape = '',
+       delim = '\\x1f', new_line = LF or CRLF as the header line ended, compression =
+       'none', ...): one row per physical line, scanned in parallel and streamed
+       through the parsing SQL below straight into a compressed table (no raw line is
+       kept except for rejected rows). Physical line numbers: the CTAS runs with
+       preserve_insertion_order = true, under which DuckDB stores the rows of one
+       statement in scan (= file) order, so rowid + 1 is the 1-based line number (row
+       0, the header, is skipped by the inventory_rows view). The scanner's split is
+       verified, not trusted: the byte lengths of the lines it returned, plus the BOM
+       and one LF or CRLF per terminated line, must add up to the file's size.
+       Everywhere else preserve_insertion_order is false.
+    3. Fallback (Python, per file). A file the scanner refuses or splits differently
+       from the Appendix is read again by Python, line by line, into a staging table
+       in order (same line rule; a line that is not valid UTF-8 is stored with U+FFFD
+       replacement and flagged, and SQL rejects it as `undecodable bytes` first), then
+       parsed by the same SQL. This covers invalid UTF-8 (DuckDB refuses it in a
+       VARCHAR), LF and CRLF mixed in one file, a CR that is not part of a line end, a
+       0x1F byte, and a CRLF file whose last line ends in a bare CR. It costs one
+       Python step per line of that file only; every other file is not affected. The
+       sample's smso-charlie part 2 (a Latin-1 byte) takes this path.
+    4. Parsing (SQL, in the same pass as the scan). RFC 4180 field splitting within a
+       line (regexp_full_match / regexp_extract_all; a line without `"` uses
+       string_split), reject reasons in the Appendix order, trimming, ASCII case
+       folding, MPAN / MPRN / GUID normalisation with their check digits. The header's
+       delimiter and column positions are literals in that SQL.
+    5. The sweep (SQL, one materialised table per stage): devices (identical rows
+       collapsed, dates parsed once per distinct text, registry joined), installations
+       (one GROUP BY with every per-installation finding and the communication
+       status), member_findings (shared MPxN groups and the TMAD 4.1C findings); the
+       decisions are a query over installations and member_findings.
+    6. Outputs (SQL). Each output is one VARCHAR line per row, quoted by csv_field
+       (minimal RFC 4180 quoting, SPEC §7), sorted in SQL (byte order) and written by
+       COPY ... TO (FORMAT csv, QUOTE '', ESCAPE '', a delimiter no line holds), which
+       streams the lines as they are; the header is the first line. The files are
+       written under temporary names in DIR and renamed once all three exist.
 
 Memory
-    DuckDB runs with memory_limit 16GB (environment DUCKDB_MEMORY_LIMIT overrides it)
-    and spills to a temporary directory beyond it. At 60M rows that took 9 minutes,
-    16.8 GB peak RSS and about 30 GB of spill (see BENCHMARKS.md); with 1GB at 6M rows
-    it completes too (54 s, 1.2 GB), with identical outputs.
+    What keeps a national run inside the limit: the tables live in a database file
+    (compressed, about 28 bytes per device row instead of about 140 in memory, and
+    evictable without writing), and the two collapses that would otherwise need a
+    hash table over every row are narrowed first: identical rows must share their
+    device_key, so DISTINCT runs only on rows whose device_key occurs more than once,
+    and only those can hold a DUPLICATE_GUID; an MPxN can be shared or repeated only
+    if more than one meter carries it, so the duplicate groups are built from those
+    meters alone. The largest remaining operators are the GROUP BY device_key and the
+    GROUP BY installation (peak RSS at 6M: 1.3 GB, during the latter).
+
+Measured (this machine: 2 cores, 24 GiB; DuckDB 2.0.0, Python 3.11; warm cache,
+/usr/bin/time -v; other jobs were running, so times are noisy):
+    rows  memory_limit   wall    peak RSS   spill    outputs vs the engine
+    1M    16GB            5.2 s   0.34 GB    0        decisions, duplicates, rejects identical
+    6M    16GB           22.7 s   1.35 GB    0        identical
+    6M    1.6GB          22.9 s   1.31 GB    0        identical
+    6M    500MB          25.2 s   0.60 GB    89 MB    identical
+    6M    250MB          33.8 s   0.36 GB    193 MB   identical
+    (The previous version, which read each file whole with read_text and built each
+    output as one string: 1M 5.1 s / 1.0 GB, 6M 31.7 s / 5.55 GB.) Peak RSS grows
+    about linearly with rows, so at 60M expect about 13 to 14 GB of RSS with the default
+    16GB limit, and a few GB of database file in the work directory.
 
 Performance notes (the only non-obvious SQL)
     A few cheap fast paths keep it honest as a baseline and do not change results: a
-    line without `"` is split with string_split instead of the RFC 4180 regex; atrim
-    skips trim() when the first and last characters sort above ' '; aupper/alower use
-    upper()/lower() on pure-ASCII text (identical there) and translate() otherwise;
-    each distinct date text is parsed once (the `calendar` CTE); normalisation is
-    staged in CTEs so DuckDB macros do not re-evaluate their arguments.
+    line without `"` is split with string_split instead of the RFC 4180 regex (and
+    cannot have malformed quoting); a "plain" line (only ASCII, no ASCII whitespace:
+    nearly all) skips trim() and uses upper() directly and plain replace() to strip
+    identifiers; a device_id already in canonical GUID form is its own canonical form;
+    atrim skips trim() when the first and last characters sort above ' '; each
+    distinct date text is parsed once (the `calendar` CTE); normalisation is staged in
+    CTEs so DuckDB macros do not re-evaluate their arguments.
 
-Checked against: datasets/sample/expected (decisions, duplicates, rejects: identical),
-the engine on /tmp/scale/gen.py data at 100k and 1M installations (identical), and
-scripts/reference_sweep.py on randomly generated hostile inputs (BOM, CRLF, quoting,
-invalid UTF-8, timestamps with offsets, identical rows, refusals).
+Limitations
+    - A file that takes the Python fallback (item 3) is slow: about a microsecond or
+      two of Python per line, so minutes for a national-size file with one bad byte.
+    - The scanner's line order is DuckDB's documented insertion-order preservation for
+      CREATE TABLE AS; it is not verified per run (the byte check proves the split,
+      not the order). The rejects line numbers matched the engine at 1M and 6M, where
+      the scan is parallel over many row groups.
+    - The unit separator (0x1F) stands in for "no delimiter" in read_csv: a file that
+      contains it takes the fallback.
+
+Checked against: datasets/sample/expected (decisions, duplicates, rejects: identical,
+and the row accounting); the engine's outputs on `mpxn-recon gen` data at 1M and 6M rows
+(datasets/generated/bench-*: decisions, duplicates and rejects identical, also at 1.6GB,
+500MB and 250MB memory limits); scripts/reference_sweep.py on 150 randomly generated
+hostile inputs (BOM, CRLF, mixed line ends, quoting, malformed quotes, invalid UTF-8,
+NUL and 0x1F bytes, bare CRs, blank lines, pipe files, shuffled and unknown columns,
+non-ASCII and whitespace spellings, timestamps with offsets, identical rows, shared
+MPxNs, duplicate GUIDs; 310 files read by the scanner, 159 by the fallback) and on 27
+targeted cases from tests/integration/bad_input.rs (empty, BOM-only and two-BOM files,
+header-only files, a 1 MB header field, a 3 MB row, 10,000 columns, 10,000 blank lines,
+a CR-only file, glob characters and a .gz suffix in the file name, refusals): all
+identical, refusals included.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import tempfile
+import time
 
 import duckdb
 
 USAGE = ("usage: duckdb_sweep.py --inventory F [--inventory F ...] --suppliers F "
-         "--as-of YYYY-MM-DD [--window-days N] --out DIR")
+         "--as-of YYYY-MM-DD [--window-days N] --out DIR [--memory-limit SIZE] [--temp-dir DIR]")
+
+VERBOSE = os.environ.get("DUCKDB_SWEEP_VERBOSE", "") not in ("", "0")
+_started = time.monotonic()
+
+
+def progress(con, message: str) -> None:
+    """Stage timings on stderr when DUCKDB_SWEEP_VERBOSE is set."""
+    if VERBOSE:
+        used, spilled = con.execute(
+            "SELECT (SELECT sum(memory_usage_bytes) FROM duckdb_memory()), "
+            "(SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files())").fetchone()
+        print(f"duckdb_sweep: {time.monotonic() - _started:7.1f}s {message} "
+              f"(DuckDB memory {used / 1e6:.0f} MB, spill files {spilled / 1e6:.0f} MB)", file=sys.stderr)
 
 
 class Refusal(Exception):
@@ -119,6 +198,8 @@ CREATE MACRO atrim(s) AS CASE WHEN s = '' OR (s[1] > ' ' AND s[-1] > ' ') THEN s
 CREATE MACRO is_ascii(s) AS NOT regexp_matches(s, '[^\\x00-\\x7F]');
 CREATE MACRO aupper(s) AS CASE WHEN is_ascii(s) THEN upper(s)
     ELSE translate(s, 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') END;
+-- On a "plain" (ASCII, whitespace-free) line upper() is exactly the ASCII rule.
+CREATE MACRO pupper(plain, s) AS CASE WHEN plain THEN upper(s) ELSE aupper(s) END;
 CREATE MACRO alower(s) AS CASE WHEN is_ascii(s) THEN lower(s)
     ELSE translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') END;
 
@@ -207,162 +288,300 @@ CREATE MACRO csv_field(v) AS CASE WHEN regexp_matches(v, '[,"\\r\\n]')
 
 
 # ---------------------------------------------------------------------------
-# Reading files: SQL from the raw text on
+# Reading files: DuckDB's CSV scanner, one physical line per row
 # ---------------------------------------------------------------------------
 
-def stage_file(path: str, tmpdir: str, index: int) -> tuple[str, list[int]]:
-    """Return (path DuckDB should read, line numbers holding undecodable bytes).
+# The scanner reads each file as one VARCHAR column: quoting and escaping off, and a
+# delimiter (the ASCII unit separator) that real inventories never contain. A file the
+# scanner cannot read exactly as the Appendix splits lines either raises an error
+# (invalid UTF-8, a CR that is not part of the file's line ending, LF and CRLF mixed, a
+# unit separator) or fails the byte count in load_lines, and that file alone takes the
+# Python fallback.
+UNIT_SEP = "\x1f"
+BOM = b"\xef\xbb\xbf"
+FALLBACK_BATCH = 100_000
 
-    I/O glue: DuckDB cannot hold invalid UTF-8, so a file that does not decode is
-    replaced by a U+FFFD-decoded copy and its bad lines are listed for SQL to reject.
-    """
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        raise Refusal(f"{path}: cannot read: {err.strerror}")
-    try:
-        data.decode("utf-8")
-        return path, []
-    except UnicodeDecodeError:
-        pass
-    bad_lines = []
-    pos = 0
-    while True:
+
+def scan_sql(path: str, new_line: str) -> str:
+    """Every physical line of a file, in file order, as (line, undecodable)."""
+    return (f"SELECT coalesce(line, '') AS line, false AS undecodable FROM read_csv({sql_str(path)}, "
+            "columns = {'line': 'VARCHAR'}, header = false, auto_detect = false, skip = 0, "
+            f"delim = {sql_str(UNIT_SEP)}, quote = '', escape = '', comment = '', "
+            f"new_line = {sql_str(new_line)}, compression = 'none')")
+
+
+def is_scanner_refusal(err: Exception) -> bool:
+    return isinstance(err, duckdb.InvalidInputException) and "CSV" in str(err)
+
+
+class InputFile:
+    """One input file: what SQL needs to know about it before reading its body."""
+
+    def __init__(self, index: int, role: str, path: str, workdir: str):
+        self.index = index
+        self.role = role
+        self.path = path
+        # rejects.csv names the file exactly as given on the command line.
+        self.display = os.fsencode(path).decode("utf-8", "replace")
+        # read_csv treats its argument as a glob (and SQL needs it quoted): DuckDB
+        # reads the file through a plainly named symlink instead.
+        self.scan_path = os.path.join(workdir, f"input_{index}")
+        self.header_present = False
+        self.header_text = ""
+        self.header_undecodable = False
+        self.new_line = "\\n"
+        self.bom = False
+        self.size = 0
+        self.ends_with_lf = False
+        self.table = f"lines_{index}"
+
+    def read_header(self) -> None:
+        """I/O glue: the first physical line (header), read by Python before SQL splits it.
+
+        It decides the delimiter and the column positions that the body's SQL is built
+        with, and whether the file ends lines with LF or CRLF (the scanner is told which).
+        """
         try:
-            data[pos:].decode("utf-8")
-            break
-        except UnicodeDecodeError as err:
-            at = pos + err.start
-            bad_lines.append(data.count(b"\n", 0, at) + 1)
-            nl = data.find(b"\n", at)
-            if nl == -1:
-                break
-            pos = nl + 1
-    copy = os.path.join(tmpdir, f"input_{index}.txt")
-    with open(copy, "wb") as handle:
-        handle.write(data.decode("utf-8", "replace").encode("utf-8"))
-    return copy, bad_lines
+            with open(self.path, "rb") as handle:
+                first = handle.readline()
+                self.size = handle.seek(0, os.SEEK_END)
+                if self.size:
+                    handle.seek(self.size - 1)
+                    self.ends_with_lf = handle.read(1) == b"\n"
+        except OSError as err:
+            raise Refusal(f"{self.display}: cannot read: {err.strerror}")
+        if first.startswith(BOM):
+            first = first[len(BOM):]
+            self.bom = True
+        if first == b"":
+            return  # empty file (a BOM alone included)
+        self.header_present = True
+        if first.endswith(b"\r\n"):
+            self.new_line = "\\r\\n"
+        first = first[:-1] if first.endswith(b"\n") else first
+        first = first[:-1] if first.endswith(b"\r") else first
+        try:
+            self.header_text = first.decode("utf-8")
+        except UnicodeDecodeError:
+            self.header_text = first.decode("utf-8", "replace")
+            self.header_undecodable = True
+        os.symlink(os.path.abspath(self.path), self.scan_path)
+
+    def stage_fallback(self, con, table: str) -> None:
+        """Python fallback for a file the scanner refused: its lines into `table`, in order.
+
+        Lines are split as the Appendix says (LF; one trailing CR removed; a BOM only at
+        the start), each decoded strictly, or else with U+FFFD replacement (exactly the
+        `raw` rejects.csv wants) and flagged, so SQL rejects it as `undecodable bytes`.
+        One Python step per line: slow, but only for such a file.
+        """
+        con.execute(f"CREATE OR REPLACE TABLE {table} (line VARCHAR, undecodable BOOLEAN)")
+        lines: list[str] = []
+        flags: list[bool] = []
+
+        def flush() -> None:
+            if lines:
+                con.execute(f"INSERT INTO {table} SELECT unnest($1), unnest($2)", [lines, flags])
+                lines.clear()
+                flags.clear()
+
+        with open(self.path, "rb") as handle:
+            for number, raw in enumerate(handle):
+                if number == 0 and raw.startswith(BOM):
+                    raw = raw[len(BOM):]
+                raw = raw[:-1] if raw.endswith(b"\n") else raw
+                raw = raw[:-1] if raw.endswith(b"\r") else raw
+                try:
+                    lines.append(raw.decode("utf-8"))
+                    flags.append(False)
+                except UnicodeDecodeError:
+                    lines.append(raw.decode("utf-8", "replace"))
+                    flags.append(True)
+                if len(lines) >= FALLBACK_BATCH:
+                    flush()
+        flush()
 
 
-def load_lines(con, files: list[tuple[int, str, str, str]], bad: list[tuple[int, int]]) -> None:
-    """files: (file_idx, role 'inventory'|'registry', display path, path to read)."""
-    con.execute("CREATE TEMP TABLE input_files (file_idx INT, role VARCHAR, display VARCHAR)")
-    con.executemany("INSERT INTO input_files VALUES (?, ?, ?)", [(i, r, d) for i, r, d, _ in files])
-    con.execute("CREATE TEMP TABLE undecodable_lines (file_idx INT, line_no BIGINT)")
-    if bad:
-        con.executemany("INSERT INTO undecodable_lines VALUES (?, ?)", bad)
-    contents = " UNION ALL ".join(
-        f"SELECT {i} AS file_idx, content FROM read_text({sql_str(p)})" for i, _, _, p in files)
-    con.execute(f"""
-    CREATE TEMP TABLE physical_lines AS
-    WITH file_text AS (
-        -- ARCHITECTURE.md: a BOM is recognised only at the very start of a file.
-        SELECT file_idx,
-               CASE WHEN starts_with(content, chr(65279)) THEN substr(content, 2) ELSE content END AS content
-        FROM ({contents})
-    ),
-    pieces AS (
-        -- Appendix: "Lines end at LF; one trailing CR is removed; a last line without a
-        -- terminator counts." Line numbers are physical and 1-based, header = line 1.
-        SELECT file_idx, string_split(content, chr(10)) AS pieces FROM file_text
-    ),
-    numbered AS (
-        SELECT file_idx, len(pieces) AS n_pieces,
-               unnest(pieces) AS piece, generate_subscripts(pieces, 1) AS line_no
-        FROM pieces
-    )
-    SELECT file_idx, line_no,
-           CASE WHEN ends_with(piece, chr(13)) THEN substr(piece, 1, length(piece) - 1) ELSE piece END AS line
-    FROM numbered
-    WHERE NOT (line_no = n_pieces AND piece = '')   -- the empty piece after a final LF
-    """)
+def load_lines(con, f: InputFile, select_sql) -> None:
+    """CREATE TABLE f.table AS select_sql(line source): one row per physical line of f.
+
+    Line numbers come from the scan order: with preserve_insertion_order on, DuckDB
+    stores the rows of a CREATE TABLE ... AS SELECT FROM read_csv in file order (also
+    when the scan runs in parallel), so rowid + 1 is the 1-based physical line number.
+    The scan must also have split the lines exactly as the Appendix does: the byte
+    lengths it returns, plus one terminator per terminated line and the BOM, must add
+    up to the file's size. If they do not, or the scanner refused the file, the file
+    is read again by the Python fallback.
+    """
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(f"CREATE TABLE {f.table} AS {select_sql(scan_sql(f.scan_path, f.new_line))}")
+        lines, line_bytes = con.execute(f"SELECT count(*), sum(line_bytes) FROM {f.table}").fetchone()
+        terminated = lines if f.ends_with_lf else lines - 1
+        expected = f.size - len(BOM) * f.bom - terminated * (2 if f.new_line == "\\r\\n" else 1)
+        problem = None if line_bytes == expected else (
+            f"its {lines} lines hold {line_bytes} bytes, the file {expected} besides line ends")
+    except duckdb.Error as err:
+        if not is_scanner_refusal(err):
+            raise
+        problem = str(err).strip().splitlines()[0]
+    if problem is not None:
+        print(f"duckdb_sweep: note: {f.display}: DuckDB's CSV scanner cannot read it as lines "
+              f"({problem}); reading it line by line in Python instead", file=sys.stderr)
+        con.execute(f"DROP TABLE IF EXISTS {f.table}")
+        staging = f"fallback_{f.table}"
+        f.stage_fallback(con, staging)
+        source = f"SELECT line, undecodable FROM {staging} ORDER BY rowid"
+        con.execute(f"CREATE TABLE {f.table} AS {select_sql(source)}")
+        con.execute(f"DROP TABLE {staging}")
+    con.execute("SET preserve_insertion_order = false")
 
 
-ALL_COLUMNS = ("source", "group_id", "installation_id", "device_id", "device_type", "mpxn",
-               "installed_on", "last_comms_at", "supplier_id", "dormant", "party_id", "name", "status")
+INVENTORY_COLUMNS = ("source", "group_id", "installation_id", "device_id", "device_type",
+                     "mpxn", "installed_on", "last_comms_at", "supplier_id", "dormant")
+INVENTORY_REQUIRED = tuple(c for c in INVENTORY_COLUMNS if c not in ("last_comms_at", "dormant"))
+REGISTRY_COLUMNS = ("supplier_id", "party_id", "name", "status")
 
 
-def build_headers(con) -> None:
-    """Header line of every file: delimiter, names and the index of each known column."""
-    con.execute(f"""
-    CREATE TEMP TABLE headers AS
-    SELECT f.file_idx, f.role, f.display,
-           h.line IS NOT NULL AS present,
-           u.line_no IS NOT NULL AS undecodable,
-           -- Appendix: "Only `|` -> pipe; only `,` or neither -> comma; both -> refused."
-           contains(h.line, '|') AND contains(h.line, ',') AS both_delims,
-           CASE WHEN contains(h.line, '|') THEN '|' ELSE ',' END AS delim,
-           quoting_ok(h.line, CASE WHEN contains(h.line, '|') THEN '|' ELSE ',' END) AS quoting_ok,
-           list_transform(split_fields(h.line, CASE WHEN contains(h.line, '|') THEN '|' ELSE ',' END),
-                          lambda n: alower(atrim(n))) AS names,
-           {', '.join(f"list_position(names, '{c}') AS {c}_idx" for c in ALL_COLUMNS)}
-    FROM input_files f
-    LEFT JOIN physical_lines h ON h.file_idx = f.file_idx AND h.line_no = 1
-    LEFT JOIN undecodable_lines u ON u.file_idx = f.file_idx AND u.line_no = 1
-    """)
+def check_header(con, f: InputFile) -> dict:
+    """Split the header line in SQL and apply the Appendix header rules (refusals)."""
+    known, required = ((INVENTORY_COLUMNS, INVENTORY_REQUIRED) if f.role == "inventory"
+                       else (REGISTRY_COLUMNS, REGISTRY_COLUMNS))
+    if not f.header_present:
+        raise Refusal(f"{f.display}: file is empty: missing required column(s) {', '.join(required)}")
+    if f.header_undecodable:
+        raise Refusal(f"{f.display}: line 1: header is not valid UTF-8")
+    both, delim, qok, names = con.execute("""
+        SELECT both_delims, delim, quoting_ok(line, delim),
+               list_transform(split_fields(line, delim), lambda n: alower(atrim(n)))
+        FROM (SELECT $1 AS line,
+                     -- Appendix: "Only `|` -> pipe; only `,` or neither -> comma; both -> refused."
+                     contains($1, '|') AND contains($1, ',') AS both_delims,
+                     CASE WHEN contains($1, '|') THEN '|' ELSE ',' END AS delim)
+        """, [f.header_text]).fetchone()
+    if both:
+        raise Refusal(f"{f.display}: line 1: header contains both '|' and ',': cannot tell the delimiter")
+    if not qok:
+        raise Refusal(f"{f.display}: line 1: header has malformed quoting")
+    for column in known:
+        if names.count(column) > 1:
+            raise Refusal(f"{f.display}: line 1: column '{column}' is named twice in the header")
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise Refusal(f"{f.display}: line 1: header lacks required column(s): {', '.join(missing)}")
+    return {"delim": delim, "n_fields": len(names),
+            "index": {c: names.index(c) + 1 for c in known if c in names}}
 
 
-def check_headers(con, role: str) -> None:
-    """Appendix header rules; any problem refuses the run (raised here in Python)."""
-    inventory_cols = ["source", "group_id", "installation_id", "device_id", "device_type",
-                      "mpxn", "installed_on", "last_comms_at", "supplier_id", "dormant"]
-    inventory_req = [c for c in inventory_cols if c not in ("last_comms_at", "dormant")]
-    registry_cols = ["supplier_id", "party_id", "name", "status"]
-    for file_idx, role, display, present, undecodable, both, qok, names in con.execute(
-            "SELECT file_idx, role, display, present, undecodable, both_delims, quoting_ok, names "
-            "FROM headers WHERE role = ? ORDER BY file_idx", [role]).fetchall():
-        known, required = ((inventory_cols, inventory_req) if role == "inventory"
-                           else (registry_cols, registry_cols))
-        if not present:
-            raise Refusal(f"{display}: file is empty: missing required column(s) {', '.join(required)}")
-        if undecodable:
-            raise Refusal(f"{display}: line 1: header is not valid UTF-8")
-        if both:
-            raise Refusal(f"{display}: line 1: header contains both '|' and ',': cannot tell the delimiter")
-        if not qok:
-            raise Refusal(f"{display}: line 1: header has malformed quoting")
-        for column in known:
-            if names.count(column) > 1:
-                raise Refusal(f"{display}: line 1: column '{column}' is named twice in the header")
-        missing = [c for c in required if c not in names]
-        if missing:
-            raise Refusal(f"{display}: line 1: header lacks required column(s): {', '.join(missing)}")
-
-
-def parsed_lines_sql(role: str) -> str:
-    """Body lines of the files of one role, split into fields, with the reject reason."""
+def split_sql(source: str, header: dict) -> str:
+    """The rows of `source` (line, undecodable, ...) with the line split into fields and
+    the line-level reject reason."""
+    d = sql_str(header["delim"])
     return f"""
-    SELECT l.file_idx, l.line_no, l.line, h.* EXCLUDE (file_idx),
-           f.fields,
-           -- Appendix: reject reasons, tested in this order.
-           CASE WHEN u.line_no IS NOT NULL THEN 'undecodable bytes'
-                WHEN NOT quoting_ok(l.line, h.delim) THEN 'malformed quoting'
-                WHEN len(f.fields) <> len(h.names) THEN 'wrong number of fields'
+    SELECT *,
+           -- Appendix: reject reasons, tested in this order (the empty source and
+           -- installation_id checks follow once the fields are trimmed).
+           CASE WHEN undecodable THEN 'undecodable bytes'
+                WHEN contains(line, '"') AND NOT quoting_ok(line, {d}) THEN 'malformed quoting'
+                WHEN len(fields) <> {header['n_fields']} THEN 'wrong number of fields'
            END AS line_problem
-    FROM physical_lines l
-    JOIN headers h ON h.file_idx = l.file_idx AND h.role = '{role}'
-    LEFT JOIN undecodable_lines u ON u.file_idx = l.file_idx AND u.line_no = l.line_no
-    CROSS JOIN LATERAL (SELECT split_fields(l.line, h.delim) AS fields) f
-    WHERE l.line_no > 1
+    FROM (SELECT *, split_fields(line, {d}) AS fields FROM ({source}))
     """
 
 
-def col(name: str) -> str:
-    """A trimmed column value by header name ('' when the column is absent)."""
-    return f"atrim(coalesce(fields[{name}_idx], ''))"
+def cell(header: dict, column: str) -> str:
+    """A field by header name ('' when the optional column is absent)."""
+    i = header["index"].get(column)
+    return f"coalesce(fields[{i}], '')" if i else "''"
 
 
-def load_registry(con) -> None:
+def inventory_rows_sql(f: InputFile, header: dict):
+    """SELECT building one inventory_rows row per line of f (header line included)."""
+    def select(source: str) -> str:
+        cells = ", ".join(f"{cell(header, c)} AS {c}" for c in INVENTORY_COLUMNS)
+        trimmed = ", ".join(f"CASE WHEN plain THEN {c} ELSE atrim({c}) END AS {c}" for c in INVENTORY_COLUMNS)
+        return f"""
+    WITH split AS ({split_sql(source, header)}),
+    cells AS (
+        -- A "plain" line holds no ASCII whitespace and only ASCII characters (nearly
+        -- every line): none of its fields needs trimming or whitespace removal, and
+        -- upper() is the ASCII rule on it. Other lines take the general macros.
+        SELECT line, line_problem,
+               NOT regexp_matches(line, '[\\t\\x0B\\x0C\\r ]|[^\\x00-\\x7F]') AS plain,
+               {cells}
+        FROM split
+    ),
+    trimmed AS (SELECT line, line_problem, plain, {trimmed} FROM cells),
+    cased AS (
+        -- SPEC §5: a row is rejected only when it cannot be attributed to an installation.
+        SELECT coalesce(line_problem,
+                        CASE WHEN source = '' THEN 'empty source'
+                             WHEN installation_id = '' THEN 'empty installation_id' END) AS reject_reason,
+               line, plain,
+               -- every field trimmed; source, group_id, device_type, supplier_id ASCII upper case
+               pupper(plain, source) AS source, pupper(plain, group_id) AS group_id, installation_id,
+               device_id, pupper(plain, device_type) AS device_type, mpxn AS mpxn_text,
+               installed_on, last_comms_at, pupper(plain, supplier_id) AS supplier_id, dormant,
+               -- a device_id already in canonical form is its own canonical form
+               regexp_full_match(device_id, '[0-9A-F]{{2}}(?:-[0-9A-F]{{2}}){{7}}')
+                   AND device_id <> '00-00-00-00-00-00-00-00' AS canonical_guid
+        FROM trimmed
+    ),
+    stripped AS (
+        SELECT *,
+               CASE WHEN NOT canonical_guid THEN pupper(plain, CASE WHEN plain
+                   THEN replace(replace(device_id, '-', ''), ':', '') ELSE guid_strip(device_id) END) END AS guid_digits,
+               CASE device_type WHEN 'ESME' THEN CASE WHEN plain
+                   THEN replace(mpxn_text, '-', '') ELSE mpan_strip(mpxn_text) END END AS mpan_digits,
+               CASE device_type WHEN 'GSME' THEN CASE WHEN plain
+                   THEN ltrim(mpxn_text, '0') ELSE mprn_strip(mpxn_text) END END AS mprn_digits
+        FROM cased
+    ),
+    cores AS (SELECT * REPLACE (mpan_core(mpan_digits) AS mpan_digits) FROM stripped),
+    normalised AS (
+        SELECT *, CASE WHEN canonical_guid THEN device_id ELSE guid_valid(guid_digits) END AS guid,
+               coalesce(mpan_valid_core(mpan_digits), mprn_valid(mprn_digits)) AS mpxn_canon
+        FROM cores
+    )
+    -- SPEC §5 / Appendix "Identical rows": device_id and mpxn by canonical form where
+    -- valid, otherwise as trimmed text. A canonical form normalises to itself and a
+    -- text that does not normalise stays invalid, so guid_ok and mpxn_ok are functions
+    -- of device_key and (device_type, mpxn_key).
+    SELECT strlen(line) AS line_bytes, reject_reason,
+           CASE WHEN reject_reason IS NOT NULL THEN line END AS raw,
+           source, group_id, installation_id,
+           coalesce(guid, device_id) AS device_key, guid IS NOT NULL AS guid_ok,
+           device_type,
+           coalesce(mpxn_canon, mpxn_text) AS mpxn_key, mpxn_canon IS NOT NULL AS mpxn_ok,
+           installed_on, last_comms_at, supplier_id, dormant
+    FROM normalised
+    """
+    return select
+
+
+def inventory_rows_view(inventories: list[InputFile]) -> str:
+    """All inventory lines but the headers, with their file and physical line number."""
+    return "CREATE VIEW inventory_rows AS\n" + "\nUNION ALL\n".join(
+        f"SELECT {f.index} AS file_idx, rowid + 1 AS line_no, * EXCLUDE (line_bytes) "
+        f"FROM {f.table} WHERE rowid > 0" for f in inventories)
+
+
+def load_registry(con, f: InputFile, header: dict) -> None:
     """SPEC §3.2 and Appendix: the registry, refusing the run on the first bad line."""
+    load_lines(con, f, lambda source: f"SELECT line, undecodable, strlen(line) AS line_bytes FROM ({source})")
     con.execute(f"""
-    CREATE TEMP TABLE registry_lines AS
-    WITH parsed AS ({parsed_lines_sql('registry')})
-    SELECT file_idx, line_no, line_problem,
-           aupper({col('supplier_id')}) AS supplier_id,
-           {col('party_id')} AS party_id,
-           alower({col('status')}) AS status, {col('status')} AS status_text
+    CREATE TABLE registry_lines AS
+    WITH numbered AS (
+        SELECT rowid + 1 AS line_no, line, undecodable FROM {f.table}
+    ),
+    parsed AS ({split_sql("SELECT line_no, line, undecodable FROM numbered", header)})
+    SELECT line_no, line_problem,
+           aupper(atrim({cell(header, 'supplier_id')})) AS supplier_id,
+           atrim({cell(header, 'party_id')}) AS party_id,
+           alower(atrim({cell(header, 'status')})) AS status,
+           atrim({cell(header, 'status')}) AS status_text
     FROM parsed
+    WHERE line_no > 1
     """)
     problem = con.execute("""
     WITH checked AS (
@@ -390,82 +609,45 @@ def load_registry(con) -> None:
     ORDER BY line_no LIMIT 1
     """).fetchone()
     if problem is not None:
-        display = con.execute("SELECT display FROM input_files WHERE role = 'registry'").fetchone()[0]
-        raise Refusal(f"{display}: line {problem[0]}: {problem[1]}")
+        raise Refusal(f"{f.display}: line {problem[0]}: {problem[1]}")
     con.execute("""
-    CREATE TEMP TABLE registry AS
+    CREATE TABLE registry AS
     SELECT DISTINCT supplier_id, party_id, status FROM registry_lines
     """)
 
 
 # ---------------------------------------------------------------------------
-# The sweep
+# The sweep: one materialised table per stage, each a set-based statement
 # ---------------------------------------------------------------------------
 
 SWEEP_SQL = """
--- SPEC §5: a row is rejected only when it cannot be attributed to an installation.
-CREATE TEMP TABLE inventory_lines AS
-WITH parsed AS ({parsed}),
-cells AS (
-    SELECT file_idx, line_no, line, line_problem, {cells}
-    FROM parsed
-),
-trimmed AS (
-    SELECT file_idx, line_no, line, line_problem, {trimmed}
-    FROM cells
-)
-SELECT file_idx, line_no, line,
-       coalesce(line_problem,
-                CASE WHEN source = '' THEN 'empty source'
-                     WHEN installation_id = '' THEN 'empty installation_id' END) AS reject_reason,
-       -- every field trimmed; source, group_id, device_type, supplier_id ASCII upper case
-       aupper(source) AS source,
-       aupper(group_id) AS group_id,
-       installation_id,
-       device_id,
-       aupper(device_type) AS device_type,
-       mpxn AS mpxn_text,
-       installed_on,
-       last_comms_at,
-       aupper(supplier_id) AS supplier_id,
-       dormant
-FROM trimmed;
-
 -- SPEC §5 / Appendix "Identical rows": source, group_id, supplier_id, device_type
--- case-insensitively; device_id and mpxn by canonical form where valid; every other
--- column as trimmed text. Identical rows collapse into one (counted as duplicate_rows).
-CREATE TEMP TABLE devices AS
-WITH accepted AS (
-    SELECT source, group_id, installation_id, device_id, device_type, mpxn_text,
-           installed_on, last_comms_at, supplier_id, dormant,
-           guid_strip(device_id) AS guid_digits,
-           CASE device_type WHEN 'ESME' THEN mpan_strip(mpxn_text) END AS mpan_digits,
-           CASE device_type WHEN 'GSME' THEN mprn_strip(mpxn_text) END AS mprn_digits
-    FROM inventory_lines WHERE reject_reason IS NULL
+-- case-insensitively (upper-cased at load); device_id and mpxn by canonical form where
+-- valid; every other column as trimmed text. Identical rows collapse into one
+-- (counted as duplicate_rows).
+CREATE TABLE devices AS
+WITH accepted AS NOT MATERIALIZED (
+    SELECT source, group_id, installation_id, device_key, guid_ok, device_type,
+           mpxn_key, mpxn_ok, installed_on, last_comms_at, supplier_id, dormant
+    FROM inventory_rows
+    WHERE reject_reason IS NULL
 ),
-cores AS (
-    SELECT * REPLACE (mpan_core(mpan_digits) AS mpan_digits), aupper(guid_digits) AS guid_upper FROM accepted
-),
-normalised AS (
-    SELECT *,
-           guid_valid(guid_upper) AS guid,
-           coalesce(mpan_valid_core(mpan_digits), mprn_valid(mprn_digits)) AS mpxn_canon
-    FROM cores
+repeated_keys AS (
+    -- Identical rows have the same device_key, so only rows whose device_key is on
+    -- more than one accepted row can collapse: DISTINCT runs on those rows alone
+    -- (a few thousand) instead of building a 12-column hash table of every row.
+    SELECT device_key FROM accepted GROUP BY device_key HAVING count(*) > 1
 ),
 distinct_rows AS (
-    -- guid and mpxn_canon are functions of device_key and (device_type, mpxn_key): a
-    -- canonical form normalises to itself, a text that does not normalise stays invalid.
-    SELECT DISTINCT source, group_id, installation_id,
-           coalesce(guid, device_id) AS device_key, guid, device_type,
-           coalesce(mpxn_canon, mpxn_text) AS mpxn_key, mpxn_canon,
-           installed_on, last_comms_at, supplier_id, dormant
-    FROM normalised
+    SELECT *, false AS key_repeated FROM accepted ANTI JOIN repeated_keys USING (device_key)
+    UNION ALL
+    SELECT *, true FROM (SELECT DISTINCT * FROM accepted SEMI JOIN repeated_keys USING (device_key))
 ),
 date_texts AS (
     -- each distinct date text is parsed once
-    SELECT installed_on AS text FROM distinct_rows
+    SELECT installed_on AS text FROM inventory_rows WHERE reject_reason IS NULL
     UNION
-    SELECT last_comms_at FROM distinct_rows
+    SELECT last_comms_at FROM inventory_rows WHERE reject_reason IS NULL
 ),
 date_parts AS (
     SELECT text, date_only(text) AS plain_day, ts_parts(text) AS p FROM date_texts
@@ -473,63 +655,112 @@ date_parts AS (
 calendar AS (
     SELECT text, coalesce(plain_day, in_range(ts_day(p))) AS day FROM date_parts
 )
-SELECT d.*,
-       device_type IN ('ESME', 'GSME') AS is_meter,
+SELECT d.source, d.installation_id, d.group_id,
+       CASE WHEN d.guid_ok THEN d.device_key END AS guid, d.key_repeated,
+       d.device_type,
+       d.device_type IN ('ESME', 'GSME') AS is_meter,
        -- §6.1 Details: "Only a meter whose MPxN is valid carries it."
-       CASE WHEN mpxn_canon IS NOT NULL THEN CASE device_type WHEN 'ESME' THEN 'MPAN' ELSE 'MPRN' END END AS mpxn_kind,
-       mpxn_canon AS mpxn,
-       mpxn_key AS mpxn_text,   -- '' exactly when the trimmed mpxn is empty
+       CASE WHEN d.mpxn_ok THEN CASE d.device_type WHEN 'ESME' THEN 'MPAN' ELSE 'MPRN' END END AS mpxn_kind,
+       CASE WHEN d.mpxn_ok THEN d.mpxn_key END AS mpxn,
+       d.mpxn_key = '' AS mpxn_empty,   -- exactly when the trimmed mpxn is empty
        inst.day AS installed_day,
-       CASE WHEN last_comms_at <> '' THEN comms.day END AS comms_day,
+       d.last_comms_at <> '' AS has_comms_text,
+       CASE WHEN d.last_comms_at <> '' THEN comms.day END AS comms_day,
        -- Appendix: y, true, 1 (any case) are dormant; anything else is not.
-       alower(dormant) IN ('y', 'true', '1') AS is_dormant,
-       source = 'SMETS2' AS is_smets2,
+       alower(d.dormant) IN ('y', 'true', '1') AS is_dormant,
+       d.source = 'SMETS2' AS is_smets2,
        r.party_id, r.status AS supplier_status
 FROM distinct_rows d
 JOIN calendar inst ON inst.text = d.installed_on
 JOIN calendar comms ON comms.text = d.last_comms_at
 LEFT JOIN registry r ON r.supplier_id = d.supplier_id AND d.supplier_id <> '';
 
+-- Per installation, in one pass over its devices: its group_id, its communication
+-- status and every finding that is not about shared MPxNs.
 -- SPEC §6: "communicating iff that last communication exists and falls within
 -- [A - W days, A]"; §6.1: "A member's communication status is unknown when any of its
 -- devices has an unparseable last_comms_at or one after the as-of date".
-CREATE TEMP TABLE installations AS
-SELECT source, installation_id,
-       -- Appendix: group_id is the smallest upper-cased non-empty value.
-       coalesce(min(group_id) FILTER (WHERE group_id <> ''), '') AS group_id,
-       bool_and(is_smets2) AS is_smets2,
-       max(comms_day) AS last_comms_day,
-       CASE WHEN bool_or(last_comms_at <> '' AND (comms_day IS NULL OR comms_day > {as_of})) THEN 'unknown'
-            WHEN max(comms_day) BETWEEN {as_of} - {window} AND {as_of} THEN 'yes'
-            ELSE 'no' END AS communicating,
-       list_sort(list_distinct(list(mpxn))) AS mpxns
-FROM devices
-GROUP BY source, installation_id;
+CREATE TABLE installations AS
+WITH duplicate_guids AS (
+    -- DUPLICATE_GUID: "its device GUID (canonical) is on more than one accepted
+    -- row after collapsing identical rows — in any installation of any source".
+    -- Appendix: only valid GUIDs take part. (A valid GUID is its device_key, so only
+    -- devices whose key was on several rows can qualify.)
+    SELECT guid FROM devices WHERE key_repeated AND guid IS NOT NULL GROUP BY guid HAVING count(*) > 1
+),
+per_installation AS (
+    SELECT d.source, d.installation_id,
+           -- Appendix: group_id is the smallest upper-cased non-empty value.
+           coalesce(min(d.group_id) FILTER (WHERE d.group_id <> ''), '') AS group_id,
+           max(d.comms_day) AS last_comms_day,
+           CASE WHEN bool_or(d.has_comms_text AND (d.comms_day IS NULL OR d.comms_day > {as_of})) THEN 'unknown'
+                WHEN max(d.comms_day) BETWEEN {as_of} - {window} AND {as_of} THEN 'yes'
+                ELSE 'no' END AS communicating,
+           -- the valid MPxNs its meters carry (an MPAN core has 13 digits, an MPRN at
+           -- most 10, so the text alone tells MPxNs apart)
+           coalesce(list(d.mpxn) FILTER (WHERE d.mpxn IS NOT NULL), []) AS carried,
+           bool_or(g.guid IS NOT NULL) AS duplicate_guid,
+           -- INVALID_GUID: "a device GUID does not normalise".
+           bool_or(d.guid IS NULL) AS invalid_guid,
+           -- MISSING_MPXN: "a meter has an empty mpxn" (whitespace-only included).
+           bool_or(d.is_meter AND d.mpxn_empty) AS missing_mpxn,
+           -- INVALID_MPAN / INVALID_MPRN: "an ESME's mpxn is not a valid MPAN" / "a GSME's
+           -- mpxn is not a valid MPRN" (an empty one is MISSING_MPXN only).
+           bool_or(d.device_type = 'ESME' AND NOT d.mpxn_empty AND d.mpxn IS NULL) AS invalid_mpan,
+           bool_or(d.device_type = 'GSME' AND NOT d.mpxn_empty AND d.mpxn IS NULL) AS invalid_mprn,
+           -- NO_METER: "the installation has no ESME and no GSME".
+           NOT bool_or(d.is_meter) AS no_meter,
+           -- UNKNOWN_SUPPLIER: "a meter's supplier_id is empty or not in the registry".
+           bool_or(d.is_meter AND d.supplier_status IS NULL) AS unknown_supplier,
+           -- INVALID_DATE: "an installed_on or last_comms_at does not parse".
+           bool_or(d.installed_day IS NULL OR (d.has_comms_text AND d.comms_day IS NULL)) AS invalid_date,
+           -- FUTURE_COMMS: "a last_comms_at is after the as-of date".
+           coalesce(bool_or(d.comms_day > {as_of}), false) AS future_comms,
+           -- Supplier status, on each SMETS1 meter with its own dormant value:
+           -- DORMANT_SUPPLIER_CEASED (TMAD 4.1A), DORMANT_SUPPLIER_NOT_LIVE (TMAD 4.1B),
+           -- ACTIVE_SUPPLIER_CEASED and ACTIVE_SUPPLIER_NOT_LIVE (review).
+           bool_or(NOT d.is_smets2 AND d.is_meter AND d.is_dormant AND d.supplier_status = 'ceased_trading') AS dormant_ceased,
+           bool_or(NOT d.is_smets2 AND d.is_meter AND d.is_dormant AND d.supplier_status = 'not_live_user') AS dormant_not_live,
+           bool_or(NOT d.is_smets2 AND d.is_meter AND NOT d.is_dormant AND d.supplier_status = 'ceased_trading') AS active_ceased,
+           bool_or(NOT d.is_smets2 AND d.is_meter AND NOT d.is_dormant AND d.supplier_status = 'not_live_user') AS active_not_live
+    FROM devices d
+    LEFT JOIN duplicate_guids g ON g.guid = d.guid
+    GROUP BY d.source, d.installation_id
+)
+SELECT * EXCLUDE (carried),
+       source = 'SMETS2' AS is_smets2,
+       -- REPEATED_MPXN: "two meters of the installation carry the same MPxN".
+       len(carried) <> len(list_distinct(carried)) AS repeated_mpxn,
+       array_to_string(list_sort(list_distinct(carried)), ';') AS mpxns
+FROM per_installation;
 
 -- Duplicate groups (SPEC §6.1): "An MPxN is shared when meters of two or more distinct
 -- installations carry it (any sources, SMETS1 or SMETS2); those installations are the
 -- group's members."
-CREATE TEMP TABLE member_findings AS
-WITH carriers AS (
+CREATE TABLE member_findings AS
+WITH repeated_mpxns AS (
+    -- MPxNs on more than one meter: only these can be shared (or repeated)
+    SELECT mpxn_kind, mpxn FROM devices WHERE mpxn IS NOT NULL
+    GROUP BY mpxn_kind, mpxn HAVING count(*) > 1
+),
+carriers AS (
     SELECT mpxn_kind, mpxn, source, installation_id,
-           count(*) AS carrying_meters,
            -- "A member's install date for X is the installed_on of its meter carrying X
            -- (unknown if it does not parse)"; "A member with two meters carrying X
            -- (REPEATED_MPXN) has an unknown install date for X."
            CASE WHEN count(*) = 1 THEN any_value(installed_day) END AS install_day,
-           list_sort(list_distinct(list(party_id))) AS parties
+           list_sort(list_distinct(list(party_id))) AS parties,
+           count(*) OVER (PARTITION BY mpxn_kind, mpxn) AS carrying_installations
     FROM devices
-    WHERE mpxn IS NOT NULL
+    SEMI JOIN repeated_mpxns USING (mpxn_kind, mpxn)
     GROUP BY mpxn_kind, mpxn, source, installation_id
 ),
-shared_mpxns AS (
-    SELECT mpxn_kind, mpxn FROM carriers GROUP BY mpxn_kind, mpxn HAVING count(*) >= 2
-),
 members AS (
-    SELECT c.*, i.communicating, i.last_comms_day
+    -- two or more distinct installations carry it
+    SELECT c.* EXCLUDE (carrying_installations), i.communicating, i.last_comms_day
     FROM carriers c
-    JOIN shared_mpxns USING (mpxn_kind, mpxn)
     JOIN installations i USING (source, installation_id)
+    WHERE c.carrying_installations >= 2
 ),
 group_view AS (
     SELECT *,
@@ -558,48 +789,11 @@ SELECT *,
        -- single last installed: another member has the same date, or another member's
        -- date is unknown". Not beaten means its date is the group's latest and known.
        NOT dup_not_last_installed AND (unknown_days > 0 OR same_day > 1) AS dup_no_single_last
-FROM assessed;
+FROM assessed
+"""
 
-CREATE TEMP TABLE decisions AS
-WITH device_findings AS (
-    -- DUPLICATE_GUID: "its device GUID (canonical) is on more than one accepted
-    -- row after collapsing identical rows — in any installation of any source".
-    -- Appendix: only valid GUIDs take part.
-    SELECT *, guid IS NOT NULL AND count(*) OVER (PARTITION BY guid) > 1 AS duplicate_guid_row
-    FROM devices
-),
-findings AS (
-    SELECT source, installation_id,
-           bool_or(duplicate_guid_row) AS duplicate_guid,
-           -- INVALID_GUID: "a device GUID does not normalise".
-           bool_or(guid IS NULL) AS invalid_guid,
-           -- MISSING_MPXN: "a meter has an empty mpxn" (whitespace-only included).
-           bool_or(is_meter AND mpxn_text = '') AS missing_mpxn,
-           -- INVALID_MPAN / INVALID_MPRN: "an ESME's mpxn is not a valid MPAN" / "a GSME's
-           -- mpxn is not a valid MPRN" (an empty one is MISSING_MPXN only).
-           bool_or(device_type = 'ESME' AND mpxn_text <> '' AND mpxn IS NULL) AS invalid_mpan,
-           bool_or(device_type = 'GSME' AND mpxn_text <> '' AND mpxn IS NULL) AS invalid_mprn,
-           -- REPEATED_MPXN: "two meters of the installation carry the same MPxN".
-           count(mpxn) <> count(DISTINCT CASE WHEN mpxn IS NOT NULL THEN (mpxn_kind, mpxn) END) AS repeated_mpxn,
-           -- NO_METER: "the installation has no ESME and no GSME".
-           NOT bool_or(is_meter) AS no_meter,
-           -- UNKNOWN_SUPPLIER: "a meter's supplier_id is empty or not in the registry".
-           bool_or(is_meter AND supplier_status IS NULL) AS unknown_supplier,
-           -- INVALID_DATE: "an installed_on or last_comms_at does not parse".
-           bool_or(installed_day IS NULL OR (last_comms_at <> '' AND comms_day IS NULL)) AS invalid_date,
-           -- FUTURE_COMMS: "a last_comms_at is after the as-of date".
-           coalesce(bool_or(comms_day > {as_of}), false) AS future_comms,
-           -- Supplier status, on each SMETS1 meter with its own dormant value:
-           -- DORMANT_SUPPLIER_CEASED (TMAD 4.1A), DORMANT_SUPPLIER_NOT_LIVE (TMAD 4.1B),
-           -- ACTIVE_SUPPLIER_CEASED and ACTIVE_SUPPLIER_NOT_LIVE (review).
-           bool_or(NOT is_smets2 AND is_meter AND is_dormant AND supplier_status = 'ceased_trading') AS dormant_ceased,
-           bool_or(NOT is_smets2 AND is_meter AND is_dormant AND supplier_status = 'not_live_user') AS dormant_not_live,
-           bool_or(NOT is_smets2 AND is_meter AND NOT is_dormant AND supplier_status = 'ceased_trading') AS active_ceased,
-           bool_or(NOT is_smets2 AND is_meter AND NOT is_dormant AND supplier_status = 'not_live_user') AS active_not_live
-    FROM device_findings
-    GROUP BY source, installation_id
-),
-shared_findings AS (
+DECISIONS_SQL = """
+WITH shared_findings AS (
     SELECT source, installation_id,
            bool_or(dup_not_last_installed) AS dup_not_last_installed,
            bool_or(dup_no_single_last) AS dup_no_single_last,
@@ -616,16 +810,16 @@ reasons AS (
     SELECT i.source, i.installation_id, i.group_id, i.mpxns,
            -- §6.2: "reasons lists every finding that holds".
            list_sort(list_filter([
-               CASE WHEN f.duplicate_guid THEN 'DUPLICATE_GUID' END,
-               CASE WHEN f.invalid_guid THEN 'INVALID_GUID' END,
-               CASE WHEN f.missing_mpxn THEN 'MISSING_MPXN' END,
-               CASE WHEN f.invalid_mpan THEN 'INVALID_MPAN' END,
-               CASE WHEN f.invalid_mprn THEN 'INVALID_MPRN' END,
-               CASE WHEN f.repeated_mpxn THEN 'REPEATED_MPXN' END,
-               CASE WHEN f.no_meter THEN 'NO_METER' END,
-               CASE WHEN f.unknown_supplier THEN 'UNKNOWN_SUPPLIER' END,
-               CASE WHEN f.invalid_date THEN 'INVALID_DATE' END,
-               CASE WHEN f.future_comms THEN 'FUTURE_COMMS' END
+               CASE WHEN i.duplicate_guid THEN 'DUPLICATE_GUID' END,
+               CASE WHEN i.invalid_guid THEN 'INVALID_GUID' END,
+               CASE WHEN i.missing_mpxn THEN 'MISSING_MPXN' END,
+               CASE WHEN i.invalid_mpan THEN 'INVALID_MPAN' END,
+               CASE WHEN i.invalid_mprn THEN 'INVALID_MPRN' END,
+               CASE WHEN i.repeated_mpxn THEN 'REPEATED_MPXN' END,
+               CASE WHEN i.no_meter THEN 'NO_METER' END,
+               CASE WHEN i.unknown_supplier THEN 'UNKNOWN_SUPPLIER' END,
+               CASE WHEN i.invalid_date THEN 'INVALID_DATE' END,
+               CASE WHEN i.future_comms THEN 'FUTURE_COMMS' END
            ], lambda x: x IS NOT NULL)) AS data_issues,
            list_sort(list_filter([
                CASE WHEN s.dup_not_last_installed THEN 'DUP_NOT_LAST_INSTALLED' END,
@@ -634,17 +828,16 @@ reasons AS (
                CASE WHEN s.dup_other_communicating THEN 'DUP_OTHER_COMMUNICATING' END
            ], lambda x: x IS NOT NULL)) AS duplicate_issues,
            list_sort(list_filter([
-               CASE WHEN f.active_ceased THEN 'ACTIVE_SUPPLIER_CEASED' END,
-               CASE WHEN f.active_not_live THEN 'ACTIVE_SUPPLIER_NOT_LIVE' END
+               CASE WHEN i.active_ceased THEN 'ACTIVE_SUPPLIER_CEASED' END,
+               CASE WHEN i.active_not_live THEN 'ACTIVE_SUPPLIER_NOT_LIVE' END
            ], lambda x: x IS NOT NULL)) AS review_issues,
            -- §6.2 rule 4: clauses 4.1C (DUP_RESOLVED), 4.1A, 4.1B as they apply.
            list_filter([
                CASE WHEN s.dup_resolved THEN struct_pack(code := 'DUP_RESOLVED', clause := '4.1C') END,
-               CASE WHEN f.dormant_ceased THEN struct_pack(code := 'DORMANT_SUPPLIER_CEASED', clause := '4.1A') END,
-               CASE WHEN f.dormant_not_live THEN struct_pack(code := 'DORMANT_SUPPLIER_NOT_LIVE', clause := '4.1B') END
+               CASE WHEN i.dormant_ceased THEN struct_pack(code := 'DORMANT_SUPPLIER_CEASED', clause := '4.1A') END,
+               CASE WHEN i.dormant_not_live THEN struct_pack(code := 'DORMANT_SUPPLIER_NOT_LIVE', clause := '4.1B') END
            ], lambda x: x IS NOT NULL) AS unblocks
     FROM installations i
-    JOIN findings f USING (source, installation_id)
     LEFT JOIN shared_findings s USING (source, installation_id)
     -- §6: "The sweep classifies every SMETS1 installation. SMETS2 installations are
     -- evidence: they take part in duplicate groups but receive no decision."
@@ -664,54 +857,78 @@ SELECT source, installation_id, group_id,
        END AS clauses,
        array_to_string(list_sort(data_issues || duplicate_issues || review_issues
                                  || list_transform(unblocks, lambda u: u.code)), ';') AS reasons,
-       array_to_string(mpxns, ';') AS mpxns
-FROM reasons;
+       mpxns
+FROM reasons
 """
 
-DECISIONS_CSV = """
-SELECT 'source,installation_id,group_id,outcome,clauses,reasons,mpxns' || chr(10)
-       || coalesce(string_agg(
-              csv_field(source) || ',' || csv_field(installation_id) || ',' || csv_field(group_id) || ','
-              || outcome || ',' || clauses || ',' || reasons || ',' || mpxns || chr(10),
-              '' ORDER BY source, installation_id), '')
-FROM decisions
-"""
+# Each output is one VARCHAR line per row (quoted by csv_field, SPEC §7 / Appendix),
+# sorted in SQL and streamed to disk by COPY; the header is the first line.
+OUTPUTS = {
+    "decisions.csv": (
+        "source,installation_id,group_id,outcome,clauses,reasons,mpxns",
+        f"""
+        SELECT csv_field(source) || ',' || csv_field(installation_id) || ',' || csv_field(group_id) || ','
+               || outcome || ',' || clauses || ',' || reasons || ',' || mpxns AS line,
+               source AS k1, installation_id AS k2, NULL::BIGINT AS k3
+        FROM ({DECISIONS_SQL})
+        """),
+    "duplicates.csv": (
+        "mpxn,kind,source,installation_id,installed_on,last_comms_at,communicating,last_installed,party_id",
+        """
+        SELECT mpxn || ',' || mpxn_kind || ',' || csv_field(source) || ',' || csv_field(installation_id) || ','
+               || coalesce(fmt_day(install_day), '') || ',' || coalesce(fmt_day(last_comms_day), '') || ','
+               || communicating || ','
+               || CASE WHEN dup_not_last_installed THEN 'no' WHEN dup_no_single_last THEN 'unknown' ELSE 'yes' END
+               || ',' || csv_field(array_to_string(parties, ';')) AS line,
+               mpxn AS k1, source AS k2, installation_id AS k3
+        FROM member_findings
+        """),
+    "rejects.csv": (
+        "file,line,reason,raw",
+        """
+        SELECT csv_field(f.display) || ',' || r.line_no || ',' || r.reject_reason
+               || ',' || csv_field(r.raw) AS line,
+               f.display AS k1, r.line_no AS k2, NULL::VARCHAR AS k3
+        FROM inventory_rows r
+        JOIN input_files f USING (file_idx)
+        WHERE r.reject_reason IS NOT NULL
+        """),
+}
 
-DUPLICATES_CSV = """
-SELECT 'mpxn,kind,source,installation_id,installed_on,last_comms_at,communicating,last_installed,party_id'
-       || chr(10)
-       || coalesce(string_agg(
-              mpxn || ',' || mpxn_kind || ',' || csv_field(source) || ',' || csv_field(installation_id) || ','
-              || coalesce(fmt_day(install_day), '') || ',' || coalesce(fmt_day(last_comms_day), '') || ','
-              || communicating || ','
-              || CASE WHEN dup_not_last_installed THEN 'no' WHEN dup_no_single_last THEN 'unknown' ELSE 'yes' END
-              || ',' || csv_field(array_to_string(parties, ';')) || chr(10),
-              '' ORDER BY mpxn, source, installation_id), '')
-FROM member_findings
-"""
 
-REJECTS_CSV = """
-SELECT 'file,line,reason,raw' || chr(10)
-       || coalesce(string_agg(
-              csv_field(f.display) || ',' || r.line_no || ',' || r.reject_reason || ',' || csv_field(r.line) || chr(10),
-              '' ORDER BY f.display, r.line_no), '')
-FROM inventory_lines r JOIN input_files f USING (file_idx)
-WHERE r.reject_reason IS NOT NULL
-"""
+def copy_output(con, header: str, rows_sql: str, path: str) -> None:
+    """COPY the sorted lines to path. QUOTE '' and a delimiter no line contains make
+    DuckDB's CSV writer emit each line as it is (the quoting is done by csv_field)."""
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"""
+    COPY (
+        SELECT line FROM (
+            SELECT 0 AS part, {sql_str(header)} AS line, NULL AS k1, NULL AS k2, NULL AS k3
+            UNION ALL BY NAME
+            SELECT 1 AS part, * FROM ({rows_sql})
+        )
+        ORDER BY part, k1, k2, k3
+    ) TO {sql_str(path)} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER {sql_str(UNIT_SEP)})
+    """)
+    con.execute("SET preserve_insertion_order = false")
+
 
 ACCOUNTING = """
 SELECT count(*) AS rows_read,
-       (SELECT count(*) FROM devices) AS accepted,
+       count(*) FILTER (WHERE reject_reason IS NULL) AS accepted_lines,
        count(*) FILTER (WHERE reject_reason IS NOT NULL) AS rejected,
-       count(*) FILTER (WHERE reject_reason IS NULL) - (SELECT count(*) FROM devices) AS duplicate_rows
-FROM inventory_lines
+       (SELECT count(*) FROM devices) AS accepted
+FROM inventory_rows
 """
 
 
 def parse_args(argv: list[str]) -> dict:
-    options: dict = {"inventory": [], "suppliers": None, "as_of": None, "window_days": "30", "out": None}
+    options: dict = {"inventory": [], "suppliers": None, "as_of": None, "window_days": "30", "out": None,
+                     "memory_limit": os.environ.get("DUCKDB_MEMORY_LIMIT", "16GB"),
+                     "temp_dir": os.environ.get("DUCKDB_SWEEP_TMPDIR")}
     names = {"--inventory": "inventory", "--suppliers": "suppliers", "--as-of": "as_of",
-             "--window-days": "window_days", "--out": "out"}
+             "--window-days": "window_days", "--out": "out", "--memory-limit": "memory_limit",
+             "--temp-dir": "temp_dir"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -740,68 +957,90 @@ def parse_args(argv: list[str]) -> dict:
     return options
 
 
-def run(options: dict) -> tuple[str, dict[str, str]]:
-    with tempfile.TemporaryDirectory(prefix="duckdb_sweep_spill_") as spill:
-        return run_in(options, spill)
+def run(options: dict) -> str:
+    """Run the sweep in a fresh work directory (database file and spill files), removed
+    at the end whatever happens."""
+    try:
+        workdir = tempfile.mkdtemp(prefix="duckdb_sweep_", dir=options["temp_dir"])
+    except OSError as err:
+        raise Refusal(f"cannot create a work directory in {options['temp_dir'] or tempfile.gettempdir()}: "
+                      f"{err.strerror}")
+    try:
+        return run_in(options, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_in(options: dict, spill: str) -> tuple[str, dict[str, str]]:
-    con = duckdb.connect(":memory:")
+def run_in(options: dict, workdir: str) -> str:
+    # A database file in the work directory rather than ":memory:": DuckDB then stores
+    # each stage's table compressed (about 28 bytes per device row instead of about 140)
+    # and can drop its pages from memory without writing them anywhere; operators
+    # (aggregates, joins, sorts) spill to temp_directory beyond memory_limit.
+    con = duckdb.connect(os.path.join(workdir, "sweep.duckdb"))
+    con.execute(f"SET memory_limit = {sql_str(options['memory_limit'])}")
+    con.execute(f"SET temp_directory = {sql_str(os.path.join(workdir, 'spill'))}")
     con.execute("SET preserve_insertion_order = false")
-    # Bounded memory: past the limit DuckDB spills joins and sorts to `spill` (about
-    # 30 GB of disk at 60M rows). 16 GB leaves room for Python and the page cache on a
-    # 24 GiB machine; DUCKDB_MEMORY_LIMIT overrides it (e.g. "4GB" on a smaller one).
-    con.execute(f"SET memory_limit = {sql_str(os.environ.get('DUCKDB_MEMORY_LIMIT', '16GB'))}")
-    con.execute(f"SET temp_directory = {sql_str(spill)}")
     con.execute(MACROS)
     as_of_ok = con.execute("SELECT date_only(?) IS NOT NULL", [options["as_of"]]).fetchone()[0]
     if not as_of_ok:
         raise Refusal(f"--as-of '{options['as_of']}' is not a valid YYYY-MM-DD date")
 
-    with tempfile.TemporaryDirectory(prefix="duckdb_sweep_") as tmpdir:
-        files, bad = [], []
-        inputs = [("inventory", p) for p in options["inventory"]] + [("registry", options["suppliers"])]
-        for index, (role, path) in enumerate(inputs):
-            read_path, bad_lines = stage_file(path, tmpdir, index)
-            files.append((index, role, os.fsencode(path).decode("utf-8", "replace"), read_path))
-            bad += [(index, n) for n in bad_lines]
-        load_lines(con, files, bad)
-
+    inputs = [("inventory", p) for p in options["inventory"]] + [("registry", options["suppliers"])]
+    files = [InputFile(index, role, path, workdir) for index, (role, path) in enumerate(inputs)]
+    registry = files[-1]
+    inventories = files[:-1]
     # Same order as the reference: the registry is checked first, then the inventories.
-    build_headers(con)
-    check_headers(con, "registry")
-    load_registry(con)
-    check_headers(con, "inventory")
-    names = ("source", "group_id", "installation_id", "device_id", "device_type",
-             "mpxn", "installed_on", "last_comms_at", "supplier_id", "dormant")
-    columns = {"cells": ", ".join(f"coalesce(fields[{c}_idx], '') AS {c}" for c in names),
-               "trimmed": ", ".join(f"atrim({c}) AS {c}" for c in names)}
-    sweep = SWEEP_SQL.format(parsed=parsed_lines_sql("inventory"),
-                             as_of=f"DATE {sql_str(options['as_of'])}",
-                             window=int(options["window_days"]), **columns)
+    registry.read_header()
+    load_registry(con, registry, check_header(con, registry))
+    headers = {}
+    for f in inventories:
+        f.read_header()
+        headers[f.index] = check_header(con, f)
+
+    progress(con, "registry and headers checked")
+    for f in inventories:
+        load_lines(con, f, inventory_rows_sql(f, headers[f.index]))
+        progress(con, f"loaded {f.display}")
+    con.execute(inventory_rows_view(inventories))
+    con.execute("CREATE TABLE input_files (file_idx INTEGER, display VARCHAR)")
+    con.executemany("INSERT INTO input_files VALUES (?, ?)", [(f.index, f.display) for f in inventories])
+
+    sweep = SWEEP_SQL.format(as_of=f"DATE {sql_str(options['as_of'])}", window=int(options["window_days"]))
     for statement in sweep.split(";\n\n"):  # one CREATE TABLE per stage
         con.execute(statement)
-    r, a, j, d = con.execute(ACCOUNTING).fetchone()
-    assert r == a + j + d  # SPEC §5 accounting
-    outputs = {
-        "decisions.csv": con.execute(DECISIONS_CSV).fetchone()[0],
-        "duplicates.csv": con.execute(DUPLICATES_CSV).fetchone()[0],
-        "rejects.csv": con.execute(REJECTS_CSV).fetchone()[0],
-    }
-    return f"rows_read={r} accepted={a} rejected={j} duplicate_rows={d}", outputs
+        progress(con, statement.split("CREATE TABLE ")[1].split()[0] + " built")
+    # SPEC §5 accounting: rows_read = rows_accepted + rows_rejected + duplicate_rows.
+    r, lines_ok, j, a = con.execute(ACCOUNTING).fetchone()
+    d = lines_ok - a
+    assert r == a + j + d and d >= 0
+
+    # Each output is written under a temporary name and renamed once all three exist.
+    os.makedirs(options["out"], exist_ok=True)
+    written = []
+    try:
+        for name, (header, rows_sql) in OUTPUTS.items():
+            partial = os.path.join(options["out"], f".{name}.partial")
+            written.append((partial, os.path.join(options["out"], name)))
+            copy_output(con, header, rows_sql, partial)
+            progress(con, f"{name} written")
+    except BaseException:
+        for partial, _ in written:
+            if os.path.exists(partial):
+                os.remove(partial)
+        raise
+    for partial, final in written:
+        os.replace(partial, final)
+    con.close()
+    return f"rows_read={r} accepted={a} rejected={j} duplicate_rows={d}"
 
 
 def main(argv: list[str]) -> int:
     try:
         options = parse_args(argv)
-        accounting, outputs = run(options)
+        accounting = run(options)
     except Refusal as err:
         print(f"duckdb_sweep: refused: {err}", file=sys.stderr)
         return 2
-    os.makedirs(options["out"], exist_ok=True)
-    for name, content in outputs.items():
-        with open(os.path.join(options["out"], name), "wb") as handle:
-            handle.write(content.encode("utf-8"))
     print(accounting)
     return 0
 

@@ -10,7 +10,8 @@
 #   (a) the CSV sweep;  (b) index build;  (c) the sweep from the index;
 #   (d) 10,000 lookups of MPANs taken from the inventory (p50/p99 per key, in process);
 #   (e) the same classification as DuckDB SQL (scripts/duckdb_sweep.py; pip-installs
-#       duckdb if missing), whose decisions.csv, duplicates.csv and rejects.csv must equal the engine's byte for byte.
+#       duckdb if missing), whose decisions.csv, duplicates.csv and rejects.csv
+#       must equal the engine's byte for byte.
 # Prints a markdown table: wall seconds, peak RSS, and each figure as a ratio to DuckDB
 # and to the floor. --cold drops the page cache before each step (needs root); without
 # it the step's input files are read once (cat > /dev/null) just before it, so the

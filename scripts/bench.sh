@@ -77,6 +77,9 @@ measure() {
   rss[$name]=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$work/$name.time")
 }
 
+# Each step writes into a fresh directory: replacing the previous run's 550 MB of
+# decisions would add the old file's deletion to the step's time.
+rm -rf "$work"/out-csv "$work"/out-index "$work"/out-duckdb "$work/national.mxi"
 inputs="$data/inventory/*.csv $data/suppliers.csv"
 measure floor "$inputs" wc -l "${inventories[@]}"
 measure csv_sweep "$inputs" "$bin" sweep "${inv_args[@]}" --suppliers "$data/suppliers.csv" --as-of "$as_of" --out "$work/out-csv"

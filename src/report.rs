@@ -14,15 +14,16 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use hashbrown::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::delimited::push_record;
+use crate::delimited::{push_field, push_record};
 use crate::index::build::{BuildMeta, InputFile};
 use crate::index::{IndexError, View, DAY_UNKNOWN};
 use crate::judge::Judgement;
 use crate::normalize::{Day, MpxnKey};
-use crate::resolve::{decide, Finding, Outcome, Policy};
+use crate::resolve::{decide, Finding, FindingSet, Outcome, Policy};
 use crate::sweep::Accounting;
 
 /// Output files, by name.
@@ -56,10 +57,15 @@ pub fn write_all(
         path: dir.to_path_buf(),
         error,
     })?;
-    let summary = Summary::of(view, judgement, policy)?;
+    let t = crate::timing::stage("write: decisions");
+    let mut counts = DecisionCounts::new();
     write_atomically(&dir.join(DECISIONS), |w| {
-        write_decisions(view, judgement, w)
+        counts = write_decisions(view, judgement, w)?;
+        Ok(())
     })?;
+    drop(t);
+    let summary = Summary::of(view, &counts, policy)?;
+    let _t = crate::timing::stage("write: duplicates, rejects, summary");
     write_atomically(&dir.join(DUPLICATES), |w| {
         write_duplicates(view, judgement, w)
     })?;
@@ -110,52 +116,115 @@ impl From<io::Error> for ReportError {
 pub fn write_decisions(
     view: &View<'_>,
     judgement: &Judgement,
-    w: &mut impl Write,
-) -> Result<(), ReportError> {
+    w: &mut (impl Write + Send),
+) -> Result<DecisionCounts, ReportError> {
     w.write_all(b"source,installation_id,group_id,outcome,clauses,reasons,mpxns\n")?;
     let n = view.installation_count();
-    for batch_start in (0..n).step_by(1 << 20) {
-        let batch_end = (batch_start + (1 << 20)).min(n);
-        let parts: Vec<Vec<u8>> = (batch_start..batch_end)
-            .into_par_iter()
-            .chunks(1 << 12)
-            .map(|chunk| {
-                let mut out = Vec::with_capacity(chunk.len() * 96);
-                for inst in chunk {
-                    if !view.is_smets2(inst)? {
-                        decision_record(view, judgement, inst, &mut out)?;
+    // Batches of 2^20 installations are formatted in parallel while a writer thread
+    // writes the previous batch. Chunks of 2^14 installations format to about 1 MiB,
+    // so each part reaches the file without a copy through the writer's buffer.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> io::Result<()> {
+            for parts in receive {
+                for part in parts {
+                    w.write_all(&part)?;
+                }
+            }
+            Ok(())
+        });
+        let mut total = DecisionCounts::new();
+        let formatted = (|| {
+            for batch_start in (0..n).step_by(1 << 20) {
+                let batch_end = (batch_start + (1 << 20)).min(n);
+                let chunks: Vec<(Vec<u8>, DecisionCounts)> = (batch_start..batch_end)
+                    .into_par_iter()
+                    .chunks(1 << 14)
+                    .map(|chunk| {
+                        let mut out = Vec::with_capacity(chunk.len() * 96);
+                        let mut counts = DecisionCounts::new();
+                        let mut decided = DecidedFields::default();
+                        for inst in chunk {
+                            if view.is_smets2(inst)? {
+                                continue;
+                            }
+                            decision_record(view, judgement, inst, &mut decided, &mut out)?;
+                            let key = (
+                                judgement.findings[inst],
+                                view.inst_group.get(inst)?,
+                                view.inst_source.get(inst)?,
+                            );
+                            *counts.entry(key).or_default() += 1;
+                        }
+                        Ok((out, counts))
+                    })
+                    .collect::<Result<_, IndexError>>()?;
+                let mut parts = Vec::with_capacity(chunks.len());
+                for (part, counts) in chunks {
+                    parts.push(part);
+                    for (k, v) in counts {
+                        *total.entry(k).or_default() += v;
                     }
                 }
-                Ok(out)
-            })
-            .collect::<Result<_, IndexError>>()?;
-        for part in parts {
-            w.write_all(&part)?;
-        }
+                if send.send(parts).is_err() {
+                    // The writer stopped on an error, which it returns below.
+                    break;
+                }
+            }
+            Ok::<(), IndexError>(())
+        })();
+        drop(send);
+        let written = writer.join().expect("the decisions writer does not panic");
+        formatted?;
+        written?;
+        Ok(total)
+    })
+}
+
+/// SMETS1 installations per (finding set, GroupID id, source id), as `write_decisions`
+/// counts them for the summary: few distinct keys, so each is decided once.
+pub type DecisionCounts = HashMap<(FindingSet, u32, u32), u64>;
+
+/// The `outcome,clauses,reasons` fields of a decision, rendered once per distinct
+/// finding set (there are few) instead of once per installation.
+#[derive(Default)]
+struct DecidedFields(HashMap<FindingSet, Vec<u8>>);
+
+impl DecidedFields {
+    fn of(&mut self, findings: FindingSet) -> &[u8] {
+        self.0.entry(findings).or_insert_with(|| {
+            let decision = decide(findings);
+            let reasons: Vec<&str> = decision.findings.iter().map(Finding::code).collect();
+            let mut fields = Vec::new();
+            push_field(&mut fields, decision.outcome.as_str().as_bytes());
+            fields.push(b',');
+            push_field(&mut fields, decision.clauses.join(";").as_bytes());
+            fields.push(b',');
+            push_field(&mut fields, reasons.join(";").as_bytes());
+            fields
+        })
     }
-    Ok(())
 }
 
 fn decision_record(
     view: &View<'_>,
     judgement: &Judgement,
     inst: usize,
+    decided: &mut DecidedFields,
     out: &mut Vec<u8>,
 ) -> Result<(), IndexError> {
-    let decision = decide(judgement.findings[inst]);
-    let reasons: Vec<&str> = decision.findings.iter().map(Finding::code).collect();
-    push_record(
-        out,
-        &[
-            view.source_text(inst)?,
-            view.installation_text(inst)?,
-            view.group_text(inst)?,
-            decision.outcome.as_str().as_bytes(),
-            decision.clauses.join(";").as_bytes(),
-            reasons.join(";").as_bytes(),
-            view.text_at(view.inst_mpxns, inst)?,
-        ],
-    );
+    for field in [
+        view.source_text(inst)?,
+        view.installation_text(inst)?,
+        view.group_text(inst)?,
+    ] {
+        push_field(out, field);
+        out.push(b',');
+    }
+    out.extend_from_slice(decided.of(judgement.findings[inst]));
+    out.push(b',');
+    push_field(out, view.text_at(view.inst_mpxns, inst)?);
+    out.push(b'\n');
     Ok(())
 }
 
@@ -167,49 +236,68 @@ pub fn write_duplicates(
     w: &mut impl Write,
 ) -> Result<(), ReportError> {
     w.write_all(b"mpxn,kind,source,installation_id,installed_on,last_comms_at,communicating,last_installed,party_id\n")?;
-    let members = view.member_inst.len();
-    let mut out = Vec::new();
-    for g in 0..view.group_count() {
-        let key = MpxnKey::from_raw(view.group_key.get(g)?).ok_or_else(|| {
+    // Chunks of groups are formatted in parallel and written in order.
+    let parts: Vec<Vec<u8>> = (0..view.group_count())
+        .into_par_iter()
+        .chunks(1 << 12)
+        .map(|groups| {
+            let mut out = Vec::new();
+            for g in groups {
+                duplicate_records(view, judgement, g, &mut out)?;
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, IndexError>>()?;
+    for part in parts {
+        w.write_all(&part)?;
+    }
+    Ok(())
+}
+
+/// The `duplicates.csv` rows of shared-MPxN group `g`.
+fn duplicate_records(
+    view: &View<'_>,
+    judgement: &Judgement,
+    g: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), IndexError> {
+    let key = MpxnKey::from_raw(view.group_key.get(g)?).ok_or_else(|| {
+        IndexError::corrupt(
+            crate::index::Section::GroupKey,
+            format!("entry {g} is zero"),
+        )
+    })?;
+    let mpxn = key.to_string();
+    for j in view.range(view.group_members, g, view.member_inst.len())? {
+        let inst = view.installation(view.member_inst, j)?;
+        let verdict = judgement.verdicts.get(j).ok_or_else(|| {
             IndexError::corrupt(
-                crate::index::Section::GroupKey,
-                format!("entry {g} is zero"),
+                crate::index::Section::GroupMembers,
+                "more members than judged",
             )
         })?;
-        let mpxn = key.to_string();
-        for j in view.range(view.group_members, g, members)? {
-            let inst = view.installation(view.member_inst, j)?;
-            let verdict = judgement.verdicts.get(j).ok_or_else(|| {
-                IndexError::corrupt(
-                    crate::index::Section::GroupMembers,
-                    "more members than judged",
-                )
-            })?;
-            let installed = match view.member_installed.get(j)? {
-                DAY_UNKNOWN => String::new(),
-                d => Day(d).to_string(),
-            };
-            let last = match view.inst_last_comms.get(inst)? {
-                crate::index::DAY_NONE => String::new(),
-                d => Day(d).to_string(),
-            };
-            out.clear();
-            push_record(
-                &mut out,
-                &[
-                    mpxn.as_bytes(),
-                    key.kind().as_str().as_bytes(),
-                    view.source_text(inst)?,
-                    view.installation_text(inst)?,
-                    installed.as_bytes(),
-                    last.as_bytes(),
-                    judgement.comm[inst].as_str().as_bytes(),
-                    verdict.last_installed.as_str().as_bytes(),
-                    view.text_at(view.member_parties, j)?,
-                ],
-            );
-            w.write_all(&out)?;
-        }
+        let installed = match view.member_installed.get(j)? {
+            DAY_UNKNOWN => String::new(),
+            d => Day(d).to_string(),
+        };
+        let last = match view.inst_last_comms.get(inst)? {
+            crate::index::DAY_NONE => String::new(),
+            d => Day(d).to_string(),
+        };
+        push_record(
+            out,
+            &[
+                mpxn.as_bytes(),
+                key.kind().as_str().as_bytes(),
+                view.source_text(inst)?,
+                view.installation_text(inst)?,
+                installed.as_bytes(),
+                last.as_bytes(),
+                judgement.comm[inst].as_str().as_bytes(),
+                verdict.last_installed.as_str().as_bytes(),
+                view.text_at(view.member_parties, j)?,
+            ],
+        );
     }
     Ok(())
 }
@@ -245,11 +333,12 @@ fn zero_outcomes() -> OutcomeCounts {
 }
 
 impl Summary {
-    /// Counts every SMETS1 installation's decision (one parallel pass) and copies the
-    /// build metadata. `version` is the engine that built the evidence.
+    /// Tallies the SMETS1 decisions `write_decisions` counted (by outcome, reason,
+    /// GroupID and source) and copies the build metadata. `version` is the engine that
+    /// built the evidence.
     pub fn of(
         view: &View<'_>,
-        judgement: &Judgement,
+        counts: &DecisionCounts,
         policy: Policy,
     ) -> Result<Summary, IndexError> {
         #[derive(Default)]
@@ -263,42 +352,17 @@ impl Summary {
         let meta: BuildMeta = postcard::from_bytes(view.meta)
             .map_err(|e| IndexError::corrupt(crate::index::Section::Meta, e.to_string()))?;
         let count = view.installation_count();
-        let tally = (0..count)
-            .into_par_iter()
-            .try_fold(Tally::default, |mut t, i| {
-                if view.is_smets2(i)? {
-                    return Ok(t);
-                }
-                let d = decide(judgement.findings[i]);
-                t.smets1 += 1;
-                *t.outcomes.entry(d.outcome).or_default() += 1;
-                for f in d.findings.iter() {
-                    *t.reasons.entry(f).or_default() += 1;
-                }
-                *t.by_group
-                    .entry((view.inst_group.get(i)?, d.outcome))
-                    .or_default() += 1;
-                *t.by_source
-                    .entry((view.inst_source.get(i)?, d.outcome))
-                    .or_default() += 1;
-                Ok::<_, IndexError>(t)
-            })
-            .try_reduce(Tally::default, |mut a, b| {
-                b.outcomes
-                    .into_iter()
-                    .for_each(|(k, v)| *a.outcomes.entry(k).or_default() += v);
-                b.reasons
-                    .into_iter()
-                    .for_each(|(k, v)| *a.reasons.entry(k).or_default() += v);
-                b.by_group
-                    .into_iter()
-                    .for_each(|(k, v)| *a.by_group.entry(k).or_default() += v);
-                b.by_source
-                    .into_iter()
-                    .for_each(|(k, v)| *a.by_source.entry(k).or_default() += v);
-                a.smets1 += b.smets1;
-                Ok(a)
-            })?;
+        let mut tally = Tally::default();
+        for (&(findings, group, source), &n) in counts {
+            let d = decide(findings);
+            tally.smets1 += n;
+            *tally.outcomes.entry(d.outcome).or_default() += n;
+            for f in d.findings.iter() {
+                *tally.reasons.entry(f).or_default() += n;
+            }
+            *tally.by_group.entry((group, d.outcome)).or_default() += n;
+            *tally.by_source.entry((source, d.outcome)).or_default() += n;
+        }
 
         let mut outcomes = zero_outcomes();
         for (o, n) in tally.outcomes {

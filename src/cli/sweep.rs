@@ -34,7 +34,8 @@ use crate::timing;
 pub struct SweepArgs {
     /// An inventory file (CSV or pipe-delimited, one row per device). Repeat for each
     /// SMSO and the SMETS2 inventory; rows of one source may span files. Files are
-    /// memory-mapped, not loaded; memory peaks at roughly 130 bytes per row.
+    /// memory-mapped, not loaded; memory peaks at about 150 bytes per row plus the
+    /// mapped input.
     #[arg(long = "inventory", value_name = "FILE")]
     pub inventories: Vec<PathBuf>,
 

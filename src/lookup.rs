@@ -8,6 +8,8 @@
 //! `judge::judge_one` over just the shared MPxNs it belongs to, so it is the decision a
 //! full sweep would give. Cost: a few fst steps and the touched rows, no full scan.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::index::{
@@ -160,49 +162,67 @@ pub fn shared_mpans_with_prefix(
     Ok(out)
 }
 
-/// One device as a lookup shows it.
+/// One device as a lookup shows it. Fields borrow from the index or hold typed values
+/// (rendered as text only when the report is printed or serialised), so describing an
+/// installation allocates little.
 #[derive(Clone, Debug, Serialize)]
-pub struct DeviceReport {
-    pub device_id: Option<String>,
-    pub device_type: String,
-    pub mpxn: Option<String>,
-    pub installed_on: Option<String>,
-    pub last_comms_at: Option<String>,
-    pub party_id: Option<String>,
+pub struct DeviceReport<'a> {
+    #[serde(serialize_with = "as_text")]
+    pub device_id: Option<Guid>,
+    pub device_type: Cow<'a, str>,
+    #[serde(serialize_with = "as_text")]
+    pub mpxn: Option<MpxnKey>,
+    #[serde(serialize_with = "as_text")]
+    pub installed_on: Option<Day>,
+    #[serde(serialize_with = "as_text")]
+    pub last_comms_at: Option<Day>,
+    pub party_id: Option<Cow<'a, str>>,
     pub dormant: bool,
 }
 
 /// One installation as a lookup shows it. SMETS2 installations are evidence only:
 /// their `outcome`, `clauses` and `reasons` are empty.
 #[derive(Clone, Debug, Serialize)]
-pub struct InstallationReport {
-    pub source: String,
-    pub installation_id: String,
-    pub group_id: String,
+pub struct InstallationReport<'a> {
+    pub source: Cow<'a, str>,
+    pub installation_id: Cow<'a, str>,
+    pub group_id: Cow<'a, str>,
     pub smets2: bool,
     pub outcome: Option<&'static str>,
     pub clauses: Vec<&'static str>,
     pub reasons: Vec<&'static str>,
     pub communicating: &'static str,
-    pub last_comms_at: Option<String>,
-    pub mpxns: Vec<String>,
-    pub devices: Vec<DeviceReport>,
+    #[serde(serialize_with = "as_text")]
+    pub last_comms_at: Option<Day>,
+    pub mpxns: Vec<&'a str>,
+    pub devices: Vec<DeviceReport<'a>>,
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Serialises a value by its `Display` text (`null` when absent).
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(
+    value: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
 }
 
-fn day(d: i32) -> Option<String> {
-    (d != DAY_NONE && d != DAY_UNKNOWN).then(|| Day(d).to_string())
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+fn day(d: i32) -> Option<Day> {
+    (d != DAY_NONE && d != DAY_UNKNOWN).then_some(Day(d))
 }
 
 /// Describes installation `inst` and judges it as of `policy`.
-pub fn describe(
-    view: &View<'_>,
+pub fn describe<'a>(
+    view: &View<'a>,
     inst: usize,
     policy: Policy,
-) -> Result<InstallationReport, IndexError> {
+) -> Result<InstallationReport<'a>, IndexError> {
     let devices_range = view.range(view.inst_devices, inst, view.dev_inst.len())?;
     let mut devices = Vec::with_capacity(devices_range.len());
     let mut groups = Vec::new();
@@ -223,12 +243,12 @@ pub fn describe(
         };
         let device_type = match view.dev_type.get(d)? as usize {
             t if t < view.device_types.len() => text(view.text_at(view.device_types, t)?),
-            _ => "(other)".to_string(),
+            _ => Cow::Borrowed("(other)"),
         };
         devices.push(DeviceReport {
-            device_id: Guid::from_u64(view.dev_guid.get(d)?).map(|g| g.to_string()),
+            device_id: Guid::from_u64(view.dev_guid.get(d)?),
             device_type,
-            mpxn: mpxn.map(|k| k.to_string()),
+            mpxn,
             installed_on: day(view.dev_installed.get(d)?),
             last_comms_at: day(view.dev_last_comms.get(d)?),
             party_id: party,
@@ -255,11 +275,16 @@ pub fn describe(
         },
         communicating: judge::comm_status(view, inst, policy)?.as_str(),
         last_comms_at: day(view.inst_last_comms.get(inst)?),
-        mpxns: mpxns
-            .split(';')
-            .filter(|m| !m.is_empty())
-            .map(str::to_string)
-            .collect(),
+        mpxns: match mpxns {
+            Cow::Borrowed(list) => list.split(';').filter(|m| !m.is_empty()).collect(),
+            // Not UTF-8: the index is damaged (the builder writes ASCII digits).
+            Cow::Owned(_) => {
+                return Err(IndexError::corrupt(
+                    Section::Heap,
+                    format!("installation {inst}'s MPxN list is not text"),
+                ))
+            }
+        },
         devices,
     })
 }

@@ -203,7 +203,7 @@ fn print_installation(w: &mut impl Write, r: &InstallationReport) -> std::io::Re
         w,
         "    communicating: {} (last {}); MPxNs: {}",
         r.communicating,
-        r.last_comms_at.as_deref().unwrap_or("never"),
+        shown(&r.last_comms_at, "never"),
         if r.mpxns.is_empty() {
             "-".to_string()
         } else {
@@ -215,13 +215,20 @@ fn print_installation(w: &mut impl Write, r: &InstallationReport) -> std::io::Re
             w,
             "    {:<6} {:<23} {:<14} installed {:<10}  last {:<10}  party {}{}",
             d.device_type,
-            d.device_id.as_deref().unwrap_or("(invalid GUID)"),
-            d.mpxn.as_deref().unwrap_or("-"),
-            d.installed_on.as_deref().unwrap_or("?"),
-            d.last_comms_at.as_deref().unwrap_or("-"),
+            shown(&d.device_id, "(invalid GUID)"),
+            shown(&d.mpxn, "-"),
+            shown(&d.installed_on, "?"),
+            shown(&d.last_comms_at, "-"),
             d.party_id.as_deref().unwrap_or("-"),
             if d.dormant { "  dormant" } else { "" }
         )?;
     }
     Ok(())
+}
+
+/// A value's text for the text report, or `absent`.
+fn shown<T: std::fmt::Display>(value: &Option<T>, absent: &str) -> String {
+    value
+        .as_ref()
+        .map_or_else(|| absent.to_string(), ToString::to_string)
 }

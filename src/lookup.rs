@@ -50,6 +50,16 @@ pub struct Hit {
     pub installations: Vec<usize>,
     /// The shared-MPxN group, if two or more installations carry it.
     pub group: Option<usize>,
+    /// The key itself, when this reading is an MPAN or MPRN.
+    pub mpxn: Option<MpxnKey>,
+}
+
+impl Hit {
+    /// What this hit already knows for [`describe_knowing`]: its MPxN and that MPxN's
+    /// group.
+    pub fn known_group(&self) -> Option<(MpxnKey, Option<usize>)> {
+        self.mpxn.map(|key| (key, self.group))
+    }
 }
 
 fn fst_map(bytes: &[u8], section: Section) -> Result<fst::Map<&[u8]>, IndexError> {
@@ -97,6 +107,7 @@ pub fn find_mpxn(view: &View<'_>, key: MpxnKey) -> Result<Option<Hit>, IndexErro
         canonical: key.to_string(),
         installations,
         group,
+        mpxn: Some(key),
     }))
 }
 
@@ -134,6 +145,7 @@ pub fn find(view: &View<'_>, raw: &str) -> Result<Vec<Hit>, IndexError> {
                 canonical: guid.to_string(),
                 installations,
                 group: None,
+                mpxn: None,
             });
         }
     }
@@ -223,6 +235,18 @@ pub fn describe<'a>(
     inst: usize,
     policy: Policy,
 ) -> Result<InstallationReport<'a>, IndexError> {
+    describe_knowing(view, inst, policy, None)
+}
+
+/// [`describe`], given one MPxN whose shared-MPxN group is already known (the key a
+/// lookup found the installation by: [`Hit::known_group`]), so that its fst walk is not
+/// repeated.
+pub fn describe_knowing<'a>(
+    view: &View<'a>,
+    inst: usize,
+    policy: Policy,
+    known: Option<(MpxnKey, Option<usize>)>,
+) -> Result<InstallationReport<'a>, IndexError> {
     let devices_range = view.range(view.inst_devices, inst, view.dev_inst.len())?;
     let mut devices = Vec::with_capacity(devices_range.len());
     let mut groups = Vec::new();
@@ -233,9 +257,11 @@ pub fn describe<'a>(
             .then(|| MpxnKey::from_raw(raw_mpxn))
             .flatten();
         if let Some(key) = mpxn {
-            if let Some(g) = group_of(view, key)? {
-                groups.push(g);
-            }
+            let group = match known {
+                Some((k, group)) if k == key => group,
+                _ => group_of(view, key)?,
+            };
+            groups.extend(group);
         }
         let party = match view.dev_party.get(d)? {
             NONE_U32 => None,

@@ -108,7 +108,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
             .map(|hit| {
                 hit.installations
                     .iter()
-                    .map(|&inst| lookup::describe(&view, inst, policy))
+                    .map(|&inst| lookup::describe_knowing(&view, inst, policy, hit.known_group()))
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()

@@ -502,6 +502,20 @@ fn lookup_finds_every_spelling_and_agrees_with_the_sweep() {
         };
         assert_eq!(join(&inst["clauses"]), clauses, "{id}");
         assert_eq!(join(&inst["reasons"]), reasons, "{id}");
+        // Found by each of its MPxNs (whose shared group the lookup already knows),
+        // the decision is the same.
+        for mpxn in f[6].split(';').filter(|m| !m.is_empty()) {
+            let out = lookup(&[mpxn], true, 0);
+            let hit = out
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .find(|o| o["installation"]["installation_id"] == id)
+                .unwrap_or_else(|| panic!("{id} not found by {mpxn}:\n{out}"));
+            let inst = &hit["installation"];
+            assert_eq!(inst["outcome"], outcome, "{id} by {mpxn}");
+            assert_eq!(join(&inst["clauses"]), clauses, "{id} by {mpxn}");
+            assert_eq!(join(&inst["reasons"]), reasons, "{id} by {mpxn}");
+        }
     }
 
     // A 21-character MPAN with spaces, a zero-padded MPRN, a lower-case GUID.

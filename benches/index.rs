@@ -1,5 +1,6 @@
 //! The `.mxi` index: image build, file write, structural and verified opens, and
-//! per-key lookups (`lookup::find` + `lookup::describe`) of MPANs from the data.
+//! per-key lookups of MPANs from the data (`lookup::find` + `lookup::describe_knowing`,
+//! as the `lookup` command runs them).
 
 use std::hint::black_box;
 
@@ -82,7 +83,10 @@ fn bench(c: &mut Criterion) {
             for k in &keys {
                 for hit in lookup::find(&view, black_box(k)).expect("find") {
                     for &inst in &hit.installations {
-                        black_box(lookup::describe(&view, inst, policy).expect("describe"));
+                        let known = hit.known_group();
+                        black_box(
+                            lookup::describe_knowing(&view, inst, policy, known).expect("describe"),
+                        );
                     }
                 }
             }

@@ -1,6 +1,6 @@
 //! The `.mxi` index: image build, file write, structural and verified opens, and
-//! per-key lookups of MPANs from the data (`lookup::find` + `lookup::describe_knowing`,
-//! as the `lookup` command runs them).
+//! per-key lookups of MPANs from the data (`lookup::find` + `lookup::describe`, as the
+//! `lookup` command runs them).
 
 use std::hint::black_box;
 
@@ -57,6 +57,7 @@ fn bench(c: &mut Criterion) {
 
     let index = IndexFile::open_verified(&path).expect("open");
     let view = index.view().expect("view");
+    let groups = lookup::Groups::of(&view).expect("groups");
     let policy = support::policy();
     let mpans = data.esme_mpans();
     assert!(!mpans.is_empty(), "no ESME MPANs in the generated data");
@@ -83,9 +84,8 @@ fn bench(c: &mut Criterion) {
             for k in &keys {
                 for hit in lookup::find(&view, black_box(k)).expect("find") {
                     for &inst in &hit.installations {
-                        let known = hit.known_group();
                         black_box(
-                            lookup::describe_knowing(&view, inst, policy, known).expect("describe"),
+                            lookup::describe(&view, &groups, inst, policy).expect("describe"),
                         );
                     }
                 }

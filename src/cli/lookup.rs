@@ -62,6 +62,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
         window_days: args.window_days,
     };
     let damaged = |e| Failure::Refused(anyhow!("{}: {e}", args.index.display()));
+    let groups = lookup::Groups::of(&view).map_err(damaged)?;
     let mut w = std::io::stdout().lock();
 
     if let Some(prefix) = &args.prefix {
@@ -108,7 +109,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
             .map(|hit| {
                 hit.installations
                     .iter()
-                    .map(|&inst| lookup::describe_knowing(&view, inst, policy, hit.known_group()))
+                    .map(|&inst| lookup::describe(&view, &groups, inst, policy))
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()

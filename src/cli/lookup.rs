@@ -16,7 +16,8 @@ use crate::resolve::Policy;
 
 /// Look up MPANs (13 or 21 characters), MPRNs or device GUIDs, in any spelling, and
 /// print every installation that carries each: its devices, dates, communication
-/// status, parties and decision as of --as-of. Each lookup is a few fst steps.
+/// status, parties and decision as of --as-of. Each lookup is one fst walk plus a
+/// binary search per meter.
 #[derive(Debug, Args)]
 pub struct LookupArgs {
     /// The index file (.mxi), from `mpxn-recon index build`.

@@ -45,8 +45,28 @@ as_of=$(cat "$data/AS_OF")
 inventories=("$data"/inventory/*.csv)
 inv_args=()
 for f in "${inventories[@]}"; do inv_args+=(--inventory "$f"); done
+# What the steps need on a fresh machine: GNU time (Debian's `time`) and, for (e), the
+# duckdb package; with pip refused (Debian's "externally managed" Python) it goes into
+# a private virtual environment under datasets/generated/.
+if [ ! -x /usr/bin/time ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq time
+  else
+    echo "bench: /usr/bin/time is missing; install GNU time (Debian: apt-get install time)" >&2
+    exit 1
+  fi
+fi
+python=python3
 if [ "$duckdb" = 1 ] && ! python3 -c 'import duckdb' 2>/dev/null; then
-  python3 -m pip install --quiet duckdb
+  if ! python3 -m pip install --quiet duckdb; then
+    venv=datasets/generated/.venv
+    if ! python3 -m venv "$venv" 2>/dev/null && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && apt-get install -y -qq python3-venv
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/python3" -m pip install --quiet duckdb
+    python=$venv/bin/python3
+  fi
 fi
 
 # 10,000 MPANs spread over the inventories (every k-th ESME row), spelled as given.
@@ -87,7 +107,7 @@ measure index_build "$inputs" "$bin" index build --quiet "${inv_args[@]}" --supp
 measure index_sweep "$work/national.mxi" "$bin" sweep --index "$work/national.mxi" --as-of "$as_of" --out "$work/out-index"
 measure lookups "$work/national.mxi" "$bin" lookup --index "$work/national.mxi" --as-of "$as_of" --json --latency --keys-from "$keys"
 if [ "$duckdb" = 1 ]; then
-  measure duckdb "$inputs" python3 scripts/duckdb_sweep.py "${inv_args[@]}" --suppliers "$data/suppliers.csv" --as-of "$as_of" --out "$work/out-duckdb"
+  measure duckdb "$inputs" "$python" scripts/duckdb_sweep.py "${inv_args[@]}" --suppliers "$data/suppliers.csv" --as-of "$as_of" --out "$work/out-duckdb"
 fi
 
 # Every path must agree.

@@ -267,15 +267,33 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     Image { sections: out.0 }
 }
 
-/// The lookup maps: every valid MPxN and every valid GUID, as fst maps to postings.
+/// The lookup maps: every valid MPxN and every valid GUID, as fst maps to postings. The
+/// two maps are independent and are built at the same time (each fst is built on one
+/// thread).
 fn lookup_maps(
     sweep: &Sweep,
     new_of: &[u32],
     group_of_key: &hashbrown::HashMap<u64, u32>,
     out: &mut Sections,
 ) {
-    // Every valid MPxN → [group or NONE, count, installations...]. Keys are sorted as
-    // fst text; each points at its run of `matches.meters`.
+    let dev_guid = &out.0[Section::DevGuid.index()];
+    let ((mpxn_fst, mpxn_postings), (guid_fst, guid_postings)) = rayon::join(
+        || mpxn_map(sweep, new_of, group_of_key),
+        || guid_map(dev_guid),
+    );
+    out.0[Section::MpxnFst.index()] = mpxn_fst;
+    out.0[Section::MpxnPostings.index()] = mpxn_postings;
+    out.0[Section::GuidFst.index()] = guid_fst;
+    out.0[Section::GuidPostings.index()] = guid_postings;
+}
+
+/// Every valid MPxN → [group or NONE, count, installations...], as (fst, postings).
+/// Keys are sorted as fst text; each points at its run of `matches.meters`.
+fn mpxn_map(
+    sweep: &Sweep,
+    new_of: &[u32],
+    group_of_key: &hashbrown::HashMap<u64, u32>,
+) -> (Vec<u8>, Vec<u8>) {
     let runs: Vec<(usize, usize)> = {
         let mut runs = Vec::new();
         let mut start = 0;
@@ -299,59 +317,59 @@ fn lookup_maps(
         .collect();
     // Zero padding sorts below every digit, so this is the keys' text order.
     keys.par_sort_unstable();
-    let mut mpxn_map = fst::MapBuilder::memory();
+    let mut map = fst::MapBuilder::memory();
+    let mut postings = Vec::with_capacity(4 * (2 * keys.len() + sweep.matches.meters.len()));
     let mut posting = 0u64;
     let mut insts: Vec<u32> = Vec::new();
     for (k, run) in &keys {
         let (start, end) = runs[*run as usize];
         let run = &sweep.matches.meters[start..end];
         let len = k.iter().position(|&b| b == 0).unwrap_or(k.len());
-        mpxn_map
-            .insert(&k[..len], posting)
+        map.insert(&k[..len], posting)
             .expect("keys are sorted and distinct");
         insts.clear();
         insts.extend(run.iter().map(|m| new_of[m.installation as usize]));
         insts.sort_unstable();
         insts.dedup();
-        out.put(
-            Section::MpxnPostings,
-            group_of_key.get(&run[0].key).copied().unwrap_or(NONE_U32),
-        );
-        out.put(Section::MpxnPostings, insts.len() as u32);
+        group_of_key
+            .get(&run[0].key)
+            .copied()
+            .unwrap_or(NONE_U32)
+            .write(&mut postings);
+        (insts.len() as u32).write(&mut postings);
         for &i in &insts {
-            out.put(Section::MpxnPostings, i);
+            i.write(&mut postings);
         }
         posting += 2 + insts.len() as u64;
     }
-    drop(keys);
-    out.0[Section::MpxnFst.index()] = mpxn_map.into_inner().expect("in-memory fst");
+    (map.into_inner().expect("in-memory fst"), postings)
+}
 
-    // Every valid GUID → [count, devices...].
-    let mut guids: Vec<(u64, u32)> = {
-        let dev_guid = &out.0[Section::DevGuid.index()];
-        dev_guid
-            .chunks_exact(8)
-            .enumerate()
-            .filter_map(|(d, b)| {
-                let g = u64::read(b);
-                (g != 0).then_some((g, d as u32))
-            })
-            .collect()
-    };
+/// Every valid GUID → [count, devices...], as (fst, postings), from the `dev_guid`
+/// column.
+fn guid_map(dev_guid: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut guids: Vec<(u64, u32)> = dev_guid
+        .chunks_exact(8)
+        .enumerate()
+        .filter_map(|(d, b)| {
+            let g = u64::read(b);
+            (g != 0).then_some((g, d as u32))
+        })
+        .collect();
     guids.par_sort_unstable();
-    let mut guid_map = fst::MapBuilder::memory();
+    let mut map = fst::MapBuilder::memory();
+    let mut postings = Vec::with_capacity(8 * guids.len());
     let mut posting = 0u64;
     for run in guids.chunk_by(|a, b| a.0 == b.0) {
-        guid_map
-            .insert(run[0].0.to_be_bytes(), posting)
+        map.insert(run[0].0.to_be_bytes(), posting)
             .expect("sorted, distinct");
-        out.put(Section::GuidPostings, run.len() as u32);
+        (run.len() as u32).write(&mut postings);
         for &(_, d) in run {
-            out.put(Section::GuidPostings, d);
+            d.write(&mut postings);
         }
         posting += 1 + run.len() as u64;
     }
-    out.0[Section::GuidFst.index()] = guid_map.into_inner().expect("in-memory fst");
+    (map.into_inner().expect("in-memory fst"), postings)
 }
 
 /// One chunk of installations' columns, with its own heap and device offsets.

@@ -27,7 +27,7 @@ pub enum IndexCommand {
 /// Build an index from inventories and a registry, for sweeps and lookups without
 /// parsing CSV. Written to a temporary file beside --out and renamed into place, so an
 /// interrupted build leaves any previous index intact. Costs about twice a CSV sweep's
-/// time and a third more memory (90-98 s and 19-20 GB at 60 million rows).
+/// time and a third more memory (about 90 s and 19-21 GB at 60 million rows).
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// An inventory file (repeat for each SMSO and the SMETS2 inventory).

@@ -112,7 +112,8 @@ impl From<io::Error> for ReportError {
 }
 
 /// `decisions.csv`: one row per SMETS1 installation, in the view's order (source, then
-/// installation_id). Formats batches of a million installations in parallel.
+/// installation_id). Formats batches of a million installations in parallel, and
+/// returns the installations it wrote counted for the summary ([`DecisionCounts`]).
 pub fn write_decisions(
     view: &View<'_>,
     judgement: &Judgement,

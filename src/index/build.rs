@@ -9,6 +9,7 @@
 //! same inputs in any row or file order give the same bytes.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -167,20 +168,24 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     }
 
     // The sweep holds installations in output order already, so an installation's
-    // index in the image is its number in the sweep (`new_of` is the identity; kept as
-    // a map so the layout code states which numbering it writes).
+    // index in the image is its number in the sweep.
     let t = timing::stage("image: installation columns");
-    let order: Vec<u32> = (0..n as u32).collect();
-    let new_of = &order;
     // Installation and device columns, built in parallel chunks and appended in order;
     // each chunk's heap references and device offsets are rebased as it is appended.
     // Batches of 16 chunks bound the parts held at once.
+    const CHUNK: usize = 1 << 16;
     let mut devices = 0u32;
     out.put(Section::InstDevices, 0u32);
-    for batch in order.chunks(16 << 16) {
-        let mut parts: Vec<InstallationPart> = batch
-            .par_chunks(1 << 16)
-            .map(|chunk| installation_part(sweep, &dict, chunk, new_of, lookup))
+    for batch in (0..n).step_by(16 * CHUNK) {
+        let batch_end = (batch + 16 * CHUNK).min(n);
+        let mut parts: Vec<InstallationPart> = (batch..batch_end)
+            .step_by(CHUNK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|start| {
+                let chunk = start as u32..(start + CHUNK).min(batch_end) as u32;
+                installation_part(sweep, &dict, chunk, lookup)
+            })
             .collect();
         // Each part's heap references and device offsets are local to it: rebase them
         // (in parallel) to where the part lands, then append plain bytes.
@@ -231,7 +236,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         group_of_key.insert(group.mpxn.to_raw(), new_group as u32);
         out.put(Section::GroupKey, group.mpxn.to_raw());
         let mut list: Vec<_> = sweep.matches.members_of(group).iter().collect();
-        list.sort_by_key(|m| new_of[m.installation as usize]);
+        list.sort_by_key(|m| m.installation);
         for member in list {
             let meters = sweep.matches.meters_of(member);
             // REPEATED_MPXN: two meters carrying X leave the install date for X unknown.
@@ -246,7 +251,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
                 .collect();
             parties.sort_unstable();
             parties.dedup();
-            out.put(Section::MemberInst, new_of[member.installation as usize]);
+            out.put(Section::MemberInst, member.installation);
             out.put(Section::MemberInstalled, installed);
             let p = heap.push(parties.join(";").as_bytes());
             out.put(Section::MemberParties, p);
@@ -258,7 +263,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     drop(t);
     if lookup {
         let _t = timing::stage("image: lookup maps");
-        lookup_maps(sweep, new_of, &group_of_key, &mut out);
+        lookup_maps(sweep, &group_of_key, &mut out);
     }
     out.0[Section::Rejects.index()] = rejects_csv(sweep);
     out.0[Section::Meta.index()] =
@@ -270,17 +275,10 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
 /// The lookup maps: every valid MPxN and every valid GUID, as fst maps to postings. The
 /// two maps are independent and are built at the same time (each fst is built on one
 /// thread).
-fn lookup_maps(
-    sweep: &Sweep,
-    new_of: &[u32],
-    group_of_key: &hashbrown::HashMap<u64, u32>,
-    out: &mut Sections,
-) {
+fn lookup_maps(sweep: &Sweep, group_of_key: &hashbrown::HashMap<u64, u32>, out: &mut Sections) {
     let dev_guid = &out.0[Section::DevGuid.index()];
-    let ((mpxn_fst, mpxn_postings), (guid_fst, guid_postings)) = rayon::join(
-        || mpxn_map(sweep, new_of, group_of_key),
-        || guid_map(dev_guid),
-    );
+    let ((mpxn_fst, mpxn_postings), (guid_fst, guid_postings)) =
+        rayon::join(|| mpxn_map(sweep, group_of_key), || guid_map(dev_guid));
     out.0[Section::MpxnFst.index()] = mpxn_fst;
     out.0[Section::MpxnPostings.index()] = mpxn_postings;
     out.0[Section::GuidFst.index()] = guid_fst;
@@ -289,11 +287,7 @@ fn lookup_maps(
 
 /// Every valid MPxN → [group or NONE, count, installations...], as (fst, postings).
 /// Keys are sorted as fst text; each points at its run of `matches.meters`.
-fn mpxn_map(
-    sweep: &Sweep,
-    new_of: &[u32],
-    group_of_key: &hashbrown::HashMap<u64, u32>,
-) -> (Vec<u8>, Vec<u8>) {
+fn mpxn_map(sweep: &Sweep, group_of_key: &hashbrown::HashMap<u64, u32>) -> (Vec<u8>, Vec<u8>) {
     let runs: Vec<(usize, usize)> = {
         let mut runs = Vec::new();
         let mut start = 0;
@@ -328,7 +322,7 @@ fn mpxn_map(
         map.insert(&k[..len], posting)
             .expect("keys are sorted and distinct");
         insts.clear();
-        insts.extend(run.iter().map(|m| new_of[m.installation as usize]));
+        insts.extend(run.iter().map(|m| m.installation));
         insts.sort_unstable();
         insts.dedup();
         group_of_key
@@ -382,8 +376,7 @@ struct InstallationPart {
 fn installation_part(
     sweep: &Sweep,
     dict: &Dictionaries,
-    chunk: &[u32],
-    new_of: &[u32],
+    chunk: Range<u32>,
     with_devices: bool,
 ) -> InstallationPart {
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
@@ -402,14 +395,14 @@ fn installation_part(
     let mut heap = Heap::default();
     let mut devices = 0u32;
     let (mut mpxn_keys, mut mpxn_text) = (Vec::new(), Vec::new());
-    for &old in chunk {
-        let facts = &sweep.facts[old as usize];
-        let inst = old as usize;
+    for installation in chunk {
+        let facts = &sweep.facts[installation as usize];
+        let inst = installation as usize;
         out.put(
             Section::InstSource,
             dict.sources.rank(sweep.installations.list[inst].source),
         );
-        let id = heap.push(sweep.installation_text(old));
+        let id = heap.push(sweep.installation_text(installation));
         out.put(Section::InstId, id);
         out.put(Section::InstGroup, dict.groups.rank(facts.group));
         let mut findings = facts.findings;
@@ -428,7 +421,7 @@ fn installation_part(
             Section::InstLastComms,
             facts.comms.last.map_or(DAY_NONE, |d| d.0),
         );
-        sweep.mpxns_into(old, &mut mpxn_keys, &mut mpxn_text);
+        sweep.mpxns_into(installation, &mut mpxn_keys, &mut mpxn_text);
         let mpxns = heap.push(&mpxn_text);
         out.put(Section::InstMpxns, mpxns);
 
@@ -439,13 +432,13 @@ fn installation_part(
         // Devices in an order fixed by their content, not by input order.
         let mut rows: Vec<&ingest::Row> = sweep
             .installations
-            .rows_of(old)
+            .rows_of(installation)
             .iter()
             .map(|&r| &sweep.rows[r as usize])
             .collect();
         rows.sort_by_key(|r| device_key(dict, r));
         for r in rows {
-            out.put(Section::DevInst, new_of[inst]);
+            out.put(Section::DevInst, installation);
             out.put(Section::DevGuid, r.device);
             out.put(Section::DevMpxn, r.mpxn_raw());
             out.put(Section::DevInstalled, day_or(r.installed_on(), DAY_UNKNOWN));

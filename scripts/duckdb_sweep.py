@@ -253,15 +253,16 @@ CREATE MACRO guid_valid(g) AS CASE
 CREATE MACRO guid_strip(x) AS regexp_replace(x, '[\\t\\n\\x0B\\x0C\\r :-]', '', 'g');
 
 -- Dates: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` whose UTC calendar
--- date is used. Years 0000-9999, proleptic Gregorian (DuckDB's year 0 is 1 BC, the
--- proleptic leap year 0). Hours 00-23, minutes 00-59, seconds 00-60 (a leap second
--- does not move the date), offset 00-23:00-59; a UTC date outside 0000-01-01 ..
+-- date is used. Years 0001-9999 (SPEC Appendix: year 0000 is a placeholder), proleptic
+-- Gregorian (DuckDB's year 0 is 1 BC, the proleptic leap year 0, so the arithmetic of
+-- a timestamp on 0001-01-01 with a positive offset still works). Hours 00-23, minutes 00-59, seconds 00-60 (a leap second
+-- does not move the date), offset 00-23:00-59; a UTC date outside 0001-01-01 ..
 -- 9999-12-31 does not parse.
 CREATE MACRO month_days(y, m) AS CASE
     WHEN m = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0) THEN 29 ELSE 28 END
     WHEN m IN (4, 6, 9, 11) THEN 30 ELSE 31 END;
 CREATE MACRO num(s) AS TRY_CAST(s AS INTEGER);
-CREATE MACRO ymd_ok(y, m, d) AS y BETWEEN 0 AND 9999 AND m BETWEEN 1 AND 12
+CREATE MACRO ymd_ok(y, m, d) AS y BETWEEN 1 AND 9999 AND m BETWEEN 1 AND 12
     AND d BETWEEN 1 AND month_days(y, m);
 CREATE MACRO ymd_date(y, m, d) AS CASE WHEN ymd_ok(y, m, d) THEN make_date(y, m, d) END;
 CREATE MACRO date_only(t) AS CASE WHEN regexp_full_match(t, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')
@@ -277,7 +278,7 @@ CREATE MACRO ts_day(p) AS CASE
          - CASE WHEN p.z <> '' THEN 0
                 ELSE (CASE p.sign WHEN '+' THEN 1 ELSE -1 END) * (num(p.oh) * 60 + num(p.om)) END
         ) / 1440.0)::INT END;
-CREATE MACRO in_range(d) AS CASE WHEN d BETWEEN make_date(0, 1, 1) AND make_date(9999, 12, 31) THEN d END;
+CREATE MACRO in_range(d) AS CASE WHEN d BETWEEN make_date(1, 1, 1) AND make_date(9999, 12, 31) THEN d END;
 CREATE MACRO fmt_day(d) AS lpad(year(d)::VARCHAR, 4, '0') || '-' || lpad(month(d)::VARCHAR, 2, '0')
     || '-' || lpad(day(d)::VARCHAR, 2, '0');
 

@@ -409,13 +409,13 @@ TIMESTAMP_RE = re.compile(
     r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"  # Z/z or +-HH:MM, required
 )
 
-MIN_DAY = day_number(0, 1, 1)
+MIN_DAY = day_number(1, 1, 1)
 MAX_DAY = day_number(9999, 12, 31)
 
 
 def valid_calendar_date(year: int, month: int, day: int) -> bool:
-    """ARCHITECTURE.md ("Readings of the spec"): years 0000-9999; day validity per proleptic Gregorian."""
-    return 0 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= days_in_month(year, month)
+    """SPEC Appendix: years 0001-9999 (year 0000 is a placeholder); day validity per proleptic Gregorian."""
+    return 1 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= days_in_month(year, month)
 
 
 def parse_date_only(text: str) -> int | None:
@@ -440,7 +440,7 @@ def parse_date(text: str) -> int | None:
 
     Reading of our own (see report): hours 00-23, minutes 00-59, offset hours 00-23
     and offset minutes 00-59; a leap second (:60) does not move the date; a UTC
-    date that falls outside 0000-01-01..9999-12-31 after applying the offset does
+    date that falls outside 0001-01-01..9999-12-31 after applying the offset does
     not parse.
     """
     day = parse_date_only(text)

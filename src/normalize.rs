@@ -410,10 +410,10 @@ impl Day {
             _ => return None,
         };
         // Local time minus the offset gives UTC; only the day can shift (by at most one).
-        // A UTC date outside years 0000–9999 is not a date the spec can write: no parse.
+        // A UTC date outside years 0001–9999 is not a date the spec can write: no parse.
         let utc_minutes = (hour * 60 + minute) as i32 - offset_minutes;
         let day = Day(date.0 + utc_minutes.div_euclid(24 * 60));
-        (Day::from_ymd(0, 1, 1)..=Day::from_ymd(9999, 12, 31))
+        (Day::from_ymd(1, 1, 1)..=Day::from_ymd(9999, 12, 31))
             .contains(&day)
             .then_some(day)
     }
@@ -423,6 +423,11 @@ impl Day {
             return None;
         }
         let year = digits_value(&s[0..4])? as i32;
+        // Years run from 0001 (SPEC Appendix): year 0000 is a placeholder, not a date,
+        // and a placeholder must never count as a known install date.
+        if year == 0 {
+            return None;
+        }
         let month = two_digits(&s[5..7])?;
         let day = two_digits(&s[8..10])?;
         if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
@@ -639,16 +644,23 @@ mod tests {
             "offset without colon"
         );
         assert_eq!(
-            day("0000-01-01T00:30:00+01:00"),
+            day("0001-01-01T00:30:00+01:00"),
             None,
-            "UTC date before year 0000"
+            "UTC date before year 0001"
+        );
+        assert_eq!(
+            day("0001-01-01T00:30:00-01:00").as_deref(),
+            Some("0001-01-01")
         );
         assert_eq!(
             day("9999-12-31T23:30:00-01:00"),
             None,
             "UTC date after year 9999"
         );
-        assert_eq!(day("0000-01-01").as_deref(), Some("0000-01-01"));
+        assert_eq!(day("0000-01-01"), None, "year 0000 is a placeholder");
+        assert_eq!(day("0000-02-29"), None);
+        assert_eq!(day("0000-12-31T23:30:00-01:00"), None);
+        assert_eq!(day("0001-01-01").as_deref(), Some("0001-01-01"));
     }
 
     #[test]

@@ -1703,3 +1703,67 @@ fn header_columns_may_come_in_any_order_and_case() {
     run.expect_clear("A1");
     assert_eq!(run.decision("A1").mpxns, mpan(1));
 }
+
+// ---------------------------------------------------------------------------------
+// Year 0000 (SPEC Appendix: years run from 0001 to 9999)
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn a_year_0000_install_date_is_invalid_and_never_unblocks_under_4_1a() {
+    // A dormant meter of a ceased supplier would unblock under 4.1A; installed in year
+    // 0000 (a placeholder) it is INVALID_DATE and excluded. The same with a timestamp
+    // whose UTC date lands in year 0000, and with a year-0000 last_comms_at.
+    let mut inv = Inventory::new();
+    for (n, (installed, comms)) in [
+        ("0000-01-01", ""),
+        ("0000-12-31T23:30:00Z", ""),
+        ("0001-01-01T00:30:00+01:00", ""),
+        ("2020-01-01", "0000-06-01"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        inv.extend(
+            Inst::a(&format!("Z{n}"))
+                .supplier("GONE")
+                .dormant("Y")
+                .installed(installed)
+                .comms(comms)
+                .with_esme(&mpan(n as u32)),
+        );
+    }
+    // Year 0001 is the first real year: still unblocked.
+    inv.extend(
+        Inst::a("Y1")
+            .supplier("GONE")
+            .dormant("Y")
+            .installed("0001-01-01")
+            .with_esme(&mpan(9)),
+    );
+    let run = sweep(&inv);
+    for n in 0..4 {
+        run.expect(
+            &format!("Z{n}"),
+            "exclude",
+            "18.12",
+            "DORMANT_SUPPLIER_CEASED;INVALID_DATE",
+        );
+    }
+    run.expect("Y1", "unblock", "4.1A", "DORMANT_SUPPLIER_CEASED");
+}
+
+#[test]
+fn a_year_0000_install_date_of_another_member_blocks_4_1c() {
+    // The winner would be DUP_RESOLVED; the other member's year-0000 date is unknown,
+    // so the winner cannot be verified as the single last installed.
+    let mut inv = Inventory::new();
+    inv.extend(winner("A1").with_esme(&mpan(1))).extend(
+        Inst::b("B1")
+            .installed("0000-01-01")
+            .comms(STALE)
+            .with_esme(&mpan(1)),
+    );
+    let run = sweep(&inv);
+    run.expect("A1", "exclude", "18.13", "DUP_NO_SINGLE_LAST");
+    run.expect("B1", "exclude", "18.12", &format!("{LOSER};INVALID_DATE"));
+}

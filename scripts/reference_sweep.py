@@ -61,6 +61,8 @@ MPRN = "MPRN"
 REJECT_UNDECODABLE = "undecodable bytes"
 REJECT_MALFORMED_QUOTING = "malformed quoting"
 REJECT_WRONG_FIELD_COUNT = "wrong number of fields"
+REJECT_FIELD_TOO_LONG = "field too long"
+MAX_FIELD_BYTES = 16_777_215
 REJECT_EMPTY_SOURCE = "empty source"
 REJECT_EMPTY_INSTALLATION_ID = "empty installation_id"
 
@@ -271,6 +273,10 @@ def read_header(path: str, lines: list[tuple[int, bytes]], known: tuple[str, ...
         text = raw.decode("utf-8", "strict")
     except UnicodeDecodeError:
         raise Refusal(f"{path}: line 1: header is not valid UTF-8")
+    # Appendix: a CR anywhere but as the header's last byte (already removed with the
+    # line end) means CR-only line ends.
+    if b"\r" in raw:
+        raise Refusal(f"{path}: line 1: header holds a CR: the line ends look like CR-only")
     delimiter = detect_delimiter(raw, path)
     try:
         names = split_fields(text, delimiter)
@@ -495,12 +501,19 @@ def load_registry(path: str) -> dict[str, SupplierEntry]:
     header = read_header(path, lines, REGISTRY_COLUMNS, REGISTRY_REQUIRED)
     suppliers: dict[str, SupplierEntry] = {}
     party_status: dict[str, str] = {}
-    for line_no, raw in lines[1:]:
+    body = lines[1:]
+    # Our reading (README): blank lines at the end of a registry are tolerated, a blank
+    # line before another row refuses it.
+    while body and trim(body[-1][1].decode("utf-8", "replace")) == "":
+        body.pop()
+    for line_no, raw in body:
         where = f"{path}: line {line_no}"
         try:
             text = raw.decode("utf-8", "strict")
         except UnicodeDecodeError:
             raise Refusal(f"{where}: registry row is not valid UTF-8")
+        if trim(text) == "":
+            raise Refusal(f"{where}: blank line in the registry")
         try:
             fields = split_fields(text, header.delimiter)
         except MalformedQuoting as err:
@@ -676,6 +689,11 @@ def classify_line(raw: bytes, header: Header) -> tuple[str | None, Row | None]:
         return REJECT_MALFORMED_QUOTING, None
     if len(fields) != header.field_count:
         return REJECT_WRONG_FIELD_COUNT, None
+    # Appendix: a field longer than 16,777,215 bytes after trimming.
+    if len(raw) > MAX_FIELD_BYTES and any(
+        len(trim(f).encode("utf-8")) > MAX_FIELD_BYTES for f in fields
+    ):
+        return REJECT_FIELD_TOO_LONG, None
     if trim(fields[header.index_of["source"]]) == "":
         return REJECT_EMPTY_SOURCE, None
     if trim(fields[header.index_of["installation_id"]]) == "":

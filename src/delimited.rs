@@ -27,6 +27,12 @@ pub enum InputError {
     Empty { path: PathBuf },
     #[error("{path}:1: the header is not valid UTF-8")]
     HeaderNotUtf8 { path: PathBuf },
+    #[error(
+        "{path}:1: the header line holds a CR before its end, so the file's line ends look like \
+         CR-only ones (old Mac style) and every row would be read as part of the header; \
+         convert the line ends to LF or CRLF"
+    )]
+    CrInHeader { path: PathBuf },
     #[error("{path}:1: the header has malformed quoting")]
     HeaderQuoting { path: PathBuf },
     #[error("{path}:1: the header holds both '|' and ',', so the delimiter cannot be told; use one of them")]
@@ -59,6 +65,10 @@ impl InputError {
     }
 }
 
+/// The longest field a row may hold, in bytes after trimming (SPEC Appendix): texts are
+/// stored with 24-bit lengths, and a longer one is `field too long`, never cut.
+pub const MAX_FIELD_LEN: usize = (1 << 24) - 1;
+
 /// Why a line could not be attributed to an installation (SPEC §5), in the order the
 /// checks are made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,6 +76,7 @@ pub enum RejectReason {
     UndecodableBytes,
     MalformedQuoting,
     WrongNumberOfFields,
+    FieldTooLong,
     EmptySource,
     EmptyInstallationId,
 }
@@ -76,6 +87,7 @@ impl RejectReason {
             RejectReason::UndecodableBytes => "undecodable bytes",
             RejectReason::MalformedQuoting => "malformed quoting",
             RejectReason::WrongNumberOfFields => "wrong number of fields",
+            RejectReason::FieldTooLong => "field too long",
             RejectReason::EmptySource => "empty source",
             RejectReason::EmptyInstallationId => "empty installation_id",
         }
@@ -117,6 +129,11 @@ impl Header {
         };
         let (line, next) = line_at(bytes, start);
         std::str::from_utf8(line).map_err(|_| InputError::HeaderNotUtf8 { path: path_buf() })?;
+        // `line_at` removed one trailing CR; any other CR means the line ends are CR-only
+        // (or mixed), and the rows would silently vanish into the header (Appendix).
+        if line.contains(&b'\r') {
+            return Err(InputError::CrInHeader { path: path_buf() });
+        }
         let has_pipe = line.contains(&b'|');
         let has_comma = line.contains(&b',');
         let delimiter = match (has_pipe, has_comma) {

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
-use crate::delimited::{line_at, split_line, Field, Header, InputError, RejectReason};
+use crate::delimited::{
+    line_at, split_line, Field, Header, InputError, RejectReason, MAX_FIELD_LEN,
+};
 use crate::mapped::MappedFile;
 use crate::normalize::{self, Day, Guid, Mpan, Mprn, MpxnKey};
 use crate::registry::{Registry, UNKNOWN_PARTY};
@@ -650,6 +652,15 @@ impl<'f> RowParser<'f> {
         split_line(line, header.delimiter, &mut self.scratch, &mut self.fields)?;
         if self.fields.len() != header.field_count {
             return Err(RejectReason::WrongNumberOfFields);
+        }
+        // Only a line longer than the limit can hold a field longer than it.
+        if line.len() > MAX_FIELD_LEN
+            && self
+                .fields
+                .iter()
+                .any(|f| normalize::trim(f.bytes(line, &self.scratch)).len() > MAX_FIELD_LEN)
+        {
+            return Err(RejectReason::FieldTooLong);
         }
         let mut values: [&[u8]; 10] = [b""; 10];
         for column in Column::ALL {

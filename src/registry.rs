@@ -101,6 +101,20 @@ impl Registry {
                 line: line_no,
                 problem,
             };
+            if trim(line).is_empty() {
+                // Editors and exports often leave blank lines at the end: tolerated
+                // there. A blank line before another row is a hole in the registry.
+                if bytes[offset..]
+                    .iter()
+                    .all(|&b| crate::normalize::is_space(b))
+                {
+                    break;
+                }
+                return Err(refuse(
+                    "blank line; a registry may end in blank lines but not hold one before a row"
+                        .into(),
+                ));
+            }
             if std::str::from_utf8(line).is_err() {
                 return Err(refuse("undecodable bytes".into()));
             }

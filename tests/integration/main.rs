@@ -18,6 +18,7 @@
 mod bad_input;
 mod findings;
 mod gen;
+mod hostile;
 mod index;
 mod portfolio;
 mod refusals;

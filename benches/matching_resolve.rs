@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
     let out = tempfile::tempdir().expect("temp dir");
     g.bench_function("report_write_all_per_installation", |b| {
         b.iter(|| {
-            black_box(report::write_all(&view, &judgement, policy, out.path()).expect("report"))
+            black_box(report::write_dir(&view, &judgement, policy, out.path()).expect("report"))
         })
     });
     g.finish();

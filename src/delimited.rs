@@ -23,6 +23,12 @@ pub enum InputError {
         // In the message, not chained: `main` prints the chain with `{:#}`.
         error: std::io::Error,
     },
+    #[error(
+        "{path}: the file changed while it was being read (its size or modification time \
+         moved); nothing was written. Replace an input by renaming a finished copy into place, \
+         never by editing it in place"
+    )]
+    Changed { path: PathBuf },
     #[error("{path}: the file is empty; expected a header line naming the columns")]
     Empty { path: PathBuf },
     #[error("{path}:1: the header is not valid UTF-8")]

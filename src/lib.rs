@@ -29,6 +29,8 @@
 //!   (communication, FUTURE_COMMS, 4.1C over every shared MPxN, DUP_RESOLVED).
 //! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`
 //!   from a view and its judgement.
+//! - [`publish`] — stages every output in a new, exclusive temporary file and renames
+//!   the set into place only when all of it is written; one run per output folder.
 //! - [`lookup`] — one key in any spelling → installations, judged by the same rules.
 //! - [`portfolio`] — one supplier party's installations and shared MPxNs, with nothing
 //!   of any other party (its notice under TMAD 4.1C).
@@ -87,6 +89,7 @@ pub mod mapped;
 pub mod matching;
 pub mod normalize;
 pub mod portfolio;
+pub mod publish;
 pub mod registry;
 pub mod report;
 pub mod resolve;

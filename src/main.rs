@@ -2,7 +2,8 @@
 //!
 //! Exit status: 0 success; 1 an I/O or other runtime error; 2 bad usage or refused input
 //! (a missing column, a bad registry); 3 `sweep --strict` with rejected rows (after every
-//! output is written). A broken pipe on stdout exits 0.
+//! output is written). A closed stdout (`| head`) stops the printing only: the status is
+//! the one the work earned.
 
 use std::process::ExitCode;
 
@@ -13,7 +14,6 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     match cli::run(args) {
         Ok(code) => code,
-        Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
         Err(Failure::Refused(err)) => {
             eprintln!("mpxn-recon: refused: {err:#}");
             ExitCode::from(2)

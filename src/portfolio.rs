@@ -306,16 +306,24 @@ impl Impact {
 }
 
 /// CSV header of a portfolio report.
-pub const CSV_HEADER: &[u8] = b"query,status,source,installation_id,group_id,outcome,clauses,reasons,dormancy,mpxn,kind,shared,other_inventory,other_installed_on,other_communicating,other_same_party\n";
+pub const CSV_HEADER: &[u8] = b"query,status,source,installation_id,group_id,outcome,clauses,reasons,dormancy,mpxn,kind,shared,other_inventory,other_installed_on,other_communicating,other_same_party,party_id\n";
 
 /// Appends a party installation as CSV rows: one per (MPxN, other member), one per MPxN
 /// without others, or one alone when the party's meters carry no valid MPxN.
-pub fn push_csv(out: &mut Vec<u8>, query: &str, status: &str, inst: Option<&PartyInstallation>) {
+/// The last column, `party_id`, names the party the report is for on every row.
+pub fn push_csv(
+    out: &mut Vec<u8>,
+    party: &str,
+    query: &str,
+    status: &str,
+    inst: Option<&PartyInstallation>,
+) {
     use crate::delimited::push_record;
     let Some(i) = inst else {
         // A listed MPxN that is unknown or another supplier's: the status, nothing more.
         let mut fields: Vec<&[u8]> = vec![query.as_bytes(), status.as_bytes()];
         fields.extend([&b""[..]; 14]);
+        fields.push(party.as_bytes());
         push_record(out, &fields);
         return;
     };
@@ -335,6 +343,7 @@ pub fn push_csv(out: &mut Vec<u8>, query: &str, status: &str, inst: Option<&Part
     let row = |out: &mut Vec<u8>, tail: [&[u8]; 7]| {
         let mut fields: Vec<&[u8]> = head.to_vec();
         fields.extend_from_slice(&tail);
+        fields.push(party.as_bytes());
         push_record(out, &fields);
     };
     if i.mpxns.is_empty() {

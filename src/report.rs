@@ -10,9 +10,9 @@
 //! stays bounded at national scale. Leaves the console summary to the CLI.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use hashbrown::HashMap;
 use rayon::prelude::*;
@@ -23,6 +23,7 @@ use crate::index::build::{BuildMeta, InputFile};
 use crate::index::{IndexError, View, DAY_UNKNOWN};
 use crate::judge::Judgement;
 use crate::normalize::{Day, MpxnKey};
+use crate::publish::{Digest, OutputSet, PublishError, Staging};
 use crate::resolve::{decide, Finding, FindingSet, Outcome, Policy};
 use crate::sweep::Accounting;
 
@@ -44,61 +45,78 @@ pub enum ReportError {
     },
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Publish(PublishError),
 }
 
-/// Writes all four outputs into `dir` (created if missing) and returns the summary.
+/// Stages all four outputs in `set` (the caller commits it, with any other set, once
+/// everything is written) and returns the summary. `summary.json` is staged last and
+/// records the size and CRC-32C of the other three, so it is the set's commit record.
 pub fn write_all(
     view: &View<'_>,
     judgement: &Judgement,
     policy: Policy,
-    dir: &Path,
+    set: &mut OutputSet,
 ) -> Result<Summary, ReportError> {
-    fs::create_dir_all(dir).map_err(|error| ReportError::Write {
-        path: dir.to_path_buf(),
-        error,
-    })?;
     let t = crate::timing::stage("write: decisions");
     let mut counts = DecisionCounts::new();
-    write_atomically(&dir.join(DECISIONS), |w| {
+    let mut outputs = BTreeMap::new();
+    let decisions = stage(set, DECISIONS, |w| {
         counts = write_decisions(view, judgement, w)?;
         Ok(())
     })?;
+    outputs.insert(DECISIONS, decisions);
     drop(t);
-    let summary = Summary::of(view, &counts, policy)?;
+    let mut summary = Summary::of(view, &counts, policy)?;
     let _t = crate::timing::stage("write: duplicates, rejects, summary");
-    write_atomically(&dir.join(DUPLICATES), |w| {
-        write_duplicates(view, judgement, w)
-    })?;
-    write_atomically(&dir.join(REJECTS), |w| Ok(w.write_all(view.rejects)?))?;
-    write_atomically(&dir.join(SUMMARY), |w| {
+    let duplicates = stage(set, DUPLICATES, |w| write_duplicates(view, judgement, w))?;
+    outputs.insert(DUPLICATES, duplicates);
+    let rejects = stage(set, REJECTS, |w| Ok(w.write_all(view.rejects)?))?;
+    outputs.insert(REJECTS, rejects);
+    summary.outputs = outputs;
+    stage(set, SUMMARY, |w| {
         serde_json::to_writer_pretty(&mut *w, &summary).map_err(io::Error::from)?;
         Ok(w.write_all(b"\n")?)
     })?;
     Ok(summary)
 }
 
-/// Writes through a temporary file in the same directory, syncs it, and renames it over
-/// `path`.
-fn write_atomically(
-    path: &Path,
-    body: impl FnOnce(&mut BufWriter<File>) -> Result<(), ReportError>,
-) -> Result<(), ReportError> {
-    let err = |error| ReportError::Write {
-        path: path.to_path_buf(),
-        error,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let file = File::create(&tmp).map_err(err)?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    body(&mut w).map_err(|e| match e {
-        ReportError::Write { error, .. } => err(error),
-        other => other,
-    })?;
-    let file = w.into_inner().map_err(|e| err(e.into_error()))?;
-    file.sync_data().map_err(err)?;
-    fs::rename(&tmp, path).map_err(err)
+/// Writes all four outputs into `dir` as one set: locks the folder, stages them
+/// ([`write_all`]) and publishes them together. For library callers with one set.
+pub fn write_dir(
+    view: &View<'_>,
+    judgement: &Judgement,
+    policy: Policy,
+    dir: &std::path::Path,
+) -> Result<Summary, ReportError> {
+    let mut set = OutputSet::lock(dir)?;
+    let summary = write_all(view, judgement, policy, &mut set)?;
+    set.commit()?;
+    Ok(summary)
+}
+
+/// Stages one output, naming its final path in any write error of `body`.
+fn stage(
+    set: &mut OutputSet,
+    name: &str,
+    body: impl FnOnce(&mut Staging<BufWriter<File>>) -> Result<(), ReportError>,
+) -> Result<Digest, ReportError> {
+    let target = set.target(name);
+    set.stage(name, |w| {
+        body(w).map_err(|e| match e {
+            ReportError::Write { error, .. } => ReportError::Write {
+                path: target.clone(),
+                error,
+            },
+            other => other,
+        })
+    })
+}
+
+impl From<PublishError> for ReportError {
+    fn from(error: PublishError) -> ReportError {
+        ReportError::Publish(error)
+    }
 }
 
 impl From<io::Error> for ReportError {
@@ -327,6 +345,9 @@ pub struct Summary {
     pub by_group_id: BTreeMap<String, OutcomeCounts>,
     /// Outcome counts per SMSO.
     pub by_source: BTreeMap<String, OutcomeCounts>,
+    /// The other outputs of this set, with their sizes and CRC-32Cs: a reader can tell
+    /// that decisions.csv, duplicates.csv and rejects.csv belong to this summary.
+    pub outputs: BTreeMap<&'static str, Digest>,
 }
 
 fn zero_outcomes() -> OutcomeCounts {
@@ -413,6 +434,7 @@ impl Summary {
                 .collect(),
             by_group_id,
             by_source,
+            outputs: BTreeMap::new(),
         })
     }
 }

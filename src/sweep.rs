@@ -57,6 +57,25 @@ pub struct Sweep {
     pub facts: Vec<InstallationFacts>,
 }
 
+impl Sweep {
+    /// Fails naming the first inventory rewritten in place since it was mapped: what
+    /// was read from it cannot be trusted to be one version of the file.
+    pub fn check_inputs_unchanged(&self) -> Result<(), InputError> {
+        for f in &self.files {
+            if !f
+                .bytes
+                .unchanged()
+                .map_err(|e| InputError::io(&f.path, e))?
+            {
+                return Err(InputError::Changed {
+                    path: f.path.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs the CSV stages in memory. Fails only on a refusal (a bad header or registry)
 /// or an unreadable file; bad rows are counted and kept as rejects.
 pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {

@@ -177,7 +177,7 @@ fn sweep_outputs(
             .expect("generated inputs are never refused");
         let view = image.view().unwrap();
         let judgement = judge::judge(&view, policy()).unwrap();
-        report::write_all(&view, &judgement, policy(), out.path()).unwrap();
+        report::write_dir(&view, &judgement, policy(), out.path()).unwrap();
     });
     [
         report::DECISIONS,
@@ -205,7 +205,7 @@ fn csv_and_index_outputs(
     let dir = tempfile::tempdir().unwrap();
     let write_outputs = |view: &mpxn_recon::index::View<'_>, out: &Path| {
         let judgement = judge::judge(view, policy).unwrap();
-        report::write_all(view, &judgement, policy, out).unwrap();
+        report::write_dir(view, &judgement, policy, out).unwrap();
         [
             report::DECISIONS,
             report::DUPLICATES,

@@ -1,5 +1,6 @@
 //! `mpxn-recon gen`: write a synthetic national inventory.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -7,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use super::Failure;
+use super::{Console, Failure};
 use crate::generate;
 
 /// Write a deterministic synthetic inventory (one file per SMSO and SMETS2), a supplier
@@ -36,7 +37,8 @@ pub fn run(args: GenArgs) -> Result<ExitCode, Failure> {
             args.out.display()
         )
     })?;
-    println!(
+    writeln!(
+        Console::new(),
         "wrote {} rows ({} bytes) in {} inventory files, {}, AS_OF {} and ground_truth.csv into {} in {:.1} s",
         made.rows,
         made.bytes,
@@ -45,6 +47,6 @@ pub fn run(args: GenArgs) -> Result<ExitCode, Failure> {
         generate::as_of(),
         args.out.display(),
         started.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

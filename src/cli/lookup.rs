@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use clap::Args;
 
 use super::index::open_failure;
-use super::Failure;
+use super::{Console, Failure};
 use crate::index::file::IndexFile;
 use crate::lookup::{self, InstallationReport};
 use crate::normalize::Day;
@@ -28,7 +28,8 @@ pub struct LookupArgs {
     #[arg(value_name = "KEY", required_unless_present_any = ["prefix", "keys_from"])]
     pub keys: Vec<String>,
 
-    /// Also look up the keys in FILE, one per line (blank lines skipped).
+    /// Also look up the keys in FILE, one per line (blank lines skipped); `-` reads
+    /// standard input. A line over 4096 bytes is refused, naming the file and line.
     #[arg(long, value_name = "FILE")]
     pub keys_from: Option<PathBuf>,
 
@@ -64,7 +65,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
     };
     let damaged = |e| Failure::Refused(anyhow!("{}: {e}", args.index.display()));
     let groups = lookup::Groups::of(&view).map_err(damaged)?;
-    let mut w = std::io::stdout().lock();
+    let mut w = Console::new();
 
     if let Some(prefix) = &args.prefix {
         if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
@@ -89,20 +90,9 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let mut keys = args.keys.clone();
-    if let Some(path) = &args.keys_from {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        keys.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string),
-        );
-    }
-    let mut latencies = Vec::with_capacity(keys.len());
+    let mut latencies = Vec::with_capacity(args.keys.len());
     let mut found_all = true;
-    for key in &keys {
+    let mut look_up = |key: &str| -> Result<(), Failure> {
         let started = std::time::Instant::now();
         let hits = lookup::find(&view, key).map_err(damaged)?;
         let reports = hits
@@ -121,9 +111,10 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
             if args.json {
                 writeln!(w, "{}", serde_json::json!({ "key": key, "found": false }))?;
             } else {
-                writeln!(w, "{key}: not in the index (as an MPAN, MPRN or GUID)")?;
+                // Quoted as found keys are: a key holding a newline cannot forge a line.
+                writeln!(w, "{key:?}: not in the index (as an MPAN, MPRN or GUID)")?;
             }
-            continue;
+            return Ok(());
         }
         for (hit, reports) in hits.iter().zip(reports) {
             if !args.json {
@@ -152,6 +143,13 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
                 }
             }
         }
+        Ok(())
+    };
+    for key in &args.keys {
+        look_up(key)?;
+    }
+    if let Some(path) = &args.keys_from {
+        super::keys::for_each_key(path, &mut look_up)?;
     }
     w.flush()?;
     if args.latency && !latencies.is_empty() {

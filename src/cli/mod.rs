@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 pub mod gen;
 pub mod index;
+pub mod keys;
 pub mod lookup;
 pub mod portfolio;
 pub mod sweep;
@@ -40,10 +41,8 @@ pub enum Command {
 /// Why a command failed, as `main` needs to know it to pick the exit status.
 #[derive(Debug)]
 pub enum Failure {
-    /// Input refused (missing column, bad registry): exit 2.
+    /// Input refused (missing column, bad registry, a damaged index): exit 2.
     Refused(anyhow::Error),
-    /// Stdout closed early (`| head`): not an error.
-    BrokenPipe,
     /// Anything else: exit 1.
     Other(anyhow::Error),
 }
@@ -59,23 +58,92 @@ impl From<crate::delimited::InputError> for Failure {
     }
 }
 
+impl From<crate::publish::PublishError> for Failure {
+    /// Outputs that would replace an input, or a file where a folder belongs, refuse the
+    /// run (exit 2); a busy folder or a failed write is a runtime error (exit 1).
+    fn from(err: crate::publish::PublishError) -> Failure {
+        if err.is_refusal() {
+            Failure::Refused(anyhow::Error::from(err))
+        } else {
+            Failure::Other(anyhow::Error::from(err))
+        }
+    }
+}
+
+impl From<crate::report::ReportError> for Failure {
+    fn from(err: crate::report::ReportError) -> Failure {
+        match err {
+            crate::report::ReportError::Index(e) => Failure::Refused(anyhow::Error::from(e)),
+            crate::report::ReportError::Publish(e) => Failure::from(e),
+            other => Failure::Other(anyhow::Error::from(other)),
+        }
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(err: anyhow::Error) -> Failure {
-        let broken_pipe = err
-            .chain()
-            .filter_map(|e| e.downcast_ref::<io::Error>())
-            .any(|e| e.kind() == io::ErrorKind::BrokenPipe);
-        if broken_pipe {
-            Failure::BrokenPipe
-        } else {
-            Failure::Other(err)
-        }
+        Failure::Other(err)
     }
 }
 
 impl From<io::Error> for Failure {
     fn from(err: io::Error) -> Failure {
-        Failure::from(anyhow::Error::from(err))
+        Failure::Other(anyhow::Error::from(err))
+    }
+}
+
+/// Standard output, for what people read: a closed pipe (`| head`, `| true`) stops the
+/// printing, never the work and never the exit status the work earned. Every other
+/// write error (a full disk behind `> file`) is reported, naming standard output.
+pub struct Console {
+    out: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl Console {
+    pub fn new() -> Console {
+        Console {
+            out: io::stdout().lock(),
+            closed: false,
+        }
+    }
+
+    fn outcome<T>(&mut self, r: io::Result<T>, done: T) -> io::Result<T> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(done)
+            }
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot write to standard output: {e}"),
+            )),
+            ok => ok,
+        }
+    }
+}
+
+impl Default for Console {
+    fn default() -> Console {
+        Console::new()
+    }
+}
+
+impl io::Write for Console {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let r = self.out.write(buf);
+        self.outcome(r, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = self.out.flush();
+        self.outcome(r, ())
     }
 }
 

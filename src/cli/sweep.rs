@@ -13,13 +13,14 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 
 use super::index::open_failure;
-use super::{parse_as_of, Failure};
+use super::{parse_as_of, Console, Failure};
 use crate::index::build;
 use crate::index::file::{IndexFile, Reads};
 use crate::index::View;
 use crate::ingest::IngestSettings;
 use crate::judge;
 use crate::normalize::Day;
+use crate::publish::{self, OutputSet};
 use crate::report::{self, Summary};
 use crate::resolve::Policy;
 use crate::sweep::SweepConfig;
@@ -116,6 +117,8 @@ fn sample_inputs() -> anyhow::Result<(Vec<PathBuf>, PathBuf, Day)> {
 pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
     if let Some(path) = &args.index {
+        // The folders first: a run that cannot publish stops before the work.
+        let outputs = Outputs::open(&args, &[path.as_path()])?;
         let t = timing::stage("open and verify index");
         // A plain sweep reads no device columns or lookup maps: verify only the rest.
         let reads = if args.per_party.is_some() {
@@ -130,7 +133,10 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
             as_of: args.as_of.unwrap_or_else(Day::today_utc),
             window_days: args.window_days,
         };
-        return finish(&view, policy, &args, false, started);
+        let code = finish(&view, policy, &args, outputs, false, started, &|| {
+            file.check_unchanged().map_err(open_failure)
+        })?;
+        return Ok(code);
     }
     let (inventories, suppliers, default_as_of, sample) =
         match (args.inventories.is_empty(), args.suppliers.clone()) {
@@ -150,13 +156,19 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
                 )))
             }
         };
+    let inputs: Vec<&Path> = inventories
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([suppliers.as_path()])
+        .collect();
+    let outputs = Outputs::open(&args, &inputs)?;
     let policy = Policy {
         as_of: args.as_of.unwrap_or(default_as_of),
         window_days: args.window_days,
     };
     let config = SweepConfig {
-        inventories,
-        suppliers,
+        inventories: inventories.clone(),
+        suppliers: suppliers.clone(),
         ingest: IngestSettings::default(),
     };
     let purpose = if args.per_party.is_some() {
@@ -166,36 +178,100 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     };
     let image = build::csv_image(&config, purpose)?;
     let view = image.view().map_err(anyhow::Error::from)?;
-    finish(&view, policy, &args, sample, started)
+    // The inventories were checked against in-place rewrites when the image was built;
+    // the image holds its own copy of everything it shows.
+    finish(&view, policy, &args, outputs, sample, started, &|| Ok(()))
 }
 
-/// Judges a view, writes the outputs and prints the summary: shared by CSV and index
-/// sweeps.
+/// The sweep's output folder and, with --per-party, the notices' folder: each locked
+/// for this run, checked not to replace an input.
+struct Outputs {
+    sweep: OutputSet,
+    notices: Option<OutputSet>,
+}
+
+impl Outputs {
+    fn open(args: &SweepArgs, inputs: &[&Path]) -> Result<Outputs, Failure> {
+        let sweep = OutputSet::lock(&args.out)?;
+        let targets: Vec<PathBuf> = [
+            report::DECISIONS,
+            report::DUPLICATES,
+            report::REJECTS,
+            report::SUMMARY,
+        ]
+        .iter()
+        .map(|n| sweep.target(n))
+        .collect();
+        publish::refuse_overwriting_inputs(inputs, &targets)?;
+        let notices = match &args.per_party {
+            None => None,
+            Some(dir) => {
+                if publish::same_directory(dir, &args.out) {
+                    return Err(publish::PublishError::SameFolder {
+                        notices: dir.clone(),
+                    }
+                    .into());
+                }
+                Some(OutputSet::lock(dir)?)
+            }
+        };
+        Ok(Outputs { sweep, notices })
+    }
+}
+
+/// Judges a view, stages every output, checks that the inputs did not change while
+/// they were read, publishes the notices' set and then the sweep's (whose summary.json
+/// is renamed last), and prints the summary: shared by CSV and index sweeps.
 fn finish(
     view: &View<'_>,
     policy: Policy,
     args: &SweepArgs,
+    mut outputs: Outputs,
     sample: bool,
     started: Instant,
+    unchanged: &dyn Fn() -> Result<(), Failure>,
 ) -> Result<ExitCode, Failure> {
     let damaged = |e: crate::index::IndexError| Failure::Refused(anyhow::Error::from(e));
     let t = timing::stage("judge");
     let judgement = judge::judge(view, policy).map_err(damaged)?;
     drop(t);
     let t = timing::stage("write outputs");
-    let summary = report::write_all(view, &judgement, policy, &args.out).map_err(|e| match e {
-        report::ReportError::Index(e) => damaged(e),
-        other => Failure::Other(anyhow::Error::from(other)),
-    })?;
+    let summary = report::write_all(view, &judgement, policy, &mut outputs.sweep)?;
+    let parties = match &mut outputs.notices {
+        Some(set) => Some(super::portfolio::write_per_party(
+            view, &judgement, policy, set, args.json,
+        )?),
+        None => None,
+    };
+    unchanged()?;
+    let mut console = Console::new();
+    let removed: Vec<PathBuf> = outputs
+        .sweep
+        .removed_stale
+        .iter()
+        .chain(outputs.notices.iter().flat_map(|s| s.removed_stale.iter()))
+        .cloned()
+        .collect();
+    if let Some(set) = outputs.notices {
+        set.commit()?;
+    }
+    outputs.sweep.commit()?;
     drop(t);
-    print_summary(&summary, &args.out, sample, started)?;
-    if let Some(dir) = &args.per_party {
-        let parties = super::portfolio::write_per_party(view, &judgement, policy, dir, args.json)?;
-        println!(
-            "per-party: {parties} report(s) and impact summaries in {}",
-            dir.display()
+    for path in &removed {
+        eprintln!(
+            "mpxn-recon: removed {}, left by an interrupted run",
+            path.display()
         );
     }
+    print_summary(&mut console, &summary, &args.out, sample, started)?;
+    if let (Some(parties), Some(dir)) = (parties, &args.per_party) {
+        writeln!(
+            console,
+            "per-party: {parties} report(s) and impact summaries in {}",
+            dir.display()
+        )?;
+    }
+    console.flush()?;
     if args.strict && summary.rows.rejected > 0 {
         eprintln!(
             "mpxn-recon: --strict: {} row(s) rejected; see {}",
@@ -207,8 +283,13 @@ fn finish(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(s: &Summary, out: &Path, sample: bool, started: Instant) -> io::Result<()> {
-    let mut w = io::stdout().lock();
+fn print_summary(
+    w: &mut Console,
+    s: &Summary,
+    out: &Path,
+    sample: bool,
+    started: Instant,
+) -> io::Result<()> {
     let origin = if sample {
         " (the bundled sample's as-of date)"
     } else {

@@ -78,6 +78,7 @@ impl Sections {
 pub fn csv_image(config: &SweepConfig, purpose: Purpose) -> Result<Image, InputError> {
     let sweep = sweep::run(config)?;
     let image = image(&sweep, purpose);
+    sweep.check_inputs_unchanged()?;
     let _t = timing::stage("free the sweep");
     drop(sweep);
     Ok(image)

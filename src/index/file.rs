@@ -13,7 +13,6 @@
 //! (a sweep skips the device columns and lookup maps, most of a national index) and
 //! hands out views without the rest. Byte layout: `index/README.md`.
 
-use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -21,6 +20,7 @@ use rayon::prelude::*;
 
 use super::{Image, IndexError, Section, View, SECTION_COUNT};
 use crate::mapped::MappedFile;
+use crate::publish::{OutputSet, PublishError};
 
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"MPXNIDX\0";
@@ -51,6 +51,12 @@ pub enum FileError {
     },
     #[error("{path}: {problem}")]
     Damaged { path: PathBuf, problem: IndexError },
+    #[error(
+        "{path}: the index changed while it was being read (rewritten in place); nothing was \
+         written. Replace an index by building a new one (it is renamed into place), never by \
+         editing it"
+    )]
+    Changed { path: PathBuf },
 }
 
 /// One entry of the section table.
@@ -62,33 +68,31 @@ pub struct Entry {
     pub crc32c: u32,
 }
 
-/// Writes `image` to `path` atomically: a temporary file in the same directory,
-/// `sync_data`, rename. Returns the file's size.
-pub fn write(image: &Image, path: &Path) -> io::Result<u64> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
+/// Writes `image` to `path` atomically: staged in a new temporary file beside it
+/// (see [`crate::publish`]), synced, renamed into place. Returns the file's size.
+pub fn write(image: &Image, path: &Path) -> Result<u64, PublishError> {
+    let mut set = OutputSet::beside(path)?;
+    let size = stage(image, &mut set, path)?;
+    set.commit()?;
+    Ok(size)
+}
+
+/// Stages `image` in `set` under `path`'s file name; the caller commits the set.
+pub fn stage(image: &Image, set: &mut OutputSet, path: &Path) -> Result<u64, PublishError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write_to(image, &tmp).and_then(|len| {
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable (a directory can be opened and synced on Unix).
-        #[cfg(unix)]
-        File::open(&dir)?.sync_all()?;
-        Ok(len)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+        .unwrap_or_else(|| "index.mxi".to_string());
+    let target = set.target(&name);
+    let werr = |error| PublishError::Write {
+        path: target.clone(),
+        error,
+    };
+    let digest = set.stage(&name, |w| write_to(image, w).map(drop).map_err(werr))?;
+    Ok(digest.bytes)
 }
 
-fn write_to(image: &Image, tmp: &Path) -> io::Result<u64> {
+fn write_to(image: &Image, w: &mut impl Write) -> io::Result<u64> {
     let crcs: Vec<u32> = image
         .sections
         .par_iter()
@@ -120,7 +124,6 @@ fn write_to(image: &Image, tmp: &Path) -> io::Result<u64> {
     header.extend_from_slice(&header_crc.to_le_bytes());
     header.resize(HEADER_LEN, 0);
 
-    let mut w = io::BufWriter::with_capacity(1 << 20, File::create(tmp)?);
     w.write_all(&header)?;
     w.write_all(&table)?;
     let mut at = (HEADER_LEN + table.len()) as u64;
@@ -130,8 +133,6 @@ fn write_to(image: &Image, tmp: &Path) -> io::Result<u64> {
         w.write_all(bytes)?;
         at = placed[i] + bytes.len() as u64;
     }
-    let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.sync_data()?;
     Ok(file_len)
 }
 
@@ -168,6 +169,21 @@ impl IndexFile {
     /// sections); column contents are checked as they are read.
     pub fn open(path: &Path) -> Result<IndexFile, FileError> {
         IndexFile::open_for(path, Reads::Everything)
+    }
+
+    /// Fails if the file was rewritten in place since it was opened: what was read
+    /// from it may mix two versions. (A rename-replacement leaves our mapping whole.)
+    pub fn check_unchanged(&self) -> Result<(), FileError> {
+        match self.bytes.unchanged() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(FileError::Changed {
+                path: self.path.clone(),
+            }),
+            Err(error) => Err(FileError::Io {
+                path: self.path.clone(),
+                error,
+            }),
+        }
     }
 
     fn open_for(path: &Path, reads: Reads) -> Result<IndexFile, FileError> {

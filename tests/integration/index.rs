@@ -530,7 +530,7 @@ fn lookup_finds_every_spelling_and_agrees_with_the_sweep() {
 
     // Unknown keys: reported, exit 1 like grep.
     let text = lookup(&["1364589770815", "999999"], false, 1);
-    assert!(text.contains("999999: not in the index"), "{text}");
+    assert!(text.contains("\"999999\": not in the index"), "{text}");
 
     // Distributor-area prefix: the shared MPANs starting 13 (only 1364589770815).
     let mut cmd = bin();

@@ -262,7 +262,16 @@ fn no_party_report_reveals_another_partys_identifiers() {
             listed, mine,
             "{pid}: the report must list exactly its SMETS1 installations"
         );
-        shared_with_others += csv.lines().filter(|l| l.ends_with(",no")).count();
+        // other_same_party is the 16th column; the last, party_id, names the party.
+        shared_with_others += csv
+            .lines()
+            .skip(1)
+            .filter(|l| l.split(',').nth(15) == Some("no"))
+            .count();
+        assert!(
+            csv.lines().skip(1).all(|l| l.ends_with(&format!(",{pid}"))),
+            "{pid}: every row names its party"
+        );
         // CSV and index per-party reports agree with the portfolio command.
         let per_party = std::fs::read_to_string(from_index.join(format!("{pid}.csv"))).unwrap();
         assert_eq!(
@@ -341,9 +350,10 @@ fn listed_mpxns_are_found_unknown_or_anothers() {
     assert_eq!(other.len(), 1, "{text}");
     assert_eq!(other[0][1], "registered to another supplier");
     assert!(
-        other[0][2..].iter().all(|f| f.is_empty()),
-        "nothing more than the status: {text}"
+        other[0][2..16].iter().all(|f| f.is_empty()),
+        "nothing more than the status and the party it is asked for: {text}"
     );
+    assert_eq!(other[0][16], "PTY-ALPHA");
     let unknown_rows: Vec<_> = rows.iter().filter(|r| r[0] == unknown).collect();
     assert_eq!(
         (unknown_rows.len(), unknown_rows[0][1]),

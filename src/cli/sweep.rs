@@ -232,18 +232,22 @@ fn finish(
     unchanged: &dyn Fn() -> Result<(), Failure>,
 ) -> Result<ExitCode, Failure> {
     let damaged = |e: crate::index::IndexError| Failure::Refused(anyhow::Error::from(e));
-    let t = timing::stage("judge");
-    let judgement = judge::judge(view, policy).map_err(damaged)?;
-    drop(t);
     let t = timing::stage("write outputs");
-    let summary = report::write_all(view, &judgement, policy, &mut outputs.sweep)?;
-    let parties = match &mut outputs.notices {
-        Some(set) => Some(super::portfolio::write_per_party(
-            view, &judgement, policy, set, args.json,
-        )?),
-        None => None,
-    };
+    let staged = (|| {
+        let judgement = judge::judge(view, policy).map_err(damaged)?;
+        let summary = report::write_all(view, &judgement, policy, &mut outputs.sweep)?;
+        let parties = match &mut outputs.notices {
+            Some(set) => Some(super::portfolio::write_per_party(
+                view, &judgement, policy, set, args.json,
+            )?),
+            None => None,
+        };
+        Ok::<_, Failure>((summary, parties))
+    })();
+    // An input changed under us explains any damage found after it was verified, and
+    // fails a run that found none: either way nothing is published.
     unchanged()?;
+    let (summary, parties) = staged?;
     let mut console = Console::new();
     let removed: Vec<PathBuf> = outputs
         .sweep

@@ -497,6 +497,35 @@ fn a_full_disk_leaves_the_previous_set_whole_and_no_temporary() {
     assert!(before == after, "the previous set is exactly as it was");
     assert_one_set(&out);
 
+    // --per-party notices on the full disk: the previous notices stay, whole.
+    let pp = fs.path.join("pp");
+    let mut small_pp = sweep("small.csv");
+    small_pp.arg("--per-party").arg(&pp);
+    std::fs::remove_dir_all(&out).unwrap();
+    run_expect(&mut small_pp, 0);
+    let notices: Vec<(String, Vec<u8>)> = names(&pp)
+        .into_iter()
+        .map(|n| {
+            let b = read(&pp.join(&n));
+            (n, b)
+        })
+        .collect();
+    let mut big_pp = sweep("big.csv");
+    big_pp.arg("--per-party").arg(&pp);
+    run_expect(&mut big_pp, 1);
+    let now: Vec<(String, Vec<u8>)> = names(&pp)
+        .into_iter()
+        .map(|n| {
+            let b = read(&pp.join(&n));
+            (n, b)
+        })
+        .collect();
+    assert!(
+        notices == now,
+        "the previous notices are exactly as they were"
+    );
+    assert_no_temporaries(&pp);
+
     // portfolio --out on the full disk: the previous report stays, whole.
     let idx = dir.path().join("big.mxi");
     let mut cmd = bin();
@@ -823,7 +852,14 @@ fn killed_builds_and_sweeps_leave_the_previous_index_and_set_intact() {
         .iter()
         .map(|n| read(&dir.out().join(n)))
         .collect();
-    for ms in [5u64, 60, 150, 300, 600] {
+    // Fixed points (early, parsing, writing) and two random ones, printed for a rerun.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let random = [nanos % 700, (nanos / 700) % 700];
+    eprintln!("random kill delays: {random:?} ms");
+    for ms in [5u64, 60, 150, 300, 600, random[0], random[1]] {
         let delay = std::time::Duration::from_millis(ms);
         let code = kill_after(&mut build(), delay);
         if code.is_some() {

@@ -58,7 +58,7 @@ fn bench(c: &mut Criterion) {
     let index = IndexFile::open_verified(&path).expect("open");
     let view = index.view().expect("view");
     let groups = lookup::Groups::of(&view).expect("groups");
-    let policy = support::policy();
+    let as_of = support::as_of();
     let mpans = data.esme_mpans();
     assert!(!mpans.is_empty(), "no ESME MPANs in the generated data");
     let keys: Vec<&str> = support::pick(KEYS, mpans.len())
@@ -84,9 +84,7 @@ fn bench(c: &mut Criterion) {
             for k in &keys {
                 for hit in lookup::find(&view, black_box(k)).expect("find") {
                     for &inst in &hit.installations {
-                        black_box(
-                            lookup::describe(&view, &groups, inst, policy).expect("describe"),
-                        );
+                        black_box(lookup::describe(&view, &groups, inst, as_of).expect("describe"));
                     }
                 }
             }

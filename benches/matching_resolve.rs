@@ -41,16 +41,16 @@ fn bench(c: &mut Criterion) {
     let sweep = sweep::run(&config).expect("sweep");
     let image = build::image(&sweep, Purpose::Sweep);
     let view = image.view().expect("view");
-    let policy = support::policy();
+    let as_of = support::as_of();
     g.throughput(Throughput::Elements(view.installation_count() as u64));
     g.bench_function("judge_per_installation", |b| {
-        b.iter(|| black_box(judge::judge(&view, policy).expect("judge")))
+        b.iter(|| black_box(judge::judge(&view, as_of).expect("judge")))
     });
-    let judgement = judge::judge(&view, policy).expect("judge");
+    let judgement = judge::judge(&view, as_of).expect("judge");
     let out = tempfile::tempdir().expect("temp dir");
     g.bench_function("report_write_all_per_installation", |b| {
         b.iter(|| {
-            black_box(report::write_dir(&view, &judgement, policy, out.path()).expect("report"))
+            black_box(report::write_dir(&view, &judgement, as_of, out.path()).expect("report"))
         })
     });
     g.finish();

@@ -1,7 +1,7 @@
 //! Judge: an index [`View`] and an as-of date → every installation's findings.
 //!
 //! Takes the evidence the index holds (installations' own findings and communication
-//! evidence, shared MPxNs with their members) and a [`Policy`]; applies the rules of
+//! evidence, shared MPxNs with their members) and a [`AsOf`]; applies the rules of
 //! `resolve` that depend on the date — communication status, FUTURE_COMMS, TMAD 4.1C over
 //! each shared MPxN ([`resolve::evaluate_group`]), DUP_RESOLVED — and hands on a
 //! [`Judgement`] for `report`, or one installation's findings for `lookup`. It decides
@@ -14,8 +14,8 @@ use rayon::prelude::*;
 use crate::index::{IndexError, View, DAY_NONE, DAY_UNKNOWN, INST_COMMS_UNREADABLE};
 use crate::normalize::Day;
 use crate::resolve::{
-    communication, evaluate_group, CommStatus, CommsEvidence, Finding, FindingSet, MemberVerdict,
-    Policy,
+    communication, evaluate_group, AsOf, CommStatus, CommsEvidence, Finding, FindingSet,
+    MemberVerdict,
 };
 
 /// The as-of judgement over an index view.
@@ -28,18 +28,18 @@ pub struct Judgement {
     pub verdicts: Vec<MemberVerdict>,
 }
 
-/// Judges every installation as of `policy`: its stored findings, plus
+/// Judges every installation as of `as_of`: its stored findings, plus
 /// - FUTURE_COMMS — "a last_comms_at is after the as-of date";
 /// - the four duplicate findings over every MPxN it shares ([`evaluate_group`](crate::resolve::evaluate_group));
 /// - DUP_RESOLVED — "it shares MPxNs and, for every one of them, it is the single last
 ///   installed and the only one communicating (TMAD 4.1C)".
 ///
 /// Parallel over installations and over shared MPxNs. Fails only on a damaged index.
-pub fn judge(view: &View<'_>, policy: Policy) -> Result<Judgement, IndexError> {
+pub fn judge(view: &View<'_>, as_of: AsOf) -> Result<Judgement, IndexError> {
     let n = view.installation_count();
     let comm: Vec<CommStatus> = (0..n)
         .into_par_iter()
-        .map(|i| comm_status(view, i, policy))
+        .map(|i| comm_status(view, i, as_of))
         .collect::<Result<_, IndexError>>()?;
     let verdicts: Vec<Vec<MemberVerdict>> = (0..view.group_count())
         .into_par_iter()
@@ -53,7 +53,7 @@ pub fn judge(view: &View<'_>, policy: Policy) -> Result<Judgement, IndexError> {
     }
     let findings: Vec<FindingSet> = (0..n)
         .into_par_iter()
-        .map(|i| all_findings(view, i, dup[i], policy))
+        .map(|i| all_findings(view, i, dup[i], as_of))
         .collect::<Result<_, IndexError>>()?;
     Ok(Judgement {
         comm,
@@ -62,14 +62,14 @@ pub fn judge(view: &View<'_>, policy: Policy) -> Result<Judgement, IndexError> {
     })
 }
 
-/// An installation's communication status as of `policy`, from its stored evidence.
-pub fn comm_status(view: &View<'_>, inst: usize, policy: Policy) -> Result<CommStatus, IndexError> {
+/// An installation's communication status as of `as_of`, from its stored evidence.
+pub fn comm_status(view: &View<'_>, inst: usize, as_of: AsOf) -> Result<CommStatus, IndexError> {
     let last = view.inst_last_comms.get(inst)?;
     let ev = CommsEvidence {
         unreadable: view.inst_flags.get(inst)? & INST_COMMS_UNREADABLE != 0,
         last: (last != DAY_NONE).then_some(Day(last)),
     };
-    Ok(communication(ev, policy))
+    Ok(communication(ev, as_of))
 }
 
 /// TMAD 4.1C verdicts for the members of shared MPxN `group`, given each member's
@@ -101,7 +101,7 @@ fn all_findings(
     view: &View<'_>,
     inst: usize,
     dup: (bool, FindingSet),
-    policy: Policy,
+    as_of: AsOf,
 ) -> Result<FindingSet, IndexError> {
     // Fail closed: findings decided here are never taken from storage, so a damaged or
     // crafted index cannot inject a DUP_RESOLVED.
@@ -109,7 +109,7 @@ fn all_findings(
     let last = view.inst_last_comms.get(inst)?;
     f.set(
         Finding::FutureComms,
-        last != DAY_NONE && last > policy.as_of.0,
+        last != DAY_NONE && last > as_of.date.0,
     );
     let (shares, dup_findings) = dup;
     f = f.union(dup_findings);
@@ -123,16 +123,16 @@ pub fn judge_one(
     view: &View<'_>,
     inst: usize,
     groups: &[usize],
-    policy: Policy,
+    as_of: AsOf,
 ) -> Result<FindingSet, IndexError> {
     let mut dup = (false, FindingSet::default());
     for &g in groups {
-        for v in group_verdicts(view, g, |i| comm_status(view, i, policy))? {
+        for v in group_verdicts(view, g, |i| comm_status(view, i, as_of))? {
             if v.installation as usize == inst {
                 dup.0 = true;
                 dup.1 = dup.1.union(v.findings);
             }
         }
     }
-    all_findings(view, inst, dup, policy)
+    all_findings(view, inst, dup, as_of)
 }

@@ -19,7 +19,7 @@ use crate::index::{
 };
 use crate::judge;
 use crate::normalize::{Day, Guid, Mpan, Mprn, MpxnKey};
-use crate::resolve::{decide, Finding, Policy};
+use crate::resolve::{decide, AsOf, Finding};
 
 /// What kind of key a reading is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -251,13 +251,13 @@ fn day(d: i32) -> Option<Day> {
     (d != DAY_NONE && d != DAY_UNKNOWN).then_some(Day(d))
 }
 
-/// Describes installation `inst` and judges it as of `policy`; `groups` is
+/// Describes installation `inst` and judges it as of `as_of`; `groups` is
 /// [`Groups::of`] the same view.
 pub fn describe<'a>(
     view: &View<'a>,
     groups: &Groups,
     inst: usize,
-    policy: Policy,
+    as_of: AsOf,
 ) -> Result<InstallationReport<'a>, IndexError> {
     let devices_range = view.range(view.inst_devices, inst, view.dev_inst.len())?;
     let mut devices = Vec::with_capacity(devices_range.len());
@@ -292,7 +292,7 @@ pub fn describe<'a>(
     member_of.sort_unstable();
     member_of.dedup();
     let smets2 = view.is_smets2(inst)?;
-    let findings = judge::judge_one(view, inst, &member_of, policy)?;
+    let findings = judge::judge_one(view, inst, &member_of, as_of)?;
     let decision = decide(findings);
     let mpxns = text(view.text_at(view.inst_mpxns, inst)?);
     Ok(InstallationReport {
@@ -307,7 +307,7 @@ pub fn describe<'a>(
         } else {
             findings.iter().map(Finding::code).collect()
         },
-        communicating: judge::comm_status(view, inst, policy)?.as_str(),
+        communicating: judge::comm_status(view, inst, as_of)?.as_str(),
         last_comms_at: day(view.inst_last_comms.get(inst)?),
         mpxns: match mpxns {
             Cow::Borrowed(list) => list.split(';').filter(|m| !m.is_empty()).collect(),

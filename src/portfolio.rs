@@ -262,13 +262,13 @@ fn zero_outcomes() -> BTreeMap<&'static str, u64> {
 impl Impact {
     pub fn of(
         party_id: &str,
-        policy: crate::resolve::Policy,
+        as_of: crate::resolve::AsOf,
         installations: &[PartyInstallation],
     ) -> Impact {
         let mut impact = Impact {
             party_id: party_id.to_string(),
-            as_of: policy.as_of.to_string(),
-            window_days: policy.window_days,
+            as_of: as_of.date.to_string(),
+            window_days: as_of.window_days,
             installations: installations.len() as u64,
             outcomes: zero_outcomes(),
             reasons: BTreeMap::new(),

@@ -24,7 +24,7 @@ use crate::index::{IndexError, View, DAY_UNKNOWN};
 use crate::judge::Judgement;
 use crate::normalize::{Day, MpxnKey};
 use crate::publish::{Digest, OutputSet, PublishError, Staging};
-use crate::resolve::{decide, Finding, FindingSet, Outcome, Policy};
+use crate::resolve::{decide, AsOf, Finding, FindingSet, Outcome};
 use crate::sweep::Accounting;
 
 /// Output files, by name.
@@ -55,7 +55,7 @@ pub enum ReportError {
 pub fn write_all(
     view: &View<'_>,
     judgement: &Judgement,
-    policy: Policy,
+    as_of: AsOf,
     set: &mut OutputSet,
 ) -> Result<Summary, ReportError> {
     let t = crate::timing::stage("write: decisions");
@@ -67,7 +67,7 @@ pub fn write_all(
     })?;
     outputs.insert(DECISIONS, decisions);
     drop(t);
-    let mut summary = Summary::of(view, &counts, policy)?;
+    let mut summary = Summary::of(view, &counts, as_of)?;
     let _t = crate::timing::stage("write: duplicates, rejects, summary");
     let duplicates = stage(set, DUPLICATES, |w| write_duplicates(view, judgement, w))?;
     outputs.insert(DUPLICATES, duplicates);
@@ -86,11 +86,11 @@ pub fn write_all(
 pub fn write_dir(
     view: &View<'_>,
     judgement: &Judgement,
-    policy: Policy,
+    as_of: AsOf,
     dir: &std::path::Path,
 ) -> Result<Summary, ReportError> {
     let mut set = OutputSet::lock(dir)?;
-    let summary = write_all(view, judgement, policy, &mut set)?;
+    let summary = write_all(view, judgement, as_of, &mut set)?;
     set.commit()?;
     Ok(summary)
 }
@@ -361,7 +361,7 @@ impl Summary {
     pub fn of(
         view: &View<'_>,
         counts: &DecisionCounts,
-        policy: Policy,
+        as_of: AsOf,
     ) -> Result<Summary, IndexError> {
         #[derive(Default)]
         struct Tally {
@@ -416,8 +416,8 @@ impl Summary {
         Ok(Summary {
             engine: "mpxn-recon".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            as_of: policy.as_of.to_string(),
-            window_days: policy.window_days,
+            as_of: as_of.date.to_string(),
+            window_days: as_of.window_days,
             inventories: meta.inventories,
             suppliers: meta.suppliers,
             rows: meta.rows,

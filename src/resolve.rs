@@ -25,134 +25,164 @@ pub enum FindingKind {
     Unblock,
 }
 
-/// Every finding code of SPEC §6.1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum Finding {
-    DuplicateGuid,
-    InvalidGuid,
-    MissingMpxn,
-    InvalidMpan,
-    InvalidMprn,
-    RepeatedMpxn,
-    NoMeter,
-    UnknownSupplier,
-    InvalidDate,
-    FutureComms,
-    DupNotLastInstalled,
-    DupNoSingleLast,
-    DupNotCommunicating,
-    DupOtherCommunicating,
-    DupResolved,
-    DormantSupplierCeased,
-    DormantSupplierNotLive,
-    ActiveSupplierCeased,
-    ActiveSupplierNotLive,
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::DataIssue => "data issue",
+            FindingKind::Duplicate => "duplicate",
+            FindingKind::Review => "review",
+            FindingKind::Unblock => "unblock",
+        }
+    }
+}
+
+/// When a finding is decided: from the inventories alone (an index stores it), or
+/// against the as-of date (never stored, so a damaged index cannot inject one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decided {
+    Stored,
+    AsOf,
+}
+
+/// Declares [`Finding`] from one table: each row is a variant with its code, kind,
+/// clause (an unblock's TMAD clause, else the clause its kind cites), when it is
+/// decided, and the rule in words (SPEC §6.1). The variants' order is their bit in an
+/// index's `inst_findings`: append only.
+macro_rules! findings {
+    ($($variant:ident, $code:literal, $kind:ident, $clause:expr, $decided:ident, $words:literal;)*) => {
+        /// Every finding code of SPEC §6.1.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u8)]
+        pub enum Finding {
+            $($variant,)*
+        }
+
+        impl Finding {
+            /// Every finding, in declaration (bit) order.
+            pub const ALL: [Finding; [$(Finding::$variant),*].len()] = [$(Finding::$variant),*];
+
+            /// The code written in `reasons`.
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(Finding::$variant => $code,)*
+                }
+            }
+
+            pub const fn kind(self) -> FindingKind {
+                match self {
+                    $(Finding::$variant => FindingKind::$kind,)*
+                }
+            }
+
+            /// The clause the finding cites when it decides the outcome: 18.12 for a data
+            /// issue, 18.13 for a duplicate, the TMAD clause of an unblock, none for review.
+            pub const fn clause(self) -> Option<&'static str> {
+                match self {
+                    $(Finding::$variant => $clause,)*
+                }
+            }
+
+            /// Whether it is decided from the inventories or against the as-of date.
+            pub const fn decided(self) -> Decided {
+                match self {
+                    $(Finding::$variant => Decided::$decided,)*
+                }
+            }
+
+            /// The rule, in words (SPEC §6.1).
+            pub const fn words(self) -> &'static str {
+                match self {
+                    $(Finding::$variant => $words,)*
+                }
+            }
+        }
+    };
+}
+
+findings! {
+    DuplicateGuid, "DUPLICATE_GUID", DataIssue, Some("18.12"), Stored,
+        "a device GUID of this installation is on more than one accepted row, in any installation of any source";
+    InvalidGuid, "INVALID_GUID", DataIssue, Some("18.12"), Stored,
+        "a device GUID does not normalise to 16 hex digits (not all zero)";
+    MissingMpxn, "MISSING_MPXN", DataIssue, Some("18.12"), Stored,
+        "a meter (ESME or GSME) has an empty mpxn";
+    InvalidMpan, "INVALID_MPAN", DataIssue, Some("18.12"), Stored,
+        "an ESME's mpxn is not a valid MPAN (13-digit core with a check digit that holds)";
+    InvalidMprn, "INVALID_MPRN", DataIssue, Some("18.12"), Stored,
+        "a GSME's mpxn is not a valid MPRN (6 to 10 digits with check digits that hold)";
+    RepeatedMpxn, "REPEATED_MPXN", DataIssue, Some("18.12"), Stored,
+        "two meters of the installation carry the same MPxN";
+    NoMeter, "NO_METER", DataIssue, Some("18.12"), Stored,
+        "the installation has no ESME and no GSME";
+    UnknownSupplier, "UNKNOWN_SUPPLIER", DataIssue, Some("18.12"), Stored,
+        "a meter's supplier_id is empty or not in the registry (Unable to Identify Responsible Supplier)";
+    InvalidDate, "INVALID_DATE", DataIssue, Some("18.12"), Stored,
+        "an installed_on or last_comms_at does not parse as a date in years 0001-9999";
+    FutureComms, "FUTURE_COMMS", DataIssue, Some("18.12"), AsOf,
+        "a last_comms_at is after the as-of date";
+    DupNotLastInstalled, "DUP_NOT_LAST_INSTALLED", Duplicate, Some("18.13"), AsOf,
+        "for an MPxN it shares, its own install date is unknown, or another member's is strictly later";
+    DupNoSingleLast, "DUP_NO_SINGLE_LAST", Duplicate, Some("18.13"), AsOf,
+        "for an MPxN it shares, it is not beaten but cannot be verified as the single last installed: another member has the same date, or another member's date is unknown";
+    DupNotCommunicating, "DUP_NOT_COMMUNICATING", Duplicate, Some("18.13"), AsOf,
+        "for an MPxN it shares, it is not communicating (or its communication status is unknown)";
+    DupOtherCommunicating, "DUP_OTHER_COMMUNICATING", Duplicate, Some("18.13"), AsOf,
+        "for an MPxN it shares, another member is communicating, or its communication status is unknown";
+    DupResolved, "DUP_RESOLVED", Unblock, Some("4.1C"), AsOf,
+        "it shares MPxNs and, for every one of them, it is the single last installed and the only one communicating";
+    DormantSupplierCeased, "DORMANT_SUPPLIER_CEASED", Unblock, Some("4.1A"), Stored,
+        "a dormant meter's supplier party has ceased trading";
+    DormantSupplierNotLive, "DORMANT_SUPPLIER_NOT_LIVE", Unblock, Some("4.1B"), Stored,
+        "a dormant meter's supplier party is not a live DCC User";
+    ActiveSupplierCeased, "ACTIVE_SUPPLIER_CEASED", Review, None, Stored,
+        "an active (not dormant) meter's supplier party has ceased trading";
+    ActiveSupplierNotLive, "ACTIVE_SUPPLIER_NOT_LIVE", Review, None, Stored,
+        "an active (not dormant) meter's supplier party is not a live DCC User";
+}
+
+/// Byte order of two codes, at compile time.
+const fn code_less(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
 }
 
 impl Finding {
-    pub const ALL: [Finding; 19] = [
-        Finding::DuplicateGuid,
-        Finding::InvalidGuid,
-        Finding::MissingMpxn,
-        Finding::InvalidMpan,
-        Finding::InvalidMprn,
-        Finding::RepeatedMpxn,
-        Finding::NoMeter,
-        Finding::UnknownSupplier,
-        Finding::InvalidDate,
-        Finding::FutureComms,
-        Finding::DupNotLastInstalled,
-        Finding::DupNoSingleLast,
-        Finding::DupNotCommunicating,
-        Finding::DupOtherCommunicating,
-        Finding::DupResolved,
-        Finding::DormantSupplierCeased,
-        Finding::DormantSupplierNotLive,
-        Finding::ActiveSupplierCeased,
-        Finding::ActiveSupplierNotLive,
-    ];
-
-    /// Every finding in byte order of its code: the order `reasons` lists them in
-    /// (a test checks this table against [`Finding::code`]).
-    pub const BY_CODE: [Finding; 19] = [
-        Finding::ActiveSupplierCeased,
-        Finding::ActiveSupplierNotLive,
-        Finding::DormantSupplierCeased,
-        Finding::DormantSupplierNotLive,
-        Finding::DuplicateGuid,
-        Finding::DupNotCommunicating,
-        Finding::DupNotLastInstalled,
-        Finding::DupNoSingleLast,
-        Finding::DupOtherCommunicating,
-        Finding::DupResolved,
-        Finding::FutureComms,
-        Finding::InvalidDate,
-        Finding::InvalidGuid,
-        Finding::InvalidMpan,
-        Finding::InvalidMprn,
-        Finding::MissingMpxn,
-        Finding::NoMeter,
-        Finding::RepeatedMpxn,
-        Finding::UnknownSupplier,
-    ];
-
-    /// The code written in `reasons`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Finding::DuplicateGuid => "DUPLICATE_GUID",
-            Finding::InvalidGuid => "INVALID_GUID",
-            Finding::MissingMpxn => "MISSING_MPXN",
-            Finding::InvalidMpan => "INVALID_MPAN",
-            Finding::InvalidMprn => "INVALID_MPRN",
-            Finding::RepeatedMpxn => "REPEATED_MPXN",
-            Finding::NoMeter => "NO_METER",
-            Finding::UnknownSupplier => "UNKNOWN_SUPPLIER",
-            Finding::InvalidDate => "INVALID_DATE",
-            Finding::FutureComms => "FUTURE_COMMS",
-            Finding::DupNotLastInstalled => "DUP_NOT_LAST_INSTALLED",
-            Finding::DupNoSingleLast => "DUP_NO_SINGLE_LAST",
-            Finding::DupNotCommunicating => "DUP_NOT_COMMUNICATING",
-            Finding::DupOtherCommunicating => "DUP_OTHER_COMMUNICATING",
-            Finding::DupResolved => "DUP_RESOLVED",
-            Finding::DormantSupplierCeased => "DORMANT_SUPPLIER_CEASED",
-            Finding::DormantSupplierNotLive => "DORMANT_SUPPLIER_NOT_LIVE",
-            Finding::ActiveSupplierCeased => "ACTIVE_SUPPLIER_CEASED",
-            Finding::ActiveSupplierNotLive => "ACTIVE_SUPPLIER_NOT_LIVE",
+    /// Every finding in byte order of its code: the order `reasons` lists them in.
+    /// Sorted from [`Finding::ALL`] at compile time.
+    pub const BY_CODE: [Finding; Finding::ALL.len()] = {
+        let mut v = Finding::ALL;
+        let mut i = 1;
+        while i < v.len() {
+            let mut j = i;
+            while j > 0 && code_less(v[j].code(), v[j - 1].code()) {
+                let t = v[j];
+                v[j] = v[j - 1];
+                v[j - 1] = t;
+                j -= 1;
+            }
+            i += 1;
         }
-    }
-
-    pub fn kind(self) -> FindingKind {
-        match self {
-            Finding::DuplicateGuid
-            | Finding::InvalidGuid
-            | Finding::MissingMpxn
-            | Finding::InvalidMpan
-            | Finding::InvalidMprn
-            | Finding::RepeatedMpxn
-            | Finding::NoMeter
-            | Finding::UnknownSupplier
-            | Finding::InvalidDate
-            | Finding::FutureComms => FindingKind::DataIssue,
-            Finding::DupNotLastInstalled
-            | Finding::DupNoSingleLast
-            | Finding::DupNotCommunicating
-            | Finding::DupOtherCommunicating => FindingKind::Duplicate,
-            Finding::ActiveSupplierCeased | Finding::ActiveSupplierNotLive => FindingKind::Review,
-            Finding::DupResolved
-            | Finding::DormantSupplierCeased
-            | Finding::DormantSupplierNotLive => FindingKind::Unblock,
-        }
-    }
+        v
+    };
 
     /// The TMAD clause an unblock finding cites.
     pub fn unblock_clause(self) -> Option<&'static str> {
-        match self {
-            Finding::DupResolved => Some("4.1C"),
-            Finding::DormantSupplierCeased => Some("4.1A"),
-            Finding::DormantSupplierNotLive => Some("4.1B"),
+        match self.kind() {
+            FindingKind::Unblock => self.clause(),
             _ => None,
         }
+    }
+
+    /// The finding with this code, if any.
+    pub fn from_code(code: &str) -> Option<Finding> {
+        Finding::ALL.into_iter().find(|f| f.code() == code)
     }
 
     fn bit(self) -> u32 {
@@ -192,19 +222,14 @@ impl FindingSet {
         self.0
     }
 
-    /// The findings decided against the as-of date (by [`judge`]), never stored.
-    pub const JUDGED: [Finding; 6] = [
-        Finding::FutureComms,
-        Finding::DupNotLastInstalled,
-        Finding::DupNoSingleLast,
-        Finding::DupNotCommunicating,
-        Finding::DupOtherCommunicating,
-        Finding::DupResolved,
-    ];
-
-    /// The set without the findings in [`FindingSet::JUDGED`].
+    /// The set without the findings decided against the as-of date
+    /// ([`Decided::AsOf`]): what an index may store.
     pub fn stored_only(self) -> FindingSet {
-        let judged: u32 = Self::JUDGED.iter().map(|f| f.bit()).sum();
+        let judged: u32 = Finding::ALL
+            .iter()
+            .filter(|f| f.decided() == Decided::AsOf)
+            .map(|f| f.bit())
+            .sum();
         FindingSet(self.0 & !judged)
     }
 
@@ -232,8 +257,8 @@ impl FindingSet {
 
 /// The sweep's judgement parameters: the as-of date `A` and the window `W` in days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Policy {
-    pub as_of: Day,
+pub struct AsOf {
+    pub date: Day,
     pub window_days: u32,
 }
 
@@ -341,14 +366,12 @@ pub fn comms_evidence(dates: impl Iterator<Item = DateField>) -> CommsEvidence {
 /// "It is communicating iff that last communication exists and falls within
 /// [A - W days, A]"; its status is unknown when any device has an unparseable
 /// `last_comms_at` or one after the as-of date (the latest is then after it too).
-pub fn communication(ev: CommsEvidence, policy: Policy) -> CommStatus {
+pub fn communication(ev: CommsEvidence, as_of: AsOf) -> CommStatus {
     match ev.last {
         _ if ev.unreadable => CommStatus::Unknown,
-        Some(day) if day > policy.as_of => CommStatus::Unknown,
+        Some(day) if day > as_of.date => CommStatus::Unknown,
         // i64: a window of up to u32::MAX days reaches back before any i32 day number.
-        Some(day)
-            if i64::from(day.0) >= i64::from(policy.as_of.0) - i64::from(policy.window_days) =>
-        {
+        Some(day) if i64::from(day.0) >= i64::from(as_of.date.0) - i64::from(as_of.window_days) => {
             CommStatus::Communicating
         }
         _ => CommStatus::NotCommunicating,
@@ -634,16 +657,16 @@ mod tests {
         assert_eq!(codes(v[1].findings), ["DUP_OTHER_COMMUNICATING"]);
     }
 
-    fn policy() -> Policy {
-        Policy {
-            as_of: day("2024-06-30").unwrap(),
+    fn as_of() -> AsOf {
+        AsOf {
+            date: day("2024-06-30").unwrap(),
             window_days: 30,
         }
     }
 
     #[test]
     fn communication_window_is_inclusive() {
-        let p = policy();
+        let p = as_of();
         let status = |ds: &[DateField]| communication(comms_evidence(ds.iter().copied()), p);
         let d = |s: &str| DateField::Day(day(s).unwrap());
         assert_eq!(status(&[d("2024-05-31")]), C, "A - W is inside");
@@ -658,7 +681,7 @@ mod tests {
             C,
             "latest device counts"
         );
-        let zero = Policy {
+        let zero = AsOf {
             window_days: 0,
             ..p
         };
@@ -670,7 +693,7 @@ mod tests {
             communication(comms_evidence([d("2024-06-29")].into_iter()), zero),
             N
         );
-        let huge = Policy {
+        let huge = AsOf {
             window_days: u32::MAX,
             ..p
         };
@@ -720,12 +743,53 @@ mod tests {
         let all = set(&Finding::ALL);
         let stored = FindingSet::from_bits(all.bits()).stored_only();
         for f in Finding::ALL {
-            let judged = FindingSet::JUDGED.contains(&f);
+            let judged = f.decided() == Decided::AsOf;
             assert_eq!(stored.contains(f), !judged, "{}", f.code());
         }
         assert!(!FindingSet::from_bits(u32::MAX)
             .stored_only()
             .contains(Finding::DupResolved));
+    }
+
+    #[test]
+    fn the_finding_table_is_consistent() {
+        for f in Finding::ALL {
+            let expected = match f.kind() {
+                FindingKind::DataIssue => Some("18.12"),
+                FindingKind::Duplicate => Some("18.13"),
+                FindingKind::Review => None,
+                FindingKind::Unblock => f.unblock_clause(),
+            };
+            assert_eq!(f.clause(), expected, "{}", f.code());
+            assert_eq!(Finding::from_code(f.code()), Some(f));
+            assert!(!f.words().is_empty());
+        }
+        let unblocks: Vec<_> = Finding::ALL
+            .iter()
+            .filter_map(|f| f.unblock_clause())
+            .collect();
+        assert_eq!(unblocks, ["4.1C", "4.1A", "4.1B"]);
+        // Exactly these are decided against the as-of date (never stored in an index).
+        let as_of: Vec<_> = Finding::ALL
+            .iter()
+            .filter(|f| f.decided() == Decided::AsOf)
+            .map(|f| f.code())
+            .collect();
+        assert_eq!(
+            as_of,
+            [
+                "FUTURE_COMMS",
+                "DUP_NOT_LAST_INSTALLED",
+                "DUP_NO_SINGLE_LAST",
+                "DUP_NOT_COMMUNICATING",
+                "DUP_OTHER_COMMUNICATING",
+                "DUP_RESOLVED"
+            ]
+        );
+        // The bit order an index stores: DUPLICATE_GUID is bit 0, DUP_RESOLVED bit 14.
+        assert_eq!(Finding::DuplicateGuid as u8, 0);
+        assert_eq!(Finding::DupResolved as u8, 14);
+        assert_eq!(Finding::ActiveSupplierNotLive as u8, 18);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use mpxn_recon::ingest::IngestSettings;
 use mpxn_recon::judge;
 use mpxn_recon::normalize::Day;
 use mpxn_recon::report;
-use mpxn_recon::resolve::Policy;
+use mpxn_recon::resolve::AsOf;
 use mpxn_recon::sweep::{self, SweepConfig};
 use proptest::prelude::*;
 
@@ -119,9 +119,9 @@ fn dataset() -> impl Strategy<Value = Vec<String>> {
         })
 }
 
-fn policy() -> Policy {
-    Policy {
-        as_of: Day::parse(b"2024-06-30").unwrap(),
+fn as_of() -> AsOf {
+    AsOf {
+        date: Day::parse(b"2024-06-30").unwrap(),
         window_days: 30,
     }
 }
@@ -176,8 +176,8 @@ fn sweep_outputs(
         let image = build::csv_image(&config, build::Purpose::Sweep)
             .expect("generated inputs are never refused");
         let view = image.view().unwrap();
-        let judgement = judge::judge(&view, policy()).unwrap();
-        report::write_dir(&view, &judgement, policy(), out.path()).unwrap();
+        let judgement = judge::judge(&view, as_of()).unwrap();
+        report::write_dir(&view, &judgement, as_of(), out.path()).unwrap();
     });
     [
         report::DECISIONS,
@@ -194,7 +194,7 @@ fn sweep_outputs(
 fn csv_and_index_outputs(
     inventories: Vec<PathBuf>,
     suppliers: PathBuf,
-    policy: Policy,
+    as_of: AsOf,
 ) -> [BTreeMap<&'static str, Vec<u8>>; 2] {
     let config = SweepConfig {
         inventories,
@@ -204,8 +204,8 @@ fn csv_and_index_outputs(
     let image = build::csv_image(&config, build::Purpose::Sweep).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write_outputs = |view: &mpxn_recon::index::View<'_>, out: &Path| {
-        let judgement = judge::judge(view, policy).unwrap();
-        report::write_dir(view, &judgement, policy, out).unwrap();
+        let judgement = judge::judge(view, as_of).unwrap();
+        report::write_dir(view, &judgement, as_of, out).unwrap();
         [
             report::DECISIONS,
             report::DUPLICATES,
@@ -278,8 +278,8 @@ proptest! {
     fn index_sweep_matches_csv_sweep(lines in dataset(), as_of in 19_500i32..20_200, window in prop::sample::select(vec![0u32, 1, 30, 400, u32::MAX])) {
         let dir = tempfile::tempdir().unwrap();
         let (inv, reg) = write_inputs(dir.path(), &lines, &[], 2);
-        let policy = Policy { as_of: Day(as_of), window_days: window };
-        let [csv, idx] = csv_and_index_outputs(inv, reg, policy);
+        let as_of = AsOf { date: Day(as_of), window_days: window };
+        let [csv, idx] = csv_and_index_outputs(inv, reg, as_of);
         prop_assert_eq!(csv, idx);
     }
 

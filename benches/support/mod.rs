@@ -10,7 +10,7 @@ use mpxn_recon::generate::{self, Generated};
 use mpxn_recon::ingest::{IngestSettings, InventoryFile};
 use mpxn_recon::normalize::Mpan;
 use mpxn_recon::registry::Registry;
-use mpxn_recon::resolve::Policy;
+use mpxn_recon::resolve::AsOf;
 use mpxn_recon::sweep::SweepConfig;
 use tempfile::TempDir;
 
@@ -85,10 +85,10 @@ impl Dataset {
     }
 }
 
-/// The policy the generated data is made for (as-of date it documents, default window).
-pub fn policy() -> Policy {
-    Policy {
-        as_of: generate::as_of(),
+/// The as-of date and window the generated data is made for (as-of date it documents, default window).
+pub fn as_of() -> AsOf {
+    AsOf {
+        date: generate::as_of(),
         window_days: 30,
     }
 }

@@ -18,7 +18,7 @@
 //! - the image written as a `.mxi` file, opened and verified, writes the same outputs.
 
 use afl::fuzz;
-use fuzz_common::{policy, scratch_file, walk_lookups, walk_sweep, Scratch, SAMPLE_SUPPLIERS};
+use fuzz_common::{Fst, policy, scratch_file, walk_lookups, walk_sweep, Scratch, SAMPLE_SUPPLIERS};
 use mpxn_recon::delimited::{line_at, push_record, split_line, Header, RejectReason};
 use mpxn_recon::index::build::{self, Purpose};
 use mpxn_recon::index::file::{self, IndexFile};
@@ -134,7 +134,7 @@ fn main() {
         let view = image.view().expect("a built index image is a valid view");
         let (judgement, outputs) =
             walk_sweep(&view, policy).expect("a built index image is never damaged");
-        walk_lookups(&view, &judgement, policy, true)
+        walk_lookups(&view, &judgement, policy, true, Fst::Read)
             .expect("lookups in a built index image never fail");
         let sweep_view = sweep_image.view().expect("a built sweep image is a valid view");
         let (_, sweep_outputs) =

@@ -11,7 +11,7 @@
 //!   reports never fail.
 
 use afl::fuzz;
-use fuzz_common::{
+use fuzz_common::{Fst, 
     policy, scratch_file, walk_lookups, walk_sweep, Scratch, SAMPLE_INVENTORIES,
 };
 use mpxn_recon::delimited::{line_at, split_line, Header};
@@ -103,7 +103,7 @@ fn main() {
         let view = image.view().expect("a built image is a valid view");
         let policy = policy();
         let (judgement, _) = walk_sweep(&view, policy).expect("a built image is never damaged");
-        walk_lookups(&view, &judgement, policy, true)
+        walk_lookups(&view, &judgement, policy, true, Fst::Read)
             .expect("lookups in a built image never fail");
     });
 }

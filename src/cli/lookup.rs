@@ -12,7 +12,7 @@ use super::{Console, Failure};
 use crate::index::file::IndexFile;
 use crate::lookup::{self, InstallationReport};
 use crate::normalize::Day;
-use crate::resolve::Policy;
+use crate::resolve::AsOf;
 
 /// Look up MPANs (13 or 21 characters), MPRNs or device GUIDs, in any spelling, and
 /// print every installation that carries each: its devices, dates, communication
@@ -59,8 +59,8 @@ pub struct LookupArgs {
 pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
     let file = IndexFile::open_verified(&args.index).map_err(open_failure)?;
     let view = file.view().map_err(open_failure)?;
-    let policy = Policy {
-        as_of: args.as_of.unwrap_or_else(Day::today_utc),
+    let as_of = AsOf {
+        date: args.as_of.unwrap_or_else(Day::today_utc),
         window_days: args.window_days,
     };
     let damaged = |e| Failure::Refused(anyhow!("{}: {e}", args.index.display()));
@@ -100,7 +100,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
             .map(|hit| {
                 hit.installations
                     .iter()
-                    .map(|&inst| lookup::describe(&view, &groups, inst, policy))
+                    .map(|&inst| lookup::describe(&view, &groups, inst, as_of))
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()
@@ -134,7 +134,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
                         "kind": hit.kind,
                         "canonical": hit.canonical,
                         "shared": hit.group.is_some(),
-                        "as_of": policy.as_of.to_string(),
+                        "as_of": as_of.date.to_string(),
                         "installation": report,
                     });
                     writeln!(w, "{line}")?;

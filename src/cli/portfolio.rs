@@ -16,7 +16,7 @@ use crate::judge::{self, Judgement};
 use crate::normalize::Day;
 use crate::portfolio::{self, Impact, PartyInstallation, QueryAnswer};
 use crate::publish::{self, OutputSet};
-use crate::resolve::Policy;
+use crate::resolve::AsOf;
 
 /// A supplier's report: for every SMETS1 installation where PARTY is the Responsible
 /// Supplier of a meter (or, with --mpxns, for every listed MPxN), its decision and
@@ -71,8 +71,8 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
     let file = IndexFile::open_verified(&args.index).map_err(open_failure)?;
     let view = file.view().map_err(open_failure)?;
     let damaged = |e| Failure::Refused(anyhow!("{}: {e}", args.index.display()));
-    let policy = Policy {
-        as_of: args.as_of.unwrap_or_else(Day::today_utc),
+    let as_of = AsOf {
+        date: args.as_of.unwrap_or_else(Day::today_utc),
         window_days: args.window_days,
     };
     let party = portfolio::party_rank(&view, &args.party)
@@ -84,7 +84,7 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
                 args.index.display()
             ))
         })?;
-    let judgement = judge::judge(&view, policy).map_err(damaged)?;
+    let judgement = judge::judge(&view, as_of).map_err(damaged)?;
     let by_party = portfolio::installations_by_party(&view).map_err(damaged)?;
     let mine = &by_party[party as usize];
     let mut out = Vec::new();
@@ -123,7 +123,7 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
             "installation(s)"
         },
         args.party,
-        policy.as_of
+        as_of.date
     )?;
     Ok(ExitCode::SUCCESS)
 }
@@ -251,7 +251,7 @@ pub fn file_stems(parties: &[String]) -> Vec<String> {
 pub fn write_per_party(
     view: &View<'_>,
     judgement: &Judgement,
-    policy: Policy,
+    as_of: AsOf,
     set: &mut OutputSet,
     json: bool,
 ) -> Result<usize, Failure> {
@@ -279,7 +279,7 @@ pub fn write_per_party(
         }
         let ext = if json { "jsonl" } else { "csv" };
         set.stage_bytes(&format!("{}.{ext}", stems[rank]), &out)?;
-        let impact = Impact::of(party, policy, &described);
+        let impact = Impact::of(party, as_of, &described);
         let mut text = serde_json::to_vec_pretty(&impact).map_err(anyhow::Error::from)?;
         text.push(b'\n');
         set.stage_bytes(&format!("{}.impact.json", stems[rank]), &text)?;

@@ -22,7 +22,7 @@ use crate::judge;
 use crate::normalize::Day;
 use crate::publish::{self, OutputSet};
 use crate::report::{self, Summary};
-use crate::resolve::Policy;
+use crate::resolve::AsOf;
 use crate::sweep::SweepConfig;
 use crate::timing;
 
@@ -129,11 +129,11 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         let file = IndexFile::open_verified_for(path, reads).map_err(open_failure)?;
         drop(t);
         let view = file.view().map_err(open_failure)?;
-        let policy = Policy {
-            as_of: args.as_of.unwrap_or_else(Day::today_utc),
+        let as_of = AsOf {
+            date: args.as_of.unwrap_or_else(Day::today_utc),
             window_days: args.window_days,
         };
-        let code = finish(&view, policy, &args, outputs, false, started, &|| {
+        let code = finish(&view, as_of, &args, outputs, false, started, &|| {
             file.check_unchanged().map_err(open_failure)
         })?;
         return Ok(code);
@@ -162,8 +162,8 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         .chain([suppliers.as_path()])
         .collect();
     let outputs = Outputs::open(&args, &inputs)?;
-    let policy = Policy {
-        as_of: args.as_of.unwrap_or(default_as_of),
+    let as_of = AsOf {
+        date: args.as_of.unwrap_or(default_as_of),
         window_days: args.window_days,
     };
     let config = SweepConfig {
@@ -180,7 +180,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     let view = image.view().map_err(anyhow::Error::from)?;
     // The inventories were checked against in-place rewrites when the image was built;
     // the image holds its own copy of everything it shows.
-    finish(&view, policy, &args, outputs, sample, started, &|| Ok(()))
+    finish(&view, as_of, &args, outputs, sample, started, &|| Ok(()))
 }
 
 /// The sweep's output folder and, with --per-party, the notices' folder: each locked
@@ -224,7 +224,7 @@ impl Outputs {
 /// is renamed last), and prints the summary: shared by CSV and index sweeps.
 fn finish(
     view: &View<'_>,
-    policy: Policy,
+    as_of: AsOf,
     args: &SweepArgs,
     mut outputs: Outputs,
     sample: bool,
@@ -234,11 +234,11 @@ fn finish(
     let damaged = |e: crate::index::IndexError| Failure::Refused(anyhow::Error::from(e));
     let t = timing::stage("write outputs");
     let staged = (|| {
-        let judgement = judge::judge(view, policy).map_err(damaged)?;
-        let summary = report::write_all(view, &judgement, policy, &mut outputs.sweep)?;
+        let judgement = judge::judge(view, as_of).map_err(damaged)?;
+        let summary = report::write_all(view, &judgement, as_of, &mut outputs.sweep)?;
         let parties = match &mut outputs.notices {
             Some(set) => Some(super::portfolio::write_per_party(
-                view, &judgement, policy, set, args.json,
+                view, &judgement, as_of, set, args.json,
             )?),
             None => None,
         };

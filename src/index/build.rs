@@ -1,6 +1,6 @@
 //! Building an index image from a finished CSV sweep.
 //!
-//! Lays the sweep's policy-independent evidence out as the sections of [`super::Section`]:
+//! Lays the sweep's date-independent evidence out as the sections of [`super::Section`]:
 //! installations sorted into output order (source, then installation id), each with its
 //! own findings (everything but FUTURE_COMMS and the duplicate findings, which depend on
 //! the as-of date), its communication evidence, its MPxNs and its devices; every shared

@@ -1,7 +1,7 @@
 //! Index: the sweep's evidence as fixed-width little-endian sections, in memory or on disk.
 //!
 //! Takes a finished CSV [`Sweep`](crate::sweep::Sweep) and lays out everything a
-//! judgement needs — installations in output order, their policy-independent findings
+//! judgement needs — installations in output order, their date-independent findings
 //! and communication evidence, shared MPxNs with their members, devices, fst maps from
 //! MPxN and GUID to postings, the rejects — as sections ([`build`]). A [`View`] reads
 //! those sections in place, from a `Vec<u8>` (the CSV sweep) or from a mapped `.mxi`

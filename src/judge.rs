@@ -3,9 +3,10 @@
 //! Takes the evidence the index holds (installations' own findings and communication
 //! evidence, shared MPxNs with their members) and a [`AsOf`]; applies the rules of
 //! `resolve` that depend on the date — communication status, FUTURE_COMMS, TMAD 4.1C over
-//! each shared MPxN ([`resolve::evaluate_group`]), DUP_RESOLVED — and hands on a
-//! [`Judgement`] for `report`, or one installation's findings for `lookup`. It decides
-//! nothing of its own: every rule lives in `resolve`. Findings decided here are never
+//! each shared MPxN ([`resolve::evaluate_group`]), DUP_RESOLVED
+//! ([`resolve::findings_as_of`]) — and hands on a [`Judgement`] for `report`, or one
+//! installation's findings for `lookup`. It decides nothing of its own: it reads the
+//! index and calls `resolve`, where every rule lives. Findings decided here are never
 //! taken from storage, so a damaged index cannot inject one. Parallel over installations
 //! and over shared MPxNs; fails only on a damaged index.
 
@@ -14,8 +15,8 @@ use rayon::prelude::*;
 use crate::index::{IndexError, View, DAY_NONE, DAY_UNKNOWN, INST_COMMS_UNREADABLE};
 use crate::normalize::Day;
 use crate::resolve::{
-    communication, evaluate_group, AsOf, CommStatus, CommsEvidence, Finding, FindingSet,
-    MemberVerdict,
+    self, communication, evaluate_group, AsOf, CommStatus, CommsEvidence, FindingSet, GroupMember,
+    MemberVerdict, SharedMpxns,
 };
 
 /// The as-of judgement over an index view.
@@ -45,15 +46,13 @@ pub fn judge(view: &View<'_>, as_of: AsOf) -> Result<Judgement, IndexError> {
         .into_par_iter()
         .map(|g| group_verdicts(view, g, |inst| Ok(comm[inst])))
         .collect::<Result<_, IndexError>>()?;
-    let mut dup: Vec<(bool, FindingSet)> = vec![(false, FindingSet::default()); n];
+    let mut shared = vec![SharedMpxns::default(); n];
     for verdict in verdicts.iter().flatten() {
-        let entry = &mut dup[verdict.installation as usize];
-        entry.0 = true;
-        entry.1 = entry.1.union(verdict.findings);
+        shared[verdict.installation as usize].add(verdict);
     }
     let findings: Vec<FindingSet> = (0..n)
         .into_par_iter()
-        .map(|i| all_findings(view, i, dup[i], as_of))
+        .map(|i| all_findings(view, i, shared[i], as_of))
         .collect::<Result<_, IndexError>>()?;
     Ok(Judgement {
         comm,
@@ -79,42 +78,34 @@ pub fn group_verdicts(
     group: usize,
     comm: impl Fn(usize) -> Result<CommStatus, IndexError>,
 ) -> Result<Vec<MemberVerdict>, IndexError> {
-    let members: Vec<(u32, Option<Day>, CommStatus)> = view
+    let members: Vec<GroupMember> = view
         .range(view.group_members, group, view.member_inst.len())?
         .map(|j| {
             let inst = view.installation(view.member_inst, j)?;
             let installed = view.member_installed.get(j)?;
-            Ok((
-                inst as u32,
-                (installed != DAY_UNKNOWN).then_some(Day(installed)),
-                comm(inst)?,
-            ))
+            Ok(GroupMember {
+                installation: inst as u32,
+                installed_on: (installed != DAY_UNKNOWN).then_some(Day(installed)),
+                comm: comm(inst)?,
+            })
         })
         .collect::<Result<_, IndexError>>()?;
     Ok(evaluate_group(&members))
 }
 
-/// An installation's full finding set: its stored findings, FUTURE_COMMS, the duplicate
-/// findings `dup` gathered over the MPxNs it shares (`dup.0`: it shares at least one),
-/// and DUP_RESOLVED.
+/// An installation's full finding set as of a date, by [`resolve::findings_as_of`]: its
+/// stored findings, FUTURE_COMMS, the duplicate findings `shared` gathered over the
+/// MPxNs it shares, and DUP_RESOLVED.
 fn all_findings(
     view: &View<'_>,
     inst: usize,
-    dup: (bool, FindingSet),
+    shared: SharedMpxns,
     as_of: AsOf,
 ) -> Result<FindingSet, IndexError> {
-    // Fail closed: findings decided here are never taken from storage, so a damaged or
-    // crafted index cannot inject a DUP_RESOLVED.
-    let mut f = FindingSet::from_bits(view.inst_findings.get(inst)?).stored_only();
+    let stored = FindingSet::from_bits(view.inst_findings.get(inst)?);
     let last = view.inst_last_comms.get(inst)?;
-    f.set(
-        Finding::FutureComms,
-        last != DAY_NONE && last > as_of.date.0,
-    );
-    let (shares, dup_findings) = dup;
-    f = f.union(dup_findings);
-    f.set(Finding::DupResolved, shares && dup_findings.is_empty());
-    Ok(f)
+    let last = (last != DAY_NONE).then_some(Day(last));
+    Ok(resolve::findings_as_of(stored, last, shared, as_of))
 }
 
 /// Judges one installation, given the shared MPxN groups it belongs to: the same rules
@@ -125,14 +116,13 @@ pub fn judge_one(
     groups: &[usize],
     as_of: AsOf,
 ) -> Result<FindingSet, IndexError> {
-    let mut dup = (false, FindingSet::default());
+    let mut shared = SharedMpxns::default();
     for &g in groups {
         for v in group_verdicts(view, g, |i| comm_status(view, i, as_of))? {
             if v.installation as usize == inst {
-                dup.0 = true;
-                dup.1 = dup.1.union(v.findings);
+                shared.add(&v);
             }
         }
     }
-    all_findings(view, inst, dup, as_of)
+    all_findings(view, inst, shared, as_of)
 }

@@ -450,6 +450,26 @@ pub struct MemberVerdict {
     pub findings: FindingSet,
 }
 
+/// A member of a shared MPxN X, as TMAD 4.1C weighs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupMember {
+    pub installation: u32,
+    /// Its install date for X ([`member_install_date`]); `None` when unknown.
+    pub installed_on: Option<Day>,
+    pub comm: CommStatus,
+}
+
+/// "A member's install date for X is the `installed_on` of its meter carrying X
+/// (unknown if it does not parse)", and "a member with two meters carrying X
+/// (REPEATED_MPXN) has an unknown install date for X" (SPEC §6.1): `meters` are the
+/// `installed_on` fields of the member's meters that carry X.
+pub fn member_install_date(meters: &[DateField]) -> Option<Day> {
+    match meters {
+        [DateField::Day(day)] => Some(*day),
+        _ => None,
+    }
+}
+
 /// TMAD 4.1C for one shared MPxN X: each member gets
 /// - `DUP_NOT_LAST_INSTALLED` when its own install date for X is unknown, or another
 ///   member's is strictly later;
@@ -459,15 +479,12 @@ pub struct MemberVerdict {
 /// - `DUP_OTHER_COMMUNICATING` when another member is communicating, or its status is
 ///   unknown.
 ///
-/// A member's install date for X is the `installed_on` of its meter carrying X; it is
-/// unknown when that does not parse or when two of its meters carry X. Both unknowns
-/// count against every member, never for one. `members` gives, per member, its
-/// installation, its install date for X and its communication status.
-pub fn evaluate_group(members: &[(u32, Option<Day>, CommStatus)]) -> Vec<MemberVerdict> {
+/// Both unknowns count against every member, never for one.
+pub fn evaluate_group(members: &[GroupMember]) -> Vec<MemberVerdict> {
     members
         .iter()
         .enumerate()
-        .map(|(i, &(installation, date, comm))| {
+        .map(|(i, member)| {
             let others = || {
                 members
                     .iter()
@@ -475,25 +492,26 @@ pub fn evaluate_group(members: &[(u32, Option<Day>, CommStatus)]) -> Vec<MemberV
                     .filter(move |(j, _)| *j != i)
                     .map(|(_, m)| m)
             };
-            let beaten = match date {
+            let own_date = member.installed_on;
+            let beaten = match own_date {
                 None => true,
-                Some(d) => others().any(|o| matches!(o.1, Some(od) if od > d)),
+                Some(d) => others().any(|o| matches!(o.installed_on, Some(od) if od > d)),
             };
-            let unverifiable = !beaten && others().any(|o| o.1.is_none() || o.1 == date);
+            let another_date_unknown_or_equal =
+                others().any(|o| o.installed_on.is_none() || o.installed_on == own_date);
+            let unverifiable = !beaten && another_date_unknown_or_equal;
+            let another_may_communicate = others().any(|o| o.comm != CommStatus::NotCommunicating);
             let mut findings = FindingSet::default();
             findings.set(Finding::DupNotLastInstalled, beaten);
             findings.set(Finding::DupNoSingleLast, unverifiable);
             findings.set(
                 Finding::DupNotCommunicating,
-                comm != CommStatus::Communicating,
+                member.comm != CommStatus::Communicating,
             );
-            findings.set(
-                Finding::DupOtherCommunicating,
-                others().any(|o| o.2 != CommStatus::NotCommunicating),
-            );
+            findings.set(Finding::DupOtherCommunicating, another_may_communicate);
             MemberVerdict {
-                installation,
-                installed_on: date,
+                installation: member.installation,
+                installed_on: own_date,
                 last_installed: if beaten {
                     LastInstalled::No
                 } else if unverifiable {
@@ -505,6 +523,62 @@ pub fn evaluate_group(members: &[(u32, Option<Day>, CommStatus)]) -> Vec<MemberV
             }
         })
         .collect()
+}
+
+/// What an installation's shared MPxNs say, gathered over every one of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SharedMpxns {
+    /// It is a member of at least one shared MPxN.
+    pub shares_any: bool,
+    /// The duplicate findings of its verdicts in all of them.
+    pub findings: FindingSet,
+}
+
+impl SharedMpxns {
+    /// Adds the installation's verdict in one more shared MPxN.
+    pub fn add(&mut self, verdict: &MemberVerdict) {
+        self.shares_any = true;
+        self.findings = self.findings.union(verdict.findings);
+    }
+}
+
+/// DUPLICATE_GUID — "its device GUID (canonical) is on more than one accepted row after
+/// collapsing identical rows, in any installation of any source" — and REPEATED_MPXN —
+/// "two meters of the installation carry the same MPxN": `matching` counts the rows,
+/// this decides.
+pub fn matching_findings(guid_on_two_rows: bool, two_meters_share_an_mpxn: bool) -> FindingSet {
+    let mut f = FindingSet::default();
+    f.set(Finding::DuplicateGuid, guid_on_two_rows);
+    f.set(Finding::RepeatedMpxn, two_meters_share_an_mpxn);
+    f
+}
+
+/// FUTURE_COMMS — "a `last_comms_at` is after the as-of date". `last` is the latest
+/// parseable one over the installation's devices.
+pub fn future_comms(last: Option<Day>, as_of: AsOf) -> bool {
+    last.is_some_and(|day| day > as_of.date)
+}
+
+/// DUP_RESOLVED (TMAD 4.1C) — "it shares MPxNs and, for every one of them, it is the
+/// single last installed and the only one communicating".
+pub fn dup_resolved(shared: SharedMpxns) -> bool {
+    shared.shares_any && shared.findings.is_empty()
+}
+
+/// An installation's every finding as of a date: its stored findings (those decided
+/// as of a date dropped, so stored bits can never inject one), FUTURE_COMMS, the
+/// duplicate findings over the MPxNs it shares, and DUP_RESOLVED.
+pub fn findings_as_of(
+    stored: FindingSet,
+    last_comms: Option<Day>,
+    shared: SharedMpxns,
+    as_of: AsOf,
+) -> FindingSet {
+    let mut f = stored.stored_only();
+    f.set(Finding::FutureComms, future_comms(last_comms, as_of));
+    f = f.union(shared.findings);
+    f.set(Finding::DupResolved, dup_resolved(shared));
+    f
 }
 
 /// The outcome of SPEC §6.2.
@@ -587,13 +661,26 @@ mod tests {
     const N: CommStatus = CommStatus::NotCommunicating;
     const U: CommStatus = CommStatus::Unknown;
 
+    fn members(list: &[(u32, Option<Day>, CommStatus)]) -> Vec<GroupMember> {
+        list.iter()
+            .map(|&(installation, installed_on, comm)| GroupMember {
+                installation,
+                installed_on,
+                comm,
+            })
+            .collect()
+    }
+
     fn codes(f: FindingSet) -> Vec<&'static str> {
         f.iter().map(Finding::code).collect()
     }
 
     #[test]
     fn later_and_only_communicating_member_passes() {
-        let v = evaluate_group(&[(0, day("2020-01-01"), N), (1, day("2021-01-01"), C)]);
+        let v = evaluate_group(&members(&[
+            (0, day("2020-01-01"), N),
+            (1, day("2021-01-01"), C),
+        ]));
         assert!(v[1].findings.is_empty());
         assert_eq!(v[1].last_installed, LastInstalled::Yes);
         assert_eq!(
@@ -608,7 +695,10 @@ mod tests {
 
     #[test]
     fn tie_on_install_date_is_no_single_last() {
-        let v = evaluate_group(&[(0, day("2021-01-01"), C), (1, day("2021-01-01"), N)]);
+        let v = evaluate_group(&members(&[
+            (0, day("2021-01-01"), C),
+            (1, day("2021-01-01"), N),
+        ]));
         assert_eq!(codes(v[0].findings), ["DUP_NO_SINGLE_LAST"]);
         assert_eq!(v[0].last_installed, LastInstalled::Unknown);
     }
@@ -616,7 +706,7 @@ mod tests {
     #[test]
     fn unknown_dates_count_against_every_member() {
         // The member with a known, later date cannot be verified as single last.
-        let v = evaluate_group(&[(0, None, N), (1, day("2021-01-01"), C)]);
+        let v = evaluate_group(&members(&[(0, None, N), (1, day("2021-01-01"), C)]));
         assert_eq!(
             codes(v[0].findings),
             [
@@ -627,11 +717,11 @@ mod tests {
         );
         assert_eq!(codes(v[1].findings), ["DUP_NO_SINGLE_LAST"]);
         // A beaten member stays DUP_NOT_LAST_INSTALLED only, even beside an unknown date.
-        let v = evaluate_group(&[
+        let v = evaluate_group(&members(&[
             (0, day("2019-01-01"), N),
             (1, day("2021-01-01"), N),
             (2, None, N),
-        ]);
+        ]));
         assert_eq!(
             codes(v[0].findings),
             ["DUP_NOT_COMMUNICATING", "DUP_NOT_LAST_INSTALLED"]
@@ -644,16 +734,25 @@ mod tests {
 
     #[test]
     fn unknown_communication_counts_against_every_member() {
-        let v = evaluate_group(&[(0, day("2020-01-01"), U), (1, day("2021-01-01"), C)]);
+        let v = evaluate_group(&members(&[
+            (0, day("2020-01-01"), U),
+            (1, day("2021-01-01"), C),
+        ]));
         assert_eq!(codes(v[1].findings), ["DUP_OTHER_COMMUNICATING"]);
         assert!(v[0].findings.contains(Finding::DupNotCommunicating));
-        let v = evaluate_group(&[(0, day("2020-01-01"), N), (1, day("2021-01-01"), U)]);
+        let v = evaluate_group(&members(&[
+            (0, day("2020-01-01"), N),
+            (1, day("2021-01-01"), U),
+        ]));
         assert_eq!(codes(v[1].findings), ["DUP_NOT_COMMUNICATING"]);
     }
 
     #[test]
     fn later_but_other_still_communicating() {
-        let v = evaluate_group(&[(0, day("2020-01-01"), C), (1, day("2021-01-01"), C)]);
+        let v = evaluate_group(&members(&[
+            (0, day("2020-01-01"), C),
+            (1, day("2021-01-01"), C),
+        ]));
         assert_eq!(codes(v[1].findings), ["DUP_OTHER_COMMUNICATING"]);
     }
 
@@ -749,6 +848,49 @@ mod tests {
         assert!(!FindingSet::from_bits(u32::MAX)
             .stored_only()
             .contains(Finding::DupResolved));
+    }
+
+    #[test]
+    fn a_member_install_date_is_known_only_from_one_meter_with_a_date() {
+        let d = |s: &str| DateField::Day(day(s).unwrap());
+        assert_eq!(member_install_date(&[d("2020-01-01")]), day("2020-01-01"));
+        assert_eq!(member_install_date(&[DateField::Invalid]), None);
+        assert_eq!(
+            member_install_date(&[d("2020-01-01"), d("2020-01-01")]),
+            None,
+            "two meters carrying X: unknown (REPEATED_MPXN)"
+        );
+        assert_eq!(member_install_date(&[]), None);
+    }
+
+    #[test]
+    fn future_comms_and_dup_resolved_as_of_a_date() {
+        let p = as_of();
+        assert!(future_comms(day("2024-07-01"), p));
+        assert!(
+            !future_comms(day("2024-06-30"), p),
+            "the as-of date is not future"
+        );
+        assert!(!future_comms(None, p));
+        let clean = SharedMpxns {
+            shares_any: true,
+            findings: FindingSet::default(),
+        };
+        assert!(dup_resolved(clean));
+        assert!(!dup_resolved(SharedMpxns::default()), "shares nothing");
+        let mut blocked = clean;
+        blocked.findings.insert(Finding::DupNoSingleLast);
+        assert!(!dup_resolved(blocked));
+        // Stored bits never inject a judged finding.
+        let forged = FindingSet::from_bits(u32::MAX);
+        let f = findings_as_of(forged, None, SharedMpxns::default(), p);
+        assert!(!f.contains(Finding::DupResolved) && !f.contains(Finding::FutureComms));
+        let f = findings_as_of(FindingSet::default(), day("2024-07-02"), clean, p);
+        assert_eq!(codes(f), ["DUP_RESOLVED", "FUTURE_COMMS"]);
+        assert_eq!(
+            codes(matching_findings(true, true)),
+            ["DUPLICATE_GUID", "REPEATED_MPXN"]
+        );
     }
 
     #[test]

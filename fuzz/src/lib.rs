@@ -13,13 +13,13 @@ use mpxn_recon::index::{IndexError, View};
 use mpxn_recon::judge::{self, Judgement};
 use mpxn_recon::normalize::Day;
 use mpxn_recon::report::{self, ReportError};
-use mpxn_recon::resolve::{decide, Finding, Policy};
+use mpxn_recon::resolve::{decide, AsOf, Finding};
 use mpxn_recon::{lookup, portfolio};
 
 /// The sample's as-of date and the default window.
-pub fn policy() -> Policy {
-    Policy {
-        as_of: Day::parse(b"2024-06-30").expect("a valid date"),
+pub fn policy() -> AsOf {
+    AsOf {
+        date: Day::parse(b"2024-06-30").expect("a valid date"),
         window_days: 30,
     }
 }
@@ -108,7 +108,7 @@ fn index_error(e: ReportError) -> IndexError {
 /// Judges a view and writes decisions, duplicates and the summary into memory, as
 /// `mpxn-recon sweep` does (`report::write_all` minus the files). Errors are the
 /// view's own (a damaged index); anything else that goes wrong panics.
-pub fn walk_sweep(view: &View<'_>, policy: Policy) -> Result<(Judgement, Outputs), IndexError> {
+pub fn walk_sweep(view: &View<'_>, policy: AsOf) -> Result<(Judgement, Outputs), IndexError> {
     let judgement = judge::judge(view, policy)?;
     let n = view.installation_count();
     assert_eq!(judgement.comm.len(), n, "one comm status per installation");
@@ -148,7 +148,7 @@ pub fn walk_sweep(view: &View<'_>, policy: Policy) -> Result<(Judgement, Outputs
 pub fn walk_lookups(
     view: &View<'_>,
     judgement: &Judgement,
-    policy: Policy,
+    policy: AsOf,
     consistent: bool,
     fst: Fst,
 ) -> Result<(), IndexError> {
@@ -202,7 +202,7 @@ pub fn walk_lookups(
         for &inst in mine.iter().take(LIMIT) {
             let p = portfolio::describe(view, judgement, party as u32, inst)?;
             let mut csv = Vec::new();
-            portfolio::push_csv(&mut csv, "query", "found", Some(&p));
+            portfolio::push_csv(&mut csv, &party_id, "query", "found", Some(&p));
             described.push(p);
         }
         if let Some(first) = described.first() {
@@ -252,7 +252,7 @@ impl Fst {
 /// Opens an index file every way the CLI does and reads what each opening allows:
 /// `index verify` / `info` / `lookup` (open, then every checksum), a sweep
 /// (`open_verified_for(SweepSections)`). Checks that the openings agree.
-pub fn read_index_file(path: &Path, policy: Policy, fst: Fst) {
+pub fn read_index_file(path: &Path, policy: AsOf, fst: Fst) {
     match IndexFile::open(path) {
         Err(e) => {
             let _ = e.to_string();

@@ -23,7 +23,7 @@ use crate::delimited::InputError;
 use crate::ingest::{self, DateField};
 use crate::normalize::MpxnKey;
 use crate::registry::SupplierStatus;
-use crate::resolve::Finding;
+use crate::resolve;
 use crate::sweep::{self, Accounting, Sweep, SweepConfig};
 use crate::timing;
 
@@ -231,6 +231,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
     let mut group_of_key: hashbrown::HashMap<u64, u32> =
         hashbrown::HashMap::with_capacity(groups.len());
     let mut members = 0u32;
+    let mut dates: Vec<DateField> = Vec::new();
     out.put(Section::GroupMembers, 0u32);
     for (new_group, (_, g)) in groups.iter().enumerate() {
         let group = &sweep.matches.groups[*g];
@@ -240,11 +241,13 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         list.sort_by_key(|m| m.installation);
         for member in list {
             let meters = sweep.matches.meters_of(member);
-            // REPEATED_MPXN: two meters carrying X leave the install date for X unknown.
-            let installed = match meters {
-                [only] => day_or(sweep.rows[only.row as usize].installed_on(), DAY_UNKNOWN),
-                _ => DAY_UNKNOWN,
-            };
+            dates.clear();
+            dates.extend(
+                meters
+                    .iter()
+                    .map(|m| sweep.rows[m.row as usize].installed_on()),
+            );
+            let installed = resolve::member_install_date(&dates).map_or(DAY_UNKNOWN, |d| d.0);
             let mut parties: Vec<&str> = meters
                 .iter()
                 .filter_map(|m| registry.party(sweep.rows[m.row as usize].party))
@@ -406,9 +409,10 @@ fn installation_part(
         let id = heap.push(sweep.installation_text(installation));
         out.put(Section::InstId, id);
         out.put(Section::InstGroup, dict.groups.rank(facts.group));
-        let mut findings = facts.findings;
-        findings.set(Finding::DuplicateGuid, sweep.matches.duplicate_guid[inst]);
-        findings.set(Finding::RepeatedMpxn, sweep.matches.repeated_mpxn[inst]);
+        let findings = facts.findings.union(resolve::matching_findings(
+            sweep.matches.duplicate_guid[inst],
+            sweep.matches.repeated_mpxn[inst],
+        ));
         out.put(Section::InstFindings, findings.bits());
         let mut flags = 0u32;
         if facts.smets2 {

@@ -16,7 +16,9 @@
 # Environment:
 #   FUZZ_RESUME=1      continue the previous run in fuzz/out/TARGET instead of starting anew
 #   FUZZ_REV=REV       fuzz the library as committed at REV (e.g. HEAD) instead of the
-#                      work tree: `git archive REV` into a temp dir (read-only for the repo)
+#                      work tree (when another change is half done there): `git archive
+#                      REV` into fuzz/target/snapshot-src (read-only for the repo); the
+#                      fuzz crate itself still comes from the work tree
 #   FUZZ_TIMEOUT_MS    afl-fuzz -t per input (default 2000; a slower input is a hang)
 #   FUZZ_BUILD_ONLY=1  install and build, do not fuzz
 set -euo pipefail
@@ -63,21 +65,23 @@ fi
 
 # --- build ------------------------------------------------------------------------
 MANIFEST=$FUZZ/Cargo.toml
-SNAPSHOT=
 cleanup() {
-    [ -n "$SNAPSHOT" ] && rm -rf "$SNAPSHOT"
     [ -n "${MPXN_FUZZ_TMP:-}" ] && rm -rf "$MPXN_FUZZ_TMP"
     return 0
 }
 trap cleanup EXIT
 if [ -n "${FUZZ_REV:-}" ]; then
-    SNAPSHOT=$(mktemp -d)
-    say "fuzzing the library as of $FUZZ_REV ($(git -C "$ROOT" rev-parse --short "$FUZZ_REV"))"
-    git -C "$ROOT" archive "$FUZZ_REV" | tar -x -C "$SNAPSHOT"
-    rm -rf "$SNAPSHOT/fuzz"
-    mkdir -p "$SNAPSHOT/fuzz"
-    cp -r "$FUZZ/Cargo.toml" "$FUZZ/Cargo.lock" "$FUZZ/src" "$FUZZ/fuzz_targets" "$SNAPSHOT/fuzz/"
-    MANIFEST=$SNAPSHOT/fuzz/Cargo.toml
+    # A fixed place under the (ignored) target dir, and files keep their times (git
+    # archive: the commit's; cp -p), so cargo rebuilds only what changed.
+    SNAPSHOT_SRC=$CARGO_TARGET_DIR/snapshot-src
+    say "fuzzing the library as of $FUZZ_REV ($(git -C "$ROOT" rev-parse --short "$FUZZ_REV")), fuzz crate from the work tree"
+    rm -rf "$SNAPSHOT_SRC"
+    mkdir -p "$SNAPSHOT_SRC"
+    git -C "$ROOT" archive "$FUZZ_REV" | tar -x -C "$SNAPSHOT_SRC"
+    rm -rf "$SNAPSHOT_SRC/fuzz"
+    mkdir -p "$SNAPSHOT_SRC/fuzz"
+    cp -rp "$FUZZ/Cargo.toml" "$FUZZ/Cargo.lock" "$FUZZ/src" "$FUZZ/fuzz_targets" "$SNAPSHOT_SRC/fuzz/"
+    MANIFEST=$SNAPSHOT_SRC/fuzz/Cargo.toml
 fi
 say "building the fuzz targets (cargo afl build --release)"
 (cd "$(dirname "$MANIFEST")" && cargo afl build --release --quiet)

@@ -16,13 +16,17 @@
 
 use std::collections::BTreeMap;
 
+use std::io::Write;
+
 use serde::Serialize;
 
 use crate::index::{IndexError, View, DAY_UNKNOWN, DEV_DORMANT, NONE_U32};
 use crate::judge::Judgement;
 use crate::lookup;
 use crate::normalize::{Day, Mpan, Mprn, MpxnKey};
-use crate::resolve::{decide, Finding, Outcome};
+use crate::publish::OutputSet;
+use crate::report::ReportError;
+use crate::resolve::{decide, AsOf, Finding, Outcome};
 
 /// Another member of a shared MPxN, as a party may see it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -380,5 +384,197 @@ pub fn push_csv(
                 ],
             );
         }
+    }
+}
+
+pub fn push_installation(
+    out: &mut Vec<u8>,
+    json: bool,
+    party: &str,
+    query: &str,
+    i: &PartyInstallation,
+) -> std::io::Result<()> {
+    if json {
+        let mut line = serde_json::json!({ "party_id": party, "installation": i });
+        if !query.is_empty() {
+            line["query"] = serde_json::Value::from(query);
+        }
+        writeln!(out, "{line}")?;
+    } else {
+        push_csv(
+            out,
+            party,
+            query,
+            if query.is_empty() { "" } else { "found" },
+            Some(i),
+        );
+    }
+    Ok(())
+}
+
+pub fn push_answer(
+    out: &mut Vec<u8>,
+    json: bool,
+    party: &str,
+    key: &str,
+    answer: &QueryAnswer,
+) -> std::io::Result<()> {
+    if json {
+        let mut line = serde_json::to_value(answer).map_err(std::io::Error::from)?;
+        line["query"] = serde_json::Value::from(key);
+        line["party_id"] = serde_json::Value::from(party);
+        writeln!(out, "{line}")?;
+        return Ok(());
+    }
+    match answer {
+        QueryAnswer::Found { installations } => {
+            for i in installations {
+                push_csv(out, party, key, answer.status(), Some(i));
+            }
+        }
+        _ => push_csv(out, party, key, answer.status(), None),
+    }
+    Ok(())
+}
+
+/// The longest party-id text kept in a notice's file name (the rest becomes a hash):
+/// with `~`, 16 hex digits and `.impact.json`, a name stays far below the 255 bytes any
+/// file system allows.
+const STEM_TEXT_MAX: usize = 64;
+
+/// Whether a party id can be its own file name on any file system: it starts with an
+/// ASCII letter or digit (never a hidden dotfile, never `..`) and holds only letters,
+/// digits, `-`, `_` and `.`, and it is short.
+fn plain_stem(party: &str) -> bool {
+    party.len() <= STEM_TEXT_MAX
+        && party.as_bytes()[0].is_ascii_alphanumeric()
+        && party
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A stable 16-hex-digit hash of a party id (two CRC-32Cs of it), for file names.
+fn stem_hash(party: &str) -> String {
+    let bytes = party.as_bytes();
+    format!(
+        "{:08x}{:08x}",
+        crc32c::crc32c(bytes),
+        crc32c::crc32c_append(0x9E37_79B9, bytes)
+    )
+}
+
+/// The file stems of every party, by rank. A plain party id (see [`plain_stem`]) is its
+/// own stem, unless another party's id equals it but for case (file systems that ignore
+/// case would merge them). Every other id becomes its first 64 characters with others
+/// than letters, digits, `-`, `_` as `_`, then `~` and a hash of the whole id: `~`
+/// never appears in a plain stem, so no party's name can be given to another (`a\0b`
+/// is `a_b~…`, never `a_b`). Deterministic: the same registry gives the same names.
+pub fn file_stems(parties: &[String]) -> Vec<String> {
+    let mut folded: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for p in parties {
+        *folded.entry(p.to_ascii_lowercase()).or_default() += 1;
+    }
+    let mut taken = std::collections::BTreeSet::new();
+    let mut stems = Vec::with_capacity(parties.len());
+    for (rank, party) in parties.iter().enumerate() {
+        let mut stem =
+            if !party.is_empty() && plain_stem(party) && folded[&party.to_ascii_lowercase()] == 1 {
+                party.clone()
+            } else {
+                let text: String = party
+                    .chars()
+                    .take(STEM_TEXT_MAX)
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                format!("{text}~{}", stem_hash(party))
+            };
+        // Two ids with the same 64-bit hash and text: practically never; still unique.
+        if !taken.insert(stem.to_ascii_lowercase()) {
+            stem = format!("{stem}-{rank}");
+            taken.insert(stem.to_ascii_lowercase());
+        }
+        stems.push(stem);
+    }
+    stems
+}
+
+/// Stages one report and one impact summary per party of the registry in `set`:
+/// `<stem>.csv` (or `.jsonl`) and `<stem>.impact.json`, each naming its party inside
+/// (the `party_id` column or key). The caller commits the set.
+pub fn write_per_party(
+    view: &View<'_>,
+    judgement: &Judgement,
+    as_of: AsOf,
+    set: &mut OutputSet,
+    json: bool,
+) -> Result<usize, ReportError> {
+    let by_party = installations_by_party(view)?;
+    let parties: Vec<String> = (0..by_party.len())
+        .map(|rank| {
+            view.text_at(view.parties, rank)
+                .map(|t| String::from_utf8_lossy(t).into_owned())
+        })
+        .collect::<Result<_, _>>()?;
+    let stems = file_stems(&parties);
+    for (rank, mine) in by_party.iter().enumerate() {
+        let party = &parties[rank];
+        let mut out = Vec::new();
+        if !json {
+            out.extend_from_slice(CSV_HEADER);
+        }
+        let mut described = Vec::with_capacity(mine.len());
+        for &inst in mine {
+            let i = describe(view, judgement, rank as u32, inst)?;
+            push_installation(&mut out, json, party, "", &i)?;
+            described.push(i);
+        }
+        let ext = if json { "jsonl" } else { "csv" };
+        set.stage_bytes(&format!("{}.{ext}", stems[rank]), &out)?;
+        let impact = Impact::of(party, as_of, &described);
+        let mut text = serde_json::to_vec_pretty(&impact).map_err(std::io::Error::from)?;
+        text.push(b'\n');
+        set.stage_bytes(&format!("{}.impact.json", stems[rank]), &text)?;
+    }
+    Ok(by_party.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_stems;
+
+    #[test]
+    fn stems_fit_any_file_system_and_never_take_another_partys_name() {
+        let long = "x".repeat(300);
+        let parties: Vec<String> = [
+            "P-LIVE", "a_b", "a\0b", ".hidden", "..", "", &long, "Case", "CASE", "a b",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let stems = file_stems(&parties);
+        assert_eq!(stems[0], "P-LIVE");
+        assert_eq!(stems[1], "a_b");
+        assert!(stems[2].starts_with("a_b~"), "{}", stems[2]);
+        for (p, s) in parties.iter().zip(&stems) {
+            assert!(!s.starts_with('.') && !s.is_empty(), "{p:?} -> {s:?}");
+            assert!(s.len() + ".impact.json".len() <= 255, "{p:?} -> {s:?}");
+            assert!(!s.contains('/') && !s.contains('\0'));
+        }
+        let mut folded: Vec<String> = stems.iter().map(|s| s.to_ascii_lowercase()).collect();
+        folded.sort();
+        folded.dedup();
+        assert_eq!(
+            folded.len(),
+            stems.len(),
+            "unique even ignoring case: {stems:?}"
+        );
+        // Stable: the same ids give the same names, whatever else is in the registry.
+        assert_eq!(file_stems(&parties[2..3])[0], stems[2]);
     }
 }

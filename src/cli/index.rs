@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 
 use super::{Console, Failure};
 use crate::index::build::{self, BuildMeta};
-use crate::index::file::{self, FileError, IndexFile};
+use crate::index::file::{self, IndexFile};
 use crate::ingest::IngestSettings;
 use crate::publish::{self, OutputSet};
 use crate::sweep::{self, SweepConfig};
@@ -58,15 +58,6 @@ pub fn run(command: IndexCommand) -> Result<ExitCode, Failure> {
         IndexCommand::Build(args) => build_index(args),
         IndexCommand::Verify(args) => verify(args),
         IndexCommand::Info(args) => info(args),
-    }
-}
-
-/// Maps an open failure to the exit policy: unreadable is an I/O error, anything else
-/// is a refused (damaged, wrong-version) input.
-pub fn open_failure(e: FileError) -> Failure {
-    match e {
-        FileError::Io { .. } => Failure::Other(anyhow::Error::from(e)),
-        _ => Failure::Refused(anyhow::Error::from(e)),
     }
 }
 
@@ -126,7 +117,7 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
 }
 
 fn verify(args: PathArgs) -> Result<ExitCode, Failure> {
-    let file = IndexFile::open(&args.index).map_err(open_failure)?;
+    let file = IndexFile::open(&args.index)?;
     let damaged = file.verify();
     if damaged.is_empty() {
         let mut w = Console::new();
@@ -150,8 +141,8 @@ fn verify(args: PathArgs) -> Result<ExitCode, Failure> {
 }
 
 fn info(args: PathArgs) -> Result<ExitCode, Failure> {
-    let file = IndexFile::open(&args.index).map_err(open_failure)?;
-    let view = file.view().map_err(open_failure)?;
+    let file = IndexFile::open(&args.index)?;
+    let view = file.view()?;
     let meta: BuildMeta = postcard::from_bytes(view.meta).map_err(|e| {
         Failure::Refused(anyhow!(
             "{}: the meta section is damaged: {e}",

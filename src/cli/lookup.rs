@@ -7,12 +7,9 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use clap::Args;
 
-use super::index::open_failure;
-use super::{Console, Failure};
+use super::{AsOfArgs, Console, Failure};
 use crate::index::file::IndexFile;
 use crate::lookup::{self, InstallationReport};
-use crate::normalize::Day;
-use crate::resolve::AsOf;
 
 /// Look up MPANs (13 or 21 characters), MPRNs or device GUIDs, in any spelling, and
 /// print every installation that carries each: its devices, dates, communication
@@ -43,13 +40,8 @@ pub struct LookupArgs {
     #[arg(long, value_name = "DIGITS", conflicts_with = "keys")]
     pub prefix: Option<String>,
 
-    /// The date decisions are judged as of, YYYY-MM-DD. Default: today (UTC).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::parse_as_of)]
-    pub as_of: Option<Day>,
-
-    /// The communication window in days.
-    #[arg(long, value_name = "N", default_value_t = 30)]
-    pub window_days: u32,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
 
     /// Print JSON Lines (one object per key and installation) instead of text.
     #[arg(long)]
@@ -57,13 +49,10 @@ pub struct LookupArgs {
 }
 
 pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
-    let file = IndexFile::open_verified(&args.index).map_err(open_failure)?;
-    let view = file.view().map_err(open_failure)?;
-    let as_of = AsOf {
-        date: args.as_of.unwrap_or_else(Day::today_utc),
-        window_days: args.window_days,
-    };
-    let damaged = |e| Failure::Refused(anyhow!("{}: {e}", args.index.display()));
+    let file = IndexFile::open_verified(&args.index)?;
+    let view = file.view()?;
+    let (as_of, _) = args.as_of.pick(None);
+    let damaged = super::damaged(&args.index);
     let groups = lookup::Groups::of(&view).map_err(damaged)?;
     let mut w = Console::new();
 

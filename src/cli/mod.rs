@@ -7,7 +7,12 @@
 use std::io;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::index::file::FileError;
+use crate::index::IndexError;
+use crate::normalize::Day;
+use crate::resolve::AsOf;
 
 pub mod gen;
 pub mod index;
@@ -55,6 +60,32 @@ impl From<crate::delimited::InputError> for Failure {
             crate::delimited::InputError::Io { .. } => Failure::Other(anyhow::Error::from(err)),
             _ => Failure::Refused(anyhow::Error::from(err)),
         }
+    }
+}
+
+impl From<FileError> for Failure {
+    /// An unreadable index is an I/O error (exit 1); a damaged, changed or wrong-version
+    /// one is refused (exit 2).
+    fn from(err: FileError) -> Failure {
+        match err {
+            FileError::Io { .. } => Failure::Other(anyhow::Error::from(err)),
+            _ => Failure::Refused(anyhow::Error::from(err)),
+        }
+    }
+}
+
+impl From<IndexError> for Failure {
+    /// Damage found while reading a verified index (or an in-memory image): refused.
+    fn from(err: IndexError) -> Failure {
+        Failure::Refused(anyhow::Error::from(err))
+    }
+}
+
+/// Names the index file in damage found while reading it: `.map_err(damaged(path))?`.
+pub(crate) fn damaged(path: &std::path::Path) -> impl Fn(IndexError) -> FileError + Copy + '_ {
+    move |problem| FileError::Damaged {
+        path: path.to_path_buf(),
+        problem,
     }
 }
 
@@ -144,6 +175,60 @@ impl io::Write for Console {
         }
         let r = self.out.flush();
         self.outcome(r, ())
+    }
+}
+
+/// The as-of date and the communication window: one entrance for every subcommand that
+/// judges (`sweep`, `lookup`, `portfolio`).
+#[derive(Clone, Copy, Debug, Args)]
+pub struct AsOfArgs {
+    /// The date "communicating" is judged against, YYYY-MM-DD. Default: today (UTC); for
+    /// the bundled sample, the as-of date it documents. Always printed and written to
+    /// summary.json.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
+    pub as_of: Option<Day>,
+
+    /// The communication window W in days: an installation is communicating when its
+    /// last communication falls in [as-of - W, as-of]. 0 means the as-of date only.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub window_days: u32,
+}
+
+/// Where the as-of date of a run came from, for the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOfOrigin {
+    Given,
+    Today,
+    Sample,
+}
+
+impl AsOfOrigin {
+    /// How the console labels the date.
+    pub fn label(self) -> &'static str {
+        match self {
+            AsOfOrigin::Given => "",
+            AsOfOrigin::Today => " (today, UTC: no --as-of given)",
+            AsOfOrigin::Sample => " (the bundled sample's as-of date)",
+        }
+    }
+}
+
+impl AsOfArgs {
+    /// The date and window: `--as-of` if given, else `sample` (the bundled sample's
+    /// documented date) if sweeping it, else today (UTC).
+    pub fn pick(&self, sample: Option<Day>) -> (AsOf, AsOfOrigin) {
+        let (date, origin) = match (self.as_of, sample) {
+            (Some(d), _) => (d, AsOfOrigin::Given),
+            (None, Some(d)) => (d, AsOfOrigin::Sample),
+            (None, None) => (Day::today_utc(), AsOfOrigin::Today),
+        };
+        (
+            AsOf {
+                date,
+                window_days: self.window_days,
+            },
+            origin,
+        )
     }
 }
 

@@ -12,16 +12,16 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use clap::Args;
 
-use super::index::open_failure;
-use super::{parse_as_of, Console, Failure};
+use super::{parse_as_of, AsOfArgs, AsOfOrigin, Console, Failure};
 use crate::index::build;
-use crate::index::file::{IndexFile, Reads};
+use crate::index::file::{FileError, IndexFile, Reads};
 use crate::index::View;
 use crate::ingest::IngestSettings;
 use crate::judge;
 use crate::normalize::Day;
+use crate::portfolio;
 use crate::publish::{self, OutputSet};
-use crate::report::{self, Summary};
+use crate::report::{self, ReportError, Summary};
 use crate::resolve::AsOf;
 use crate::sweep::SweepConfig;
 use crate::timing;
@@ -45,16 +45,8 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE")]
     pub suppliers: Option<PathBuf>,
 
-    /// The date "communicating" is judged against, YYYY-MM-DD. Default: today (UTC);
-    /// for the bundled sample, the as-of date it documents. Always written to
-    /// summary.json.
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_as_of)]
-    pub as_of: Option<Day>,
-
-    /// The communication window W in days: an installation is communicating when its
-    /// last communication falls in [as-of - W, as-of]. 0 means the as-of date only.
-    #[arg(long, value_name = "N", default_value_t = 30)]
-    pub window_days: u32,
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
 
     /// Directory for the output files (created if missing; files in it are replaced).
     #[arg(long, value_name = "DIR", default_value = "out")]
@@ -126,25 +118,22 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         } else {
             Reads::SweepSections
         };
-        let file = IndexFile::open_verified_for(path, reads).map_err(open_failure)?;
+        let file = IndexFile::open_verified_for(path, reads)?;
         drop(t);
-        let view = file.view().map_err(open_failure)?;
-        let as_of = AsOf {
-            date: args.as_of.unwrap_or_else(Day::today_utc),
-            window_days: args.window_days,
-        };
-        let code = finish(&view, as_of, &args, outputs, false, started, &|| {
-            file.check_unchanged().map_err(open_failure)
+        let view = file.view()?;
+        let as_of = args.as_of.pick(None);
+        let code = finish(&view, as_of, &args, outputs, started, &|| {
+            Ok(file.check_unchanged()?)
         })?;
         return Ok(code);
     }
-    let (inventories, suppliers, default_as_of, sample) =
+    let (inventories, suppliers, sample_as_of) =
         match (args.inventories.is_empty(), args.suppliers.clone()) {
             (true, None) => {
                 let (inv, sup, as_of) = sample_inputs()?;
-                (inv, sup, as_of, true)
+                (inv, sup, Some(as_of))
             }
-            (false, Some(sup)) => (args.inventories.clone(), sup, Day::today_utc(), false),
+            (false, Some(sup)) => (args.inventories.clone(), sup, None),
             (true, Some(_)) => {
                 return Err(Failure::Refused(anyhow!(
                     "--suppliers needs at least one --inventory"
@@ -162,10 +151,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         .chain([suppliers.as_path()])
         .collect();
     let outputs = Outputs::open(&args, &inputs)?;
-    let as_of = AsOf {
-        date: args.as_of.unwrap_or(default_as_of),
-        window_days: args.window_days,
-    };
+    let as_of = args.as_of.pick(sample_as_of);
     let config = SweepConfig {
         inventories: inventories.clone(),
         suppliers: suppliers.clone(),
@@ -180,7 +166,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     let view = image.view().map_err(anyhow::Error::from)?;
     // The inventories were checked against in-place rewrites when the image was built;
     // the image holds its own copy of everything it shows.
-    finish(&view, as_of, &args, outputs, sample, started, &|| Ok(()))
+    finish(&view, as_of, &args, outputs, started, &|| Ok(()))
 }
 
 /// The sweep's output folder and, with --per-party, the notices' folder: each locked
@@ -224,30 +210,35 @@ impl Outputs {
 /// is renamed last), and prints the summary: shared by CSV and index sweeps.
 fn finish(
     view: &View<'_>,
-    as_of: AsOf,
+    (as_of, origin): (AsOf, AsOfOrigin),
     args: &SweepArgs,
     mut outputs: Outputs,
-    sample: bool,
     started: Instant,
     unchanged: &dyn Fn() -> Result<(), Failure>,
 ) -> Result<ExitCode, Failure> {
-    let damaged = |e: crate::index::IndexError| Failure::Refused(anyhow::Error::from(e));
     let t = timing::stage("write outputs");
     let staged = (|| {
-        let judgement = judge::judge(view, as_of).map_err(damaged)?;
+        let judgement = judge::judge(view, as_of)?;
         let summary = report::write_all(view, &judgement, as_of, &mut outputs.sweep)?;
         let parties = match &mut outputs.notices {
-            Some(set) => Some(super::portfolio::write_per_party(
+            Some(set) => Some(portfolio::write_per_party(
                 view, &judgement, as_of, set, args.json,
             )?),
             None => None,
         };
-        Ok::<_, Failure>((summary, parties))
+        Ok::<_, ReportError>((summary, parties))
     })();
     // An input changed under us explains any damage found after it was verified, and
     // fails a run that found none: either way nothing is published.
     unchanged()?;
-    let (summary, parties) = staged?;
+    let (summary, parties) = staged.map_err(|e| match (e, &args.index) {
+        // Damage found past the checksums names the index it is in.
+        (ReportError::Index(problem), Some(path)) => Failure::from(FileError::Damaged {
+            path: path.clone(),
+            problem,
+        }),
+        (e, _) => Failure::from(e),
+    })?;
     let mut console = Console::new();
     let removed: Vec<PathBuf> = outputs
         .sweep
@@ -267,7 +258,7 @@ fn finish(
             path.display()
         );
     }
-    print_summary(&mut console, &summary, &args.out, sample, started)?;
+    print_summary(&mut console, &summary, &args.out, origin, started)?;
     if let (Some(parties), Some(dir)) = (parties, &args.per_party) {
         writeln!(
             console,
@@ -291,14 +282,10 @@ fn print_summary(
     w: &mut Console,
     s: &Summary,
     out: &Path,
-    sample: bool,
+    origin: AsOfOrigin,
     started: Instant,
 ) -> io::Result<()> {
-    let origin = if sample {
-        " (the bundled sample's as-of date)"
-    } else {
-        ""
-    };
+    let origin = origin.label();
     writeln!(
         w,
         "mpxn-recon {} sweep: as of {}{origin}, window {} days",

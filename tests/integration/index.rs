@@ -599,3 +599,87 @@ fn the_v1_golden_fixture_still_reads_and_sweeps() {
         );
     }
 }
+
+/// A CRC-32C (Castagnoli), bitwise, independent of the engine's.
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Rewrites section `id` of an index with `mutate` and reseals every checksum (the
+/// section's, the table's, the header's) from the documented layout: a crafted index
+/// that passes `verify`, so only the reader's own checks can catch it.
+fn reseal(bytes: &mut [u8], id: u32, mutate: impl FnOnce(&mut [u8])) {
+    let count = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let i = (0..count)
+        .find(|i| u32::from_le_bytes(bytes[64 + i * 32..68 + i * 32].try_into().unwrap()) == id)
+        .expect("the section is in the table");
+    let e = 64 + i * 32;
+    let offset = u64::from_le_bytes(bytes[e + 8..e + 16].try_into().unwrap()) as usize;
+    let length = u64::from_le_bytes(bytes[e + 16..e + 24].try_into().unwrap()) as usize;
+    mutate(&mut bytes[offset..offset + length]);
+    let crc = crc32c(&bytes[offset..offset + length]);
+    bytes[e + 24..e + 28].copy_from_slice(&crc.to_le_bytes());
+    let table = crc32c(&bytes[64..64 + 32 * count]);
+    bytes[24..28].copy_from_slice(&table.to_le_bytes());
+    let header = crc32c(&bytes[0..28]);
+    bytes[28..32].copy_from_slice(&header.to_le_bytes());
+}
+
+#[test]
+fn damage_past_the_checksums_is_refused_with_exit_2_on_every_path() {
+    let dir = TestDir::new();
+    let good = dir.path().join("good.mxi");
+    build_sample(&good, &sample_inventories());
+    let mut bytes = std::fs::read(&good).unwrap();
+    // dev_party (21): every device's party rank far past the registry's parties.
+    reseal(&mut bytes, 21, |s| {
+        for v in s.chunks_exact_mut(4) {
+            v.copy_from_slice(&0x7FFF_FFF0u32.to_le_bytes());
+        }
+    });
+    let bad = dir.path().join("crafted.mxi");
+    std::fs::write(&bad, &bytes).unwrap();
+    let mut verify = bin();
+    verify.args(["index", "verify"]).arg(&bad);
+    run_expect(&mut verify, 0);
+    // The per-party path reads the devices: refused (exit 2), as every damaged index is;
+    // it exited 1 before, and nothing may be published.
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--per-party")
+        .arg(dir.path().join("pp"));
+    let o = run_expect(&mut cmd, 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("crafted.mxi"),
+        "{}",
+        describe(&cmd, &o)
+    );
+    assert!(!dir.path().join("out").exists() && !dir.path().join("pp").exists());
+    let mut cmd = bin();
+    cmd.args([
+        "portfolio",
+        "--party",
+        "P0101",
+        "--as-of",
+        "2024-06-30",
+        "--index",
+    ])
+    .arg(&bad)
+    .arg("--out")
+    .arg(dir.path().join("p.csv"));
+    run_expect(&mut cmd, 2);
+}

@@ -367,3 +367,25 @@ fn thread_count_and_row_order_change_no_byte_on_a_larger_input() {
         );
     }
 }
+
+#[test]
+fn the_console_says_where_the_as_of_date_came_from() {
+    let dir = TestDir::new();
+    let out = dir.path().join("out");
+    let o = run_expect(&mut sweep_in_root(&out), 0);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("as of 2024-06-30 (the bundled sample's as-of date)"),
+        "{stdout}"
+    );
+    // A date given on the command line is not the sample's, even for the sample.
+    let mut cmd = sweep_in_root(&out);
+    cmd.args(["--as-of", "2025-01-01"]);
+    let o = run_expect(&mut cmd, 0);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("as of 2025-01-01, window 30 days"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("bundled sample's as-of date"), "{stdout}");
+}

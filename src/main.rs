@@ -5,6 +5,8 @@
 //! output is written). A closed stdout (`| head`) stops the printing only: the status is
 //! the one the work earned.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

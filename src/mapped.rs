@@ -13,6 +13,9 @@
 //! remove, and nothing was published). A file rewritten in place without truncation is
 //! caught by [`MappedFile::unchanged`], which callers check before they publish.
 
+// The crate denies `unsafe_code` (lib.rs); this module is the one place allowed it.
+#![allow(unsafe_code)]
+
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::ops::Deref;

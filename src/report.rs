@@ -356,8 +356,8 @@ fn zero_outcomes() -> OutcomeCounts {
 
 impl Summary {
     /// Tallies the SMETS1 decisions `write_decisions` counted (by outcome, reason,
-    /// GroupID and source) and copies the build metadata. `version` is the engine that
-    /// built the evidence.
+    /// GroupID and source) and copies the build metadata. `version` is this engine's (the
+    /// one that judged and wrote the outputs), not the one that built an index.
     pub fn of(
         view: &View<'_>,
         counts: &DecisionCounts,

@@ -5,22 +5,22 @@
 //! SPEC.md (§3 inputs, §5 rows, §6 findings and outcomes, §7 outputs, the Appendix)
 //! and ARCHITECTURE.md ("Readings of the spec"). The expected values are derived from those pages by
 //! hand, never from the engine's own output.
-//!
-//! - `util`: temp dirs, the command runner, an inventory builder, MPAN/MPRN/GUID
-//!   makers, a decisions.csv reader and a diff-printing file assert.
-//! - `findings`: every finding of §6.1 and every outcome rule of §6.2, each with a
-//!   minimal variant where it must not hold.
-//! - `refusals`: inputs the run refuses (exit 2, nothing written) and exit codes.
-//! - `sample`: the bundled sample against its hand-derived expected outputs; file
-//!   order and thread count change no byte.
-//! - `bad_input`: hostile files never make the binary panic.
 
+// Hostile files (binary, huge, malformed) never make the binary panic.
 mod bad_input;
+// Every finding of §6.1 and every outcome rule of §6.2, where it holds and where not.
 mod findings;
+// `gen`: determinism, ground truth, agreement with the reference sweep.
 mod gen;
+// A hostile user's reproductions: links, concurrency, full disks, closed stdout, kills.
 mod hostile;
+// The index: CSV and index sweeps byte for byte, corruption, lookups, atomic builds.
 mod index;
+// Portfolios and per-party notices: never another party's identifiers.
 mod portfolio;
+// Inputs the run refuses (exit 2, nothing written) and exit codes.
 mod refusals;
+// The bundled sample against its hand-derived expected outputs; order and threads.
 mod sample;
+// Temp dirs, the command runner, inventory builders, identifier makers, asserts.
 mod util;

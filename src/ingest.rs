@@ -174,7 +174,7 @@ pub struct Row {
 pub const NO_GROUP: u32 = u32::MAX;
 pub const OTHER_DEVICE_TYPE: u16 = u16::MAX;
 
-const DAY_NONE: i32 = i32::MAX;
+const NO_DAY: i32 = i32::MAX;
 const DAY_INVALID: i32 = i32::MIN;
 const MPXN_NOT_APPLICABLE: u64 = 0;
 const MPXN_MISSING: u64 = 1;
@@ -198,8 +198,8 @@ impl Row {
         source: 0,
         group: NO_GROUP,
         party: UNKNOWN_PARTY,
-        installed_on: DAY_NONE,
-        last_comms: DAY_NONE,
+        installed_on: NO_DAY,
+        last_comms: NO_DAY,
         flags: FLAG_REJECTED,
         chain: 0,
         device_type: 0,
@@ -264,7 +264,7 @@ impl Row {
 
 fn date_field(v: i32) -> DateField {
     match v {
-        DAY_NONE => DateField::None,
+        NO_DAY => DateField::None,
         DAY_INVALID => DateField::Invalid,
         d => DateField::Day(Day(d)),
     }
@@ -272,7 +272,7 @@ fn date_field(v: i32) -> DateField {
 
 fn pack_date(d: DateField) -> i32 {
     match d {
-        DateField::None => DAY_NONE,
+        DateField::None => NO_DAY,
         DateField::Invalid => DAY_INVALID,
         DateField::Day(Day(d)) => d,
     }

@@ -12,11 +12,10 @@
 
 use rayon::prelude::*;
 
-use crate::index::{IndexError, View, DAY_NONE, DAY_UNKNOWN, INST_COMMS_UNREADABLE};
-use crate::normalize::Day;
+use crate::index::{IndexError, View};
 use crate::resolve::{
-    self, communication, evaluate_group, AsOf, CommStatus, CommsEvidence, FindingSet, GroupMember,
-    MemberVerdict, SharedMpxns,
+    self, communication, evaluate_group, AsOf, CommStatus, FindingSet, GroupMember, MemberVerdict,
+    SharedMpxns,
 };
 
 /// The as-of judgement over an index view.
@@ -63,12 +62,7 @@ pub fn judge(view: &View<'_>, as_of: AsOf) -> Result<Judgement, IndexError> {
 
 /// An installation's communication status as of `as_of`, from its stored evidence.
 pub fn comm_status(view: &View<'_>, inst: usize, as_of: AsOf) -> Result<CommStatus, IndexError> {
-    let last = view.inst_last_comms.get(inst)?;
-    let ev = CommsEvidence {
-        unreadable: view.inst_flags.get(inst)? & INST_COMMS_UNREADABLE != 0,
-        last: (last != DAY_NONE).then_some(Day(last)),
-    };
-    Ok(communication(ev, as_of))
+    Ok(communication(view.comms(inst)?, as_of))
 }
 
 /// TMAD 4.1C verdicts for the members of shared MPxN `group`, given each member's
@@ -79,14 +73,13 @@ pub fn group_verdicts(
     comm: impl Fn(usize) -> Result<CommStatus, IndexError>,
 ) -> Result<Vec<MemberVerdict>, IndexError> {
     let members: Vec<GroupMember> = view
-        .range(view.group_members, group, view.member_inst.len())?
-        .map(|j| {
-            let inst = view.installation(view.member_inst, j)?;
-            let installed = view.member_installed.get(j)?;
+        .members(group)?
+        .map(|m| {
+            let m = m?;
             Ok(GroupMember {
-                installation: inst as u32,
-                installed_on: (installed != DAY_UNKNOWN).then_some(Day(installed)),
-                comm: comm(inst)?,
+                installation: m.installation as u32,
+                installed_on: m.installed_on,
+                comm: comm(m.installation)?,
             })
         })
         .collect::<Result<_, IndexError>>()?;
@@ -102,10 +95,12 @@ fn all_findings(
     shared: SharedMpxns,
     as_of: AsOf,
 ) -> Result<FindingSet, IndexError> {
-    let stored = FindingSet::from_bits(view.inst_findings.get(inst)?);
-    let last = view.inst_last_comms.get(inst)?;
-    let last = (last != DAY_NONE).then_some(Day(last));
-    Ok(resolve::findings_as_of(stored, last, shared, as_of))
+    Ok(resolve::findings_as_of(
+        view.stored_findings(inst)?,
+        view.last_comms(inst)?,
+        shared,
+        as_of,
+    ))
 }
 
 /// Judges one installation, given the shared MPxN groups it belongs to: the same rules

@@ -14,9 +14,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::index::{
-    build::mpxn_fst_key, IndexError, Section, View, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, NONE_U32,
-};
+use crate::index::{IndexError, Section, View};
 use crate::judge;
 use crate::normalize::{Day, Guid, Mpan, Mprn, MpxnKey};
 use crate::resolve::{decide, AsOf, Finding};
@@ -64,7 +62,7 @@ pub struct Groups {
 impl Groups {
     pub fn of(view: &View<'_>) -> Result<Groups, IndexError> {
         let mut by_key = (0..view.group_count())
-            .map(|g| Ok((view.group_key.get(g)?, g as u32)))
+            .map(|g| Ok((view.group_mpxn(g)?.to_raw(), g as u32)))
             .collect::<Result<Vec<_>, IndexError>>()?;
         by_key.sort_unstable();
         if let Some(w) = by_key.windows(2).find(|w| w[0].0 == w[1].0) {
@@ -86,43 +84,12 @@ impl Groups {
     }
 }
 
-fn fst_map(bytes: &[u8], section: Section) -> Result<fst::Map<&[u8]>, IndexError> {
-    fst::Map::new(bytes).map_err(|e| IndexError::corrupt(section, e.to_string()))
-}
-
-/// The postings entry `[group, count, installations...]` at `offset`.
-fn mpxn_posting(view: &View<'_>, offset: u64) -> Result<(Option<usize>, Vec<usize>), IndexError> {
-    let at = offset as usize;
-    let group = view.mpxn_postings.get(at)?;
-    let count = view.mpxn_postings.get(at + 1)? as usize;
-    let insts = (0..count)
-        .map(|k| view.installation(view.mpxn_postings, at + 2 + k))
-        .collect::<Result<Vec<_>, _>>()?;
-    if group != NONE_U32 && group as usize >= view.group_count() {
-        return Err(IndexError::corrupt(
-            Section::MpxnPostings,
-            format!("group {group} does not exist"),
-        ));
-    }
-    Ok(((group != NONE_U32).then_some(group as usize), insts))
-}
-
-/// The shared-MPxN group of a valid MPxN key, if any.
-pub fn group_of(view: &View<'_>, key: MpxnKey) -> Result<Option<usize>, IndexError> {
-    let map = fst_map(view.mpxn_fst, Section::MpxnFst)?;
-    match map.get(mpxn_fst_key(key)) {
-        Some(offset) => Ok(mpxn_posting(view, offset)?.0),
-        None => Ok(None),
-    }
-}
-
 /// The installations carrying a valid MPxN key, if the index knows it.
 pub fn find_mpxn(view: &View<'_>, key: MpxnKey) -> Result<Option<Hit>, IndexError> {
-    let map = fst_map(view.mpxn_fst, Section::MpxnFst)?;
-    let Some(offset) = map.get(mpxn_fst_key(key)) else {
+    let Some(posting) = view.find_mpxn(key)? else {
         return Ok(None);
     };
-    let (group, installations) = mpxn_posting(view, offset)?;
+    let (group, installations) = (posting.group, posting.installations);
     Ok(Some(Hit {
         kind: match key.kind() {
             crate::normalize::MpxnKind::Mpan => KeyKind::Mpan,
@@ -146,23 +113,7 @@ pub fn find(view: &View<'_>, raw: &str) -> Result<Vec<Hit>, IndexError> {
         hits.extend(find_mpxn(view, key)?);
     }
     if let Some(guid) = Guid::parse(text) {
-        let map = fst_map(view.guid_fst, Section::GuidFst)?;
-        if let Some(offset) = map.get(guid.to_u64().to_be_bytes()) {
-            let at = offset as usize;
-            let count = view.guid_postings.get(at)? as usize;
-            let mut installations = Vec::with_capacity(count);
-            for k in 0..count {
-                let device = view.guid_postings.get(at + 1 + k)? as usize;
-                if device >= view.dev_inst.len() {
-                    return Err(IndexError::corrupt(
-                        Section::GuidPostings,
-                        format!("device {device} does not exist"),
-                    ));
-                }
-                installations.push(view.installation(view.dev_inst, device)?);
-            }
-            installations.sort_unstable();
-            installations.dedup();
+        if let Some(installations) = view.find_guid(guid)? {
             hits.push(Hit {
                 kind: KeyKind::Guid,
                 canonical: guid.to_string(),
@@ -180,20 +131,7 @@ pub fn shared_mpans_with_prefix(
     view: &View<'_>,
     prefix: &str,
 ) -> Result<Vec<(String, usize)>, IndexError> {
-    use fst::{IntoStreamer, Streamer};
-    let map = fst_map(view.mpxn_fst, Section::MpxnFst)?;
-    let from = format!("E{prefix}");
-    let mut stream = map.range().ge(from.as_bytes()).into_stream();
-    let mut out = Vec::new();
-    while let Some((key, offset)) = stream.next() {
-        if !key.starts_with(from.as_bytes()) {
-            break;
-        }
-        if let (Some(group), _) = mpxn_posting(view, offset)? {
-            out.push((String::from_utf8_lossy(&key[1..]).into_owned(), group));
-        }
-    }
-    Ok(out)
+    view.shared_mpans_with_prefix(prefix)
 }
 
 /// One device as a lookup shows it. Fields borrow from the index or hold typed values
@@ -247,10 +185,6 @@ fn text(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
 
-fn day(d: i32) -> Option<Day> {
-    (d != DAY_NONE && d != DAY_UNKNOWN).then_some(Day(d))
-}
-
 /// Describes installation `inst` and judges it as of `as_of`; `groups` is
 /// [`Groups::of`] the same view.
 pub fn describe<'a>(
@@ -259,34 +193,25 @@ pub fn describe<'a>(
     inst: usize,
     as_of: AsOf,
 ) -> Result<InstallationReport<'a>, IndexError> {
-    let devices_range = view.range(view.inst_devices, inst, view.dev_inst.len())?;
-    let mut devices = Vec::with_capacity(devices_range.len());
+    let mut devices = Vec::new();
     let mut member_of = Vec::new();
-    for d in devices_range {
-        let raw_mpxn = view.dev_mpxn.get(d)?;
-        // 0, 1, 2: not a meter, missing, invalid (see `ingest::Row::mpxn_raw`).
-        let mpxn = (raw_mpxn > 2)
-            .then(|| MpxnKey::from_raw(raw_mpxn))
-            .flatten();
-        if let Some(key) = mpxn {
+    for device in view.devices(inst)? {
+        let device = device?;
+        if let Some(key) = device.mpxn {
             member_of.extend(groups.get(key));
         }
-        let party = match view.dev_party.get(d)? {
-            NONE_U32 => None,
-            p => Some(text(view.text_at(view.parties, p as usize)?)),
-        };
-        let device_type = match view.dev_type.get(d)? as usize {
-            t if t < view.device_types.len() => text(view.text_at(view.device_types, t)?),
-            _ => Cow::Borrowed("(other)"),
+        let party = match device.party {
+            None => None,
+            Some(p) => Some(text(view.party_id(p as usize)?)),
         };
         devices.push(DeviceReport {
-            device_id: Guid::from_u64(view.dev_guid.get(d)?),
-            device_type,
-            mpxn,
-            installed_on: day(view.dev_installed.get(d)?),
-            last_comms_at: day(view.dev_last_comms.get(d)?),
+            device_id: device.guid,
+            device_type: device.device_type.map_or(Cow::Borrowed("(other)"), text),
+            mpxn: device.mpxn,
+            installed_on: device.installed_on,
+            last_comms_at: device.last_comms_at,
             party_id: party,
-            dormant: view.dev_flags.get(d)? & DEV_DORMANT != 0,
+            dormant: device.dormant,
         });
     }
     member_of.sort_unstable();
@@ -294,7 +219,7 @@ pub fn describe<'a>(
     let smets2 = view.is_smets2(inst)?;
     let findings = judge::judge_one(view, inst, &member_of, as_of)?;
     let decision = decide(findings);
-    let mpxns = text(view.text_at(view.inst_mpxns, inst)?);
+    let mpxns = text(view.mpxns_text(inst)?);
     Ok(InstallationReport {
         source: text(view.source_text(inst)?),
         installation_id: text(view.installation_text(inst)?),
@@ -308,7 +233,7 @@ pub fn describe<'a>(
             findings.iter().map(Finding::code).collect()
         },
         communicating: judge::comm_status(view, inst, as_of)?.as_str(),
-        last_comms_at: day(view.inst_last_comms.get(inst)?),
+        last_comms_at: view.last_comms(inst)?,
         mpxns: match mpxns {
             Cow::Borrowed(list) => list.split(';').filter(|m| !m.is_empty()).collect(),
             // Not UTF-8: the index is damaged (the builder writes ASCII digits).

@@ -20,10 +20,10 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::index::{IndexError, View, DAY_UNKNOWN, DEV_DORMANT, NONE_U32};
+use crate::index::{IndexError, View};
 use crate::judge::Judgement;
-use crate::lookup;
-use crate::normalize::{Day, Mpan, Mprn, MpxnKey};
+
+use crate::normalize::{Mpan, Mprn, MpxnKey};
 use crate::publish::OutputSet;
 use crate::report::ReportError;
 use crate::resolve::{decide, AsOf, Finding, Outcome};
@@ -92,23 +92,12 @@ impl QueryAnswer {
 /// Which installations each party is Responsible Supplier for (by party rank), from the
 /// device columns. SMETS1 installations only, in output order.
 pub fn installations_by_party(view: &View<'_>) -> Result<Vec<Vec<usize>>, IndexError> {
-    let mut by_party: Vec<Vec<usize>> = vec![Vec::new(); view.parties.len()];
-    for d in 0..view.dev_inst.len() {
-        // A meter is a device whose MPxN field is not "not a meter" (0).
-        if view.dev_mpxn.get(d)? == 0 {
+    let mut by_party: Vec<Vec<usize>> = vec![Vec::new(); view.party_count()];
+    for d in 0..view.device_count() {
+        let Some((inst, Some(party))) = view.meter_owner(d)? else {
             continue;
-        }
-        let party = view.dev_party.get(d)?;
-        if party == NONE_U32 {
-            continue;
-        }
-        let inst = view.installation(view.dev_inst, d)?;
-        let list = by_party.get_mut(party as usize).ok_or_else(|| {
-            IndexError::corrupt(
-                crate::index::Section::DevParty,
-                format!("party {party} does not exist"),
-            )
-        })?;
+        };
+        let list = &mut by_party[party as usize];
         if list.last() != Some(&inst) && !view.is_smets2(inst)? {
             list.push(inst);
         }
@@ -122,8 +111,8 @@ pub fn installations_by_party(view: &View<'_>) -> Result<Vec<Vec<usize>>, IndexE
 
 /// The rank of a party id in the index's (text-ordered) party dictionary.
 pub fn party_rank(view: &View<'_>, party_id: &str) -> Result<Option<u32>, IndexError> {
-    for p in 0..view.parties.len() {
-        if view.text_at(view.parties, p)? == party_id.as_bytes() {
+    for p in 0..view.party_count() {
+        if view.party_id(p)? == party_id.as_bytes() {
             return Ok(Some(p as u32));
         }
     }
@@ -141,45 +130,41 @@ pub fn describe(
     party: u32,
     inst: usize,
 ) -> Result<PartyInstallation, IndexError> {
-    let party_id = view.text_at(view.parties, party as usize)?;
+    let party_id = view.party_id(party as usize)?;
     let decision = decide(judgement.findings[inst]);
     let mut keys: Vec<MpxnKey> = Vec::new();
     let (mut dormant, mut active) = (0, 0);
-    for d in view.range(view.inst_devices, inst, view.dev_inst.len())? {
-        let raw = view.dev_mpxn.get(d)?;
-        if raw == 0 || view.dev_party.get(d)? != party {
+    for device in view.devices(inst)? {
+        let device = device?;
+        if !device.meter || device.party != Some(party) {
             continue;
         }
-        if view.dev_flags.get(d)? & DEV_DORMANT != 0 {
+        if device.dormant {
             dormant += 1;
         } else {
             active += 1;
         }
-        // 1 and 2 are "missing" and "invalid": the meter carries no MPxN.
-        if let Some(key) = (raw > 2).then(|| MpxnKey::from_raw(raw)).flatten() {
-            keys.push(key);
-        }
+        // A missing or invalid MPxN: the meter carries none.
+        keys.extend(device.mpxn);
     }
     keys.sort_by_key(|k| k.to_string());
     keys.dedup();
     let mut mpxns = Vec::with_capacity(keys.len());
     for key in keys {
-        let group = lookup::group_of(view, key)?;
+        let group = view.find_mpxn(key)?.and_then(|posting| posting.group);
         let mut others = Vec::new();
         if let Some(g) = group {
-            let members = view.range(view.group_members, g, view.member_inst.len())?;
-            for j in members {
-                let other = view.installation(view.member_inst, j)?;
+            for member in view.members(g)? {
+                let member = member?;
+                let other = member.installation;
                 if other == inst {
                     continue;
                 }
-                let installed = view.member_installed.get(j)?;
-                let parties = view.text_at(view.member_parties, j)?;
                 others.push(OtherMember {
                     inventory: text(view.source_text(other)?),
-                    installed_on: (installed != DAY_UNKNOWN).then(|| Day(installed).to_string()),
+                    installed_on: member.installed_on.map(|d| d.to_string()),
                     communicating: judgement.comm[other].as_str(),
-                    same_party: parties.split(|&b| b == b';').any(|p| p == party_id),
+                    same_party: member.parties.split(|&b| b == b';').any(|p| p == party_id),
                 });
             }
         }
@@ -222,7 +207,7 @@ pub fn answer(
     let mut known = false;
     let mut installations = Vec::new();
     for key in readings.into_iter().flatten() {
-        let Some(hit) = lookup::find_mpxn(view, key)? else {
+        let Some(hit) = view.find_mpxn(key)? else {
             continue;
         };
         known = true;
@@ -517,7 +502,7 @@ pub fn write_per_party(
     let by_party = installations_by_party(view)?;
     let parties: Vec<String> = (0..by_party.len())
         .map(|rank| {
-            view.text_at(view.parties, rank)
+            view.party_id(rank)
                 .map(|t| String::from_utf8_lossy(t).into_owned())
         })
         .collect::<Result<_, _>>()?;

@@ -19,13 +19,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::delimited::{push_field, push_record};
-use crate::index::build::{BuildMeta, InputFile};
-use crate::index::{IndexError, View, DAY_UNKNOWN};
+use crate::index::{Accounting, IndexError, InputFile, View};
 use crate::judge::Judgement;
-use crate::normalize::{Day, MpxnKey};
 use crate::publish::{Digest, OutputSet, PublishError, Staging};
 use crate::resolve::{decide, AsOf, Finding, FindingSet, Outcome};
-use crate::sweep::Accounting;
 
 /// Output files, by name.
 pub const DECISIONS: &str = "decisions.csv";
@@ -71,7 +68,7 @@ pub fn write_all(
     let _t = crate::timing::stage("write: duplicates, rejects, summary");
     let duplicates = stage(set, DUPLICATES, |w| write_duplicates(view, judgement, w))?;
     outputs.insert(DUPLICATES, duplicates);
-    let rejects = stage(set, REJECTS, |w| Ok(w.write_all(view.rejects)?))?;
+    let rejects = stage(set, REJECTS, |w| Ok(w.write_all(view.rejects_csv())?))?;
     outputs.insert(REJECTS, rejects);
     summary.outputs = outputs;
     stage(set, SUMMARY, |w| {
@@ -170,8 +167,8 @@ pub fn write_decisions(
                             decision_record(view, judgement, inst, &mut decided, &mut out)?;
                             let key = (
                                 judgement.findings[inst],
-                                view.inst_group.get(inst)?,
-                                view.inst_source.get(inst)?,
+                                view.group_rank(inst)?,
+                                view.source_rank(inst)?,
                             );
                             *counts.entry(key).or_default() += 1;
                         }
@@ -202,7 +199,7 @@ pub fn write_decisions(
 
 /// SMETS1 installations per (finding set, GroupID id, source id), as `write_decisions`
 /// counts them for the summary: few distinct keys, so each is decided once.
-pub type DecisionCounts = HashMap<(FindingSet, u32, u32), u64>;
+pub type DecisionCounts = HashMap<(FindingSet, Option<u32>, u32), u64>;
 
 /// The `outcome,clauses,reasons` fields of a decision, rendered once per distinct
 /// finding set (there are few) instead of once per installation.
@@ -242,7 +239,7 @@ fn decision_record(
     }
     out.extend_from_slice(decided.of(judgement.findings[inst]));
     out.push(b',');
-    push_field(out, view.text_at(view.inst_mpxns, inst)?);
+    push_field(out, view.mpxns_text(inst)?);
     out.push(b'\n');
     Ok(())
 }
@@ -280,29 +277,25 @@ fn duplicate_records(
     g: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), IndexError> {
-    let key = MpxnKey::from_raw(view.group_key.get(g)?).ok_or_else(|| {
-        IndexError::corrupt(
-            crate::index::Section::GroupKey,
-            format!("entry {g} is zero"),
-        )
-    })?;
+    let key = view.group_mpxn(g)?;
     let mpxn = key.to_string();
-    for j in view.range(view.group_members, g, view.member_inst.len())? {
-        let inst = view.installation(view.member_inst, j)?;
-        let verdict = judgement.verdicts.get(j).ok_or_else(|| {
+    for member in view.members(g)? {
+        let member = member?;
+        let inst = member.installation;
+        let verdict = judgement.verdicts.get(member.index).ok_or_else(|| {
             IndexError::corrupt(
                 crate::index::Section::GroupMembers,
                 "more members than judged",
             )
         })?;
-        let installed = match view.member_installed.get(j)? {
-            DAY_UNKNOWN => String::new(),
-            d => Day(d).to_string(),
-        };
-        let last = match view.inst_last_comms.get(inst)? {
-            crate::index::DAY_NONE => String::new(),
-            d => Day(d).to_string(),
-        };
+        let installed = member
+            .installed_on
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let last = view
+            .last_comms(inst)?
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         push_record(
             out,
             &[
@@ -314,7 +307,7 @@ fn duplicate_records(
                 last.as_bytes(),
                 judgement.comm[inst].as_str().as_bytes(),
                 verdict.last_installed.as_str().as_bytes(),
-                view.text_at(view.member_parties, j)?,
+                member.parties,
             ],
         );
     }
@@ -367,12 +360,11 @@ impl Summary {
         struct Tally {
             outcomes: BTreeMap<Outcome, u64>,
             reasons: BTreeMap<Finding, u64>,
-            by_group: BTreeMap<(u32, Outcome), u64>,
+            by_group: BTreeMap<(Option<u32>, Outcome), u64>,
             by_source: BTreeMap<(u32, Outcome), u64>,
             smets1: u64,
         }
-        let meta: BuildMeta = postcard::from_bytes(view.meta)
-            .map_err(|e| IndexError::corrupt(crate::index::Section::Meta, e.to_string()))?;
+        let meta = view.meta()?;
         let count = view.installation_count();
         let mut tally = Tally::default();
         for (&(findings, group, source), &n) in counts {
@@ -393,10 +385,8 @@ impl Summary {
         let mut by_group_id: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
         for ((group, o), n) in tally.by_group {
             let name = match group {
-                crate::index::NONE_U32 => "(none)".to_string(),
-                g => {
-                    String::from_utf8_lossy(view.text_at(view.group_ids, g as usize)?).into_owned()
-                }
+                None => "(none)".to_string(),
+                Some(g) => String::from_utf8_lossy(view.group_id_name(g as usize)?).into_owned(),
             };
             by_group_id
                 .entry(name)
@@ -405,8 +395,7 @@ impl Summary {
         }
         let mut by_source: BTreeMap<String, OutcomeCounts> = BTreeMap::new();
         for ((source, o), n) in tally.by_source {
-            let name =
-                String::from_utf8_lossy(view.text_at(view.sources, source as usize)?).into_owned();
+            let name = String::from_utf8_lossy(view.source_name(source as usize)?).into_owned();
             by_source
                 .entry(name)
                 .or_insert_with(zero_outcomes)

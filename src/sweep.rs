@@ -28,14 +28,7 @@ pub struct SweepConfig {
     pub ingest: IngestSettings,
 }
 
-/// SPEC §5's row accounting. `read == accepted + rejected + duplicate_rows` always.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Accounting {
-    pub read: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub duplicate_rows: u64,
-}
+pub use crate::index::format::Accounting;
 
 /// A finished CSV sweep: every stage's output.
 pub struct Sweep {

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
 use super::{Console, Failure};
-use crate::index::build::{self, BuildMeta};
+use crate::index::build;
 use crate::index::file::{self, IndexFile};
 use crate::ingest::IngestSettings;
 use crate::publish::{self, OutputSet};
@@ -143,12 +143,7 @@ fn verify(args: PathArgs) -> Result<ExitCode, Failure> {
 fn info(args: PathArgs) -> Result<ExitCode, Failure> {
     let file = IndexFile::open(&args.index)?;
     let view = file.view()?;
-    let meta: BuildMeta = postcard::from_bytes(view.meta).map_err(|e| {
-        Failure::Refused(anyhow!(
-            "{}: the meta section is damaged: {e}",
-            args.index.display()
-        ))
-    })?;
+    let meta = view.meta().map_err(super::damaged(&args.index))?;
     let mut w = Console::new();
     writeln!(
         w,
@@ -180,7 +175,7 @@ fn info(args: PathArgs) -> Result<ExitCode, Failure> {
         w,
         "contents: {} installations, {} devices, {} shared MPxNs",
         view.installation_count(),
-        view.dev_inst.len(),
+        view.device_count(),
         view.group_count()
     )?;
     writeln!(w, "sections:")?;

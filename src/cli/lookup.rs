@@ -62,10 +62,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
         }
         let shared = lookup::shared_mpans_with_prefix(&view, prefix).map_err(damaged)?;
         for (mpan, group) in &shared {
-            let members = view
-                .range(view.group_members, *group, view.member_inst.len())
-                .map_err(damaged)?
-                .len();
+            let members = view.member_count(*group).map_err(damaged)?;
             if args.json {
                 let line = serde_json::json!({ "mpan": mpan, "members": members });
                 writeln!(w, "{line}")?;

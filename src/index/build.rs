@@ -12,39 +12,20 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use super::{
-    Fixed, Image, Section, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE,
-    INST_SMETS2, NONE_U32, SECTION_COUNT,
+use super::format::{
+    mpxn_fst_key, BuildMeta, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
+    INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
 };
+use super::{Fixed, Image, Section, SECTION_COUNT};
 use crate::delimited::push_record;
 use crate::delimited::InputError;
 use crate::ingest::{self, DateField};
 use crate::normalize::MpxnKey;
 use crate::registry::SupplierStatus;
 use crate::resolve;
-use crate::sweep::{self, Accounting, Sweep, SweepConfig};
+use crate::sweep::{self, Sweep, SweepConfig};
 use crate::timing;
-
-/// One input file, as `meta` and summary.json record it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputFile {
-    pub path: String,
-    pub bytes: u64,
-    pub crc32c: String,
-}
-
-/// What an index records about how it was built (the `meta` section, postcard-encoded).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildMeta {
-    pub engine: String,
-    pub version: String,
-    pub inventories: Vec<InputFile>,
-    pub suppliers: InputFile,
-    pub rows: Accounting,
-    pub rejects_by_reason: BTreeMap<String, u64>,
-}
 
 /// Appends texts to the heap and hands back references.
 #[derive(Default)]
@@ -82,16 +63,6 @@ pub fn csv_image(config: &SweepConfig, purpose: Purpose) -> Result<Image, InputE
     let _t = timing::stage("free the sweep");
     drop(sweep);
     Ok(image)
-}
-
-/// The fst key of an MPxN: `E` + 13 digits for an MPAN, `G` + digits for an MPRN, so
-/// that the two kinds never meet and `E14` ranges over distributor area 14.
-pub fn mpxn_fst_key(key: MpxnKey) -> Vec<u8> {
-    let prefix = match key.kind() {
-        crate::normalize::MpxnKind::Mpan => 'E',
-        crate::normalize::MpxnKind::Mprn => 'G',
-    };
-    format!("{prefix}{key}").into_bytes()
 }
 
 /// What an image is for.

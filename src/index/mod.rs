@@ -16,6 +16,11 @@ use std::marker::PhantomData;
 
 pub mod build;
 pub mod file;
+pub mod format;
+pub mod read;
+
+use format::NONE_U32;
+pub use format::{Accounting, BuildMeta, InputFile, StrRef};
 
 /// Errors reading an index.
 #[derive(Debug, thiserror::Error)]
@@ -130,18 +135,6 @@ impl Section {
     }
 }
 
-/// Sentinels in day columns.
-pub const DAY_NONE: i32 = i32::MAX;
-pub const DAY_UNKNOWN: i32 = i32::MIN;
-/// "No entry" in u32 index columns (no GroupID, unknown party, no group).
-pub const NONE_U32: u32 = u32::MAX;
-
-/// `inst_flags` bits.
-pub const INST_SMETS2: u32 = 1;
-pub const INST_COMMS_UNREADABLE: u32 = 2;
-/// `dev_flags` bits.
-pub const DEV_DORMANT: u32 = 1;
-
 /// A fixed-width little-endian value in a column.
 pub trait Fixed: Copy {
     const WIDTH: usize;
@@ -220,60 +213,42 @@ impl<'a, T: Fixed> Col<'a, T> {
     }
 }
 
-/// A string reference into the heap: offset (40 bits) and length (24 bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StrRef(pub u64);
-
-impl StrRef {
-    pub const MAX_LEN: usize = (1 << 24) - 1;
-
-    pub fn new(offset: usize, len: usize) -> StrRef {
-        debug_assert!(len <= Self::MAX_LEN && (offset as u64) < 1 << 40);
-        StrRef(((offset as u64) << 24) | len as u64)
-    }
-
-    fn range(self) -> std::ops::Range<usize> {
-        let offset = (self.0 >> 24) as usize;
-        offset..offset + (self.0 & Self::MAX_LEN as u64) as usize
-    }
-}
-
 /// Read access to one index image. Cheap to copy; borrows the bytes.
 #[derive(Clone, Copy)]
 pub struct View<'a> {
-    pub meta: &'a [u8],
+    meta: &'a [u8],
     heap: &'a [u8],
-    pub sources: Col<'a, u64>,
-    pub group_ids: Col<'a, u64>,
-    pub parties: Col<'a, u64>,
-    pub party_status: Col<'a, u8>,
-    pub device_types: Col<'a, u64>,
-    pub inst_source: Col<'a, u32>,
-    pub inst_id: Col<'a, u64>,
-    pub inst_group: Col<'a, u32>,
-    pub inst_findings: Col<'a, u32>,
-    pub inst_flags: Col<'a, u32>,
-    pub inst_last_comms: Col<'a, i32>,
-    pub inst_mpxns: Col<'a, u64>,
-    pub inst_devices: Col<'a, u32>,
-    pub dev_inst: Col<'a, u32>,
-    pub dev_guid: Col<'a, u64>,
-    pub dev_mpxn: Col<'a, u64>,
-    pub dev_installed: Col<'a, i32>,
-    pub dev_last_comms: Col<'a, i32>,
-    pub dev_party: Col<'a, u32>,
-    pub dev_type: Col<'a, u32>,
-    pub dev_flags: Col<'a, u32>,
-    pub group_key: Col<'a, u64>,
-    pub group_members: Col<'a, u32>,
-    pub member_inst: Col<'a, u32>,
-    pub member_installed: Col<'a, i32>,
-    pub member_parties: Col<'a, u64>,
-    pub mpxn_fst: &'a [u8],
-    pub mpxn_postings: Col<'a, u32>,
-    pub guid_fst: &'a [u8],
-    pub guid_postings: Col<'a, u32>,
-    pub rejects: &'a [u8],
+    sources: Col<'a, u64>,
+    group_ids: Col<'a, u64>,
+    parties: Col<'a, u64>,
+    party_status: Col<'a, u8>,
+    device_types: Col<'a, u64>,
+    inst_source: Col<'a, u32>,
+    inst_id: Col<'a, u64>,
+    inst_group: Col<'a, u32>,
+    inst_findings: Col<'a, u32>,
+    inst_flags: Col<'a, u32>,
+    inst_last_comms: Col<'a, i32>,
+    inst_mpxns: Col<'a, u64>,
+    inst_devices: Col<'a, u32>,
+    dev_inst: Col<'a, u32>,
+    dev_guid: Col<'a, u64>,
+    dev_mpxn: Col<'a, u64>,
+    dev_installed: Col<'a, i32>,
+    dev_last_comms: Col<'a, i32>,
+    dev_party: Col<'a, u32>,
+    dev_type: Col<'a, u32>,
+    dev_flags: Col<'a, u32>,
+    group_key: Col<'a, u64>,
+    group_members: Col<'a, u32>,
+    member_inst: Col<'a, u32>,
+    member_installed: Col<'a, i32>,
+    member_parties: Col<'a, u64>,
+    mpxn_fst: &'a [u8],
+    mpxn_postings: Col<'a, u32>,
+    guid_fst: &'a [u8],
+    guid_postings: Col<'a, u32>,
+    rejects: &'a [u8],
 }
 
 impl<'a> View<'a> {
@@ -371,19 +346,19 @@ impl<'a> View<'a> {
     }
 
     /// The bytes a string reference names.
-    pub fn text(&self, r: u64, section: Section) -> Result<&'a [u8], IndexError> {
+    fn text(&self, r: u64, section: Section) -> Result<&'a [u8], IndexError> {
         self.heap
             .get(StrRef(r).range())
             .ok_or_else(|| IndexError::corrupt(section, "a string reference points past the heap"))
     }
 
     /// Text of entry `i` of a column of string references.
-    pub fn text_at(&self, col: Col<'a, u64>, i: usize) -> Result<&'a [u8], IndexError> {
+    fn text_at(&self, col: Col<'a, u64>, i: usize) -> Result<&'a [u8], IndexError> {
         self.text(col.get(i)?, col.section)
     }
 
     /// An installation index read from a column, checked against the installation count.
-    pub fn installation(&self, col: Col<'a, u32>, i: usize) -> Result<usize, IndexError> {
+    fn installation(&self, col: Col<'a, u32>, i: usize) -> Result<usize, IndexError> {
         let v = col.get(i)? as usize;
         if v >= self.installation_count() {
             return Err(IndexError::corrupt(
@@ -399,7 +374,7 @@ impl<'a> View<'a> {
 
     /// A `[start, end)` range from an offsets column (`offsets[i]..offsets[i+1]`),
     /// checked to be increasing and within `limit`.
-    pub fn range(
+    fn range(
         &self,
         offsets: Col<'a, u32>,
         i: usize,
@@ -429,10 +404,6 @@ impl<'a> View<'a> {
             NONE_U32 => Ok(b""),
             g => self.text_at(self.group_ids, g as usize),
         }
-    }
-
-    pub fn is_smets2(&self, inst: usize) -> Result<bool, IndexError> {
-        Ok(self.inst_flags.get(inst)? & INST_SMETS2 != 0)
     }
 }
 

@@ -1,0 +1,80 @@
+//! The index format, apart from its builder and its readers: the values a section holds
+//! and how they are encoded — sentinels in day and index columns, flag bits, string
+//! references into the heap, the fst key of an MPxN, and the build metadata
+//! ([`BuildMeta`], with its [`InputFile`]s and [`Accounting`]). `build` writes these and
+//! `read` decodes them; every other module reads the index through `read`'s typed
+//! accessors and never sees them. The byte layout is specified in `index/README.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::MpxnKey;
+
+/// Sentinels in day columns.
+pub const DAY_NONE: i32 = i32::MAX;
+pub const DAY_UNKNOWN: i32 = i32::MIN;
+/// "No entry" in u32 index columns (no GroupID, unknown party, no group).
+pub const NONE_U32: u32 = u32::MAX;
+
+/// `inst_flags` bits.
+pub const INST_SMETS2: u32 = 1;
+pub const INST_COMMS_UNREADABLE: u32 = 2;
+/// `dev_flags` bits.
+pub const DEV_DORMANT: u32 = 1;
+
+/// A string reference into the heap: offset (40 bits) and length (24 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrRef(pub u64);
+
+impl StrRef {
+    pub const MAX_LEN: usize = (1 << 24) - 1;
+
+    pub fn new(offset: usize, len: usize) -> StrRef {
+        debug_assert!(len <= Self::MAX_LEN && (offset as u64) < 1 << 40);
+        StrRef(((offset as u64) << 24) | len as u64)
+    }
+
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        let offset = (self.0 >> 24) as usize;
+        offset..offset + (self.0 & Self::MAX_LEN as u64) as usize
+    }
+}
+
+/// SPEC §5's row accounting. `read == accepted + rejected + duplicate_rows` always.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Accounting {
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicate_rows: u64,
+}
+
+/// One input file, as `meta` and summary.json record it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub path: String,
+    pub bytes: u64,
+    pub crc32c: String,
+}
+
+/// What an index records about how it was built (the `meta` section, postcard-encoded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildMeta {
+    pub engine: String,
+    pub version: String,
+    pub inventories: Vec<InputFile>,
+    pub suppliers: InputFile,
+    pub rows: Accounting,
+    pub rejects_by_reason: BTreeMap<String, u64>,
+}
+
+/// The fst key of an MPxN: `E` + 13 digits for an MPAN, `G` + digits for an MPRN, so
+/// that the two kinds never meet and `E14` ranges over distributor area 14.
+pub fn mpxn_fst_key(key: MpxnKey) -> Vec<u8> {
+    let prefix = match key.kind() {
+        crate::normalize::MpxnKind::Mpan => 'E',
+        crate::normalize::MpxnKind::Mprn => 'G',
+    };
+    format!("{prefix}{key}").into_bytes()
+}

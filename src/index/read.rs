@@ -1,0 +1,338 @@
+//! The friendly layer over a [`View`]: typed accessors that decode the index's
+//! sentinels, flag bits and packed keys, so no reader outside `index` sees a raw column.
+//!
+//! Like fst's `Map` over `raw::Fst`: `View`'s columns are private to `index`; judge,
+//! report, lookup and portfolio read installations, devices, shared MPxNs with their
+//! members, parties and the build metadata through the methods here, which return
+//! domain values (`Option<Day>`, `FindingSet`, `MpxnKey`, `Guid`) and check every
+//! cross-reference, so a damaged index is an [`IndexError`] naming the section, never a
+//! panic and never a misread sentinel. Each accessor reads only the columns it names.
+
+use super::format::{
+    mpxn_fst_key, BuildMeta, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE,
+    INST_SMETS2, NONE_U32,
+};
+use super::{IndexError, Section, View};
+use crate::normalize::{Day, Guid, MpxnKey};
+use crate::registry::SupplierStatus;
+use crate::resolve::{CommsEvidence, FindingSet};
+
+/// One member of a shared MPxN, decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct Member<'a> {
+    /// Its position among all members (the order of a judgement's verdicts).
+    pub index: usize,
+    pub installation: usize,
+    /// Its install date for the MPxN; `None` when unknown.
+    pub installed_on: Option<Day>,
+    /// The distinct parties of its meters carrying the MPxN, `;`-joined.
+    pub parties: &'a [u8],
+}
+
+/// One device of an installation, decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct Device<'a> {
+    /// `None` when the GUID did not normalise.
+    pub guid: Option<Guid>,
+    /// Whether it is a meter (ESME or GSME).
+    pub meter: bool,
+    /// The MPxN a meter carries; `None` for a missing or invalid one, and for non-meters.
+    pub mpxn: Option<MpxnKey>,
+    /// Its device type's text; `None` for a type outside the dictionary.
+    pub device_type: Option<&'a [u8]>,
+    pub installed_on: Option<Day>,
+    pub last_comms_at: Option<Day>,
+    /// Its supplier party's rank; `None` when the supplier is unknown.
+    pub party: Option<u32>,
+    pub dormant: bool,
+}
+
+/// A day column's value: `None` for "none" and "unknown" alike.
+fn day(raw: i32) -> Option<Day> {
+    (raw != DAY_NONE && raw != DAY_UNKNOWN).then_some(Day(raw))
+}
+
+/// A device's packed MPxN column: 0 not a meter, 1 missing, 2 invalid (see
+/// `ingest::Row::mpxn_raw`), else the key.
+fn device_mpxn(raw: u64) -> (bool, Option<MpxnKey>) {
+    match raw {
+        0 => (false, None),
+        1 | 2 => (true, None),
+        key => (true, MpxnKey::from_raw(key)),
+    }
+}
+
+impl<'a> View<'a> {
+    /// How an index was built: inputs, checksums, accounting (the `meta` section).
+    pub fn meta(&self) -> Result<BuildMeta, IndexError> {
+        postcard::from_bytes(self.meta)
+            .map_err(|e| IndexError::corrupt(Section::Meta, e.to_string()))
+    }
+
+    /// The exact bytes of `rejects.csv`.
+    pub fn rejects_csv(&self) -> &'a [u8] {
+        self.rejects
+    }
+
+    pub fn device_count(&self) -> usize {
+        self.dev_inst.len()
+    }
+
+    pub fn party_count(&self) -> usize {
+        self.parties.len()
+    }
+
+    /// A party id by rank.
+    pub fn party_id(&self, rank: usize) -> Result<&'a [u8], IndexError> {
+        self.text_at(self.parties, rank)
+    }
+
+    /// A party's status by rank (`party_status`: 0 live, 1 ceased trading, 2 not a live
+    /// DCC User).
+    pub fn party_status(&self, rank: usize) -> Result<SupplierStatus, IndexError> {
+        match self.party_status.get(rank)? {
+            0 => Ok(SupplierStatus::Live),
+            1 => Ok(SupplierStatus::CeasedTrading),
+            2 => Ok(SupplierStatus::NotLiveUser),
+            other => Err(IndexError::corrupt(
+                Section::PartyStatus,
+                format!("party {rank} has status {other}"),
+            )),
+        }
+    }
+
+    /// A source (SMSO or SMETS2) name by rank.
+    pub fn source_name(&self, rank: usize) -> Result<&'a [u8], IndexError> {
+        self.text_at(self.sources, rank)
+    }
+
+    /// A GroupID by rank.
+    pub fn group_id_name(&self, rank: usize) -> Result<&'a [u8], IndexError> {
+        self.text_at(self.group_ids, rank)
+    }
+
+    // ---- installations ------------------------------------------------------------
+
+    /// An installation's source rank.
+    pub fn source_rank(&self, inst: usize) -> Result<u32, IndexError> {
+        self.inst_source.get(inst)
+    }
+
+    /// An installation's GroupID rank; `None` when it has none.
+    pub fn group_rank(&self, inst: usize) -> Result<Option<u32>, IndexError> {
+        Ok(match self.inst_group.get(inst)? {
+            NONE_U32 => None,
+            g => Some(g),
+        })
+    }
+
+    /// The findings decided from its own rows and matching (never those decided as of a
+    /// date: `resolve::findings_as_of` drops any such bit).
+    pub fn stored_findings(&self, inst: usize) -> Result<FindingSet, IndexError> {
+        Ok(FindingSet::from_bits(self.inst_findings.get(inst)?))
+    }
+
+    /// What its devices say about communication, before any as-of date.
+    pub fn comms(&self, inst: usize) -> Result<CommsEvidence, IndexError> {
+        Ok(CommsEvidence {
+            unreadable: self.inst_flags.get(inst)? & INST_COMMS_UNREADABLE != 0,
+            last: day(self.inst_last_comms.get(inst)?),
+        })
+    }
+
+    /// The latest parseable `last_comms_at` over its devices (future ones included).
+    pub fn last_comms(&self, inst: usize) -> Result<Option<Day>, IndexError> {
+        Ok(day(self.inst_last_comms.get(inst)?))
+    }
+
+    /// Its distinct valid MPxNs, sorted and `;`-joined (the `mpxns` of decisions.csv).
+    pub fn mpxns_text(&self, inst: usize) -> Result<&'a [u8], IndexError> {
+        self.text_at(self.inst_mpxns, inst)
+    }
+
+    /// Its devices, in index order.
+    pub fn devices(
+        &self,
+        inst: usize,
+    ) -> Result<impl Iterator<Item = Result<Device<'a>, IndexError>> + '_, IndexError> {
+        let range = self.range(self.inst_devices, inst, self.dev_inst.len())?;
+        Ok(range.map(move |d| self.device(d)))
+    }
+
+    /// For device `d` of the whole index, if it is a meter: its installation and its
+    /// supplier party's rank (`None` when unknown). Reads three columns only.
+    pub fn meter_owner(&self, d: usize) -> Result<Option<(usize, Option<u32>)>, IndexError> {
+        if !device_mpxn(self.dev_mpxn.get(d)?).0 {
+            return Ok(None);
+        }
+        let party = match self.dev_party.get(d)? {
+            NONE_U32 => None,
+            p if (p as usize) < self.parties.len() => Some(p),
+            p => {
+                return Err(IndexError::corrupt(
+                    Section::DevParty,
+                    format!("party {p} does not exist"),
+                ))
+            }
+        };
+        Ok(Some((self.installation(self.dev_inst, d)?, party)))
+    }
+
+    fn device(&self, d: usize) -> Result<Device<'a>, IndexError> {
+        let (meter, mpxn) = device_mpxn(self.dev_mpxn.get(d)?);
+        let device_type = match self.dev_type.get(d)? as usize {
+            t if t < self.device_types.len() => Some(self.text_at(self.device_types, t)?),
+            _ => None,
+        };
+        let party = match self.dev_party.get(d)? {
+            NONE_U32 => None,
+            p if (p as usize) < self.parties.len() => Some(p),
+            p => {
+                return Err(IndexError::corrupt(
+                    Section::DevParty,
+                    format!("party {p} does not exist"),
+                ))
+            }
+        };
+        Ok(Device {
+            guid: Guid::from_u64(self.dev_guid.get(d)?),
+            meter,
+            mpxn,
+            device_type,
+            installed_on: day(self.dev_installed.get(d)?),
+            last_comms_at: day(self.dev_last_comms.get(d)?),
+            party,
+            dormant: self.dev_flags.get(d)? & DEV_DORMANT != 0,
+        })
+    }
+
+    // ---- shared MPxNs -------------------------------------------------------------
+
+    /// The MPxN of shared group `g`.
+    pub fn group_mpxn(&self, g: usize) -> Result<MpxnKey, IndexError> {
+        MpxnKey::from_raw(self.group_key.get(g)?)
+            .ok_or_else(|| IndexError::corrupt(Section::GroupKey, format!("group {g} has no MPxN")))
+    }
+
+    /// How many installations share group `g`'s MPxN.
+    pub fn member_count(&self, g: usize) -> Result<usize, IndexError> {
+        Ok(self
+            .range(self.group_members, g, self.member_inst.len())?
+            .len())
+    }
+
+    /// The members of shared group `g`, in installation order.
+    pub fn members(
+        &self,
+        g: usize,
+    ) -> Result<impl Iterator<Item = Result<Member<'a>, IndexError>> + '_, IndexError> {
+        let range = self.range(self.group_members, g, self.member_inst.len())?;
+        Ok(range.map(move |j| {
+            Ok(Member {
+                index: j,
+                installation: self.installation(self.member_inst, j)?,
+                installed_on: match self.member_installed.get(j)? {
+                    DAY_UNKNOWN => None,
+                    d => Some(Day(d)),
+                },
+                parties: self.text_at(self.member_parties, j)?,
+            })
+        }))
+    }
+
+    /// Whether an installation is SMETS2 (evidence only, no decision).
+    pub fn is_smets2(&self, inst: usize) -> Result<bool, IndexError> {
+        Ok(self.inst_flags.get(inst)? & INST_SMETS2 != 0)
+    }
+
+    // ---- the key maps (fst) -------------------------------------------------------
+
+    fn fst_map(bytes: &'a [u8], section: Section) -> Result<fst::Map<&'a [u8]>, IndexError> {
+        fst::Map::new(bytes).map_err(|e| IndexError::corrupt(section, e.to_string()))
+    }
+
+    /// The postings entry `[group, count, installations...]` at `offset`.
+    fn mpxn_posting(&self, offset: u64) -> Result<MpxnPosting, IndexError> {
+        let at = offset as usize;
+        let group = self.mpxn_postings.get(at)?;
+        let count = self.mpxn_postings.get(at + 1)? as usize;
+        let installations = (0..count)
+            .map(|k| self.installation(self.mpxn_postings, at + 2 + k))
+            .collect::<Result<Vec<_>, _>>()?;
+        if group != NONE_U32 && group as usize >= self.group_count() {
+            return Err(IndexError::corrupt(
+                Section::MpxnPostings,
+                format!("group {group} does not exist"),
+            ));
+        }
+        Ok(MpxnPosting {
+            group: (group != NONE_U32).then_some(group as usize),
+            installations,
+        })
+    }
+
+    /// The installations carrying a valid MPxN, and its shared group, if the index knows
+    /// it: one fst walk.
+    pub fn find_mpxn(&self, key: MpxnKey) -> Result<Option<MpxnPosting>, IndexError> {
+        let map = Self::fst_map(self.mpxn_fst, Section::MpxnFst)?;
+        match map.get(mpxn_fst_key(key)) {
+            Some(offset) => Ok(Some(self.mpxn_posting(offset)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The installations with a device of this GUID (sorted, distinct), if any.
+    pub fn find_guid(&self, guid: Guid) -> Result<Option<Vec<usize>>, IndexError> {
+        let map = Self::fst_map(self.guid_fst, Section::GuidFst)?;
+        let Some(offset) = map.get(guid.to_u64().to_be_bytes()) else {
+            return Ok(None);
+        };
+        let at = offset as usize;
+        let count = self.guid_postings.get(at)? as usize;
+        let mut installations = Vec::with_capacity(count);
+        for k in 0..count {
+            let device = self.guid_postings.get(at + 1 + k)? as usize;
+            if device >= self.dev_inst.len() {
+                return Err(IndexError::corrupt(
+                    Section::GuidPostings,
+                    format!("device {device} does not exist"),
+                ));
+            }
+            installations.push(self.installation(self.dev_inst, device)?);
+        }
+        installations.sort_unstable();
+        installations.dedup();
+        Ok(Some(installations))
+    }
+
+    /// The shared MPANs whose core starts with `digits`, in order, with their groups: an
+    /// fst range scan.
+    pub fn shared_mpans_with_prefix(
+        &self,
+        digits: &str,
+    ) -> Result<Vec<(String, usize)>, IndexError> {
+        use fst::{IntoStreamer, Streamer};
+        let map = Self::fst_map(self.mpxn_fst, Section::MpxnFst)?;
+        let from = format!("E{digits}");
+        let mut stream = map.range().ge(from.as_bytes()).into_stream();
+        let mut out = Vec::new();
+        while let Some((key, offset)) = stream.next() {
+            if !key.starts_with(from.as_bytes()) {
+                break;
+            }
+            if let Some(group) = self.mpxn_posting(offset)?.group {
+                out.push((String::from_utf8_lossy(&key[1..]).into_owned(), group));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What the MPxN map holds for one MPxN.
+#[derive(Clone, Debug)]
+pub struct MpxnPosting {
+    /// Its shared group, if two or more installations carry it.
+    pub group: Option<usize>,
+    /// The installations carrying it, in output order.
+    pub installations: Vec<usize>,
+}

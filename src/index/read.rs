@@ -336,3 +336,91 @@ pub struct MpxnPosting {
     /// The installations carrying it, in output order.
     pub installations: Vec<usize>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::build::{csv_image, Purpose};
+    use crate::sweep::SweepConfig;
+
+    /// Two installations sharing one MPAN; A1's meter has an unknown supplier and an
+    /// invalid GUID, B1's meter no parseable install date and a dormant flag.
+    fn image() -> crate::index::Image {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inv.csv");
+        std::fs::write(
+            &inv,
+            "source,group_id,installation_id,device_id,device_type,mpxn,installed_on,last_comms_at,supplier_id,dormant\n\
+             SMSO-A,AA,A1,not-a-guid,ESME,1200000000002,2020-01-01,2024-06-20,NOBODY,\n\
+             SMSO-B,,B1,00-1B-C5-09-00-00-00-02,ESME,1200000000002,bad,,S1,Y\n",
+        )
+        .unwrap();
+        let reg = dir.path().join("reg.csv");
+        std::fs::write(
+            &reg,
+            "supplier_id,party_id,name,status\nS1,P1,One,ceased_trading\n",
+        )
+        .unwrap();
+        csv_image(
+            &SweepConfig {
+                inventories: vec![inv],
+                suppliers: reg,
+                ingest: Default::default(),
+            },
+            Purpose::Index,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn typed_accessors_decode_every_sentinel() {
+        let image = image();
+        let view = image.view().unwrap();
+        assert_eq!(view.installation_count(), 2);
+        assert_eq!(
+            view.source_name(view.source_rank(0).unwrap() as usize)
+                .unwrap(),
+            b"SMSO-A"
+        );
+        assert_eq!(view.group_rank(1).unwrap(), None, "B1 has no GroupID");
+        assert_eq!(
+            view.group_id_name(view.group_rank(0).unwrap().unwrap() as usize)
+                .unwrap(),
+            b"AA"
+        );
+        assert_eq!(view.last_comms(0).unwrap(), Day::parse(b"2024-06-20"));
+        assert_eq!(view.last_comms(1).unwrap(), None, "never communicated");
+        assert!(!view.comms(1).unwrap().unreadable);
+        let a1: Vec<Device> = view.devices(0).unwrap().map(Result::unwrap).collect();
+        assert_eq!(a1.len(), 1);
+        assert!(a1[0].meter && a1[0].guid.is_none() && a1[0].party.is_none() && !a1[0].dormant);
+        assert_eq!(
+            a1[0].mpxn.map(|k| k.to_string()).as_deref(),
+            Some("1200000000002")
+        );
+        let b1: Vec<Device> = view.devices(1).unwrap().map(Result::unwrap).collect();
+        assert_eq!(b1[0].installed_on, None, "an unparseable date is no date");
+        assert!(b1[0].dormant);
+        let p = b1[0].party.unwrap() as usize;
+        assert_eq!(view.party_id(p).unwrap(), b"P1");
+        assert_eq!(view.party_status(p).unwrap(), SupplierStatus::CeasedTrading);
+        assert_eq!(view.group_count(), 1);
+        assert_eq!(view.group_mpxn(0).unwrap().to_string(), "1200000000002");
+        let members: Vec<Member> = view.members(0).unwrap().map(Result::unwrap).collect();
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0].installed_on, Day::parse(b"2020-01-01"));
+        assert_eq!(members[1].installed_on, None, "unknown install date");
+        assert_eq!(members[1].parties, b"P1");
+        assert_eq!(view.member_count(0).unwrap(), 2);
+        let key = view.group_mpxn(0).unwrap();
+        let posting = view.find_mpxn(key).unwrap().unwrap();
+        assert_eq!(
+            (posting.group, posting.installations),
+            (Some(0), vec![0, 1])
+        );
+        let guid = Guid::parse(b"00-1B-C5-09-00-00-00-02").unwrap();
+        assert_eq!(view.find_guid(guid).unwrap(), Some(vec![1]));
+        assert_eq!(view.meta().unwrap().rows.read, 2);
+        assert_eq!(view.meter_owner(0).unwrap(), Some((0, None)));
+    }
+}

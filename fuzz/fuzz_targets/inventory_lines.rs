@@ -134,6 +134,7 @@ fn main() {
         let view = image.view().expect("a built index image is a valid view");
         let (judgement, outputs) =
             walk_sweep(&view, policy).expect("a built index image is never damaged");
+        fuzz_common::walk_accessors(&view, Fst::Read).expect("a built image reads whole");
         walk_lookups(&view, &judgement, policy, true, Fst::Read)
             .expect("lookups in a built index image never fail");
         let sweep_view = sweep_image.view().expect("a built sweep image is a valid view");

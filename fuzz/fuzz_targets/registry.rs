@@ -103,6 +103,7 @@ fn main() {
         let view = image.view().expect("a built image is a valid view");
         let policy = policy();
         let (judgement, _) = walk_sweep(&view, policy).expect("a built image is never damaged");
+        fuzz_common::walk_accessors(&view, Fst::Read).expect("a built image reads whole");
         walk_lookups(&view, &judgement, policy, true, Fst::Read)
             .expect("lookups in a built image never fail");
     });

@@ -193,7 +193,7 @@ pub fn walk_lookups(
     }
     let by_party = portfolio::installations_by_party(view)?;
     for (party, mine) in by_party.iter().enumerate().take(LIMIT) {
-        let party_id = String::from_utf8_lossy(view.text_at(view.parties, party)?).into_owned();
+        let party_id = String::from_utf8_lossy(view.party_id(party)?).into_owned();
         portfolio::party_rank(view, &party_id)?;
         if !fst {
             continue;
@@ -220,6 +220,73 @@ pub fn walk_lookups(
         }
         let impact = portfolio::Impact::of(&party_id, policy, &described);
         serde_json::to_vec(&impact).expect("an impact summary serialises");
+    }
+    Ok(())
+}
+
+/// Reads every typed accessor of the view (`index::read`) for every installation,
+/// device, shared MPxN and party (the first [`LIMIT`] of each), as the judge, report,
+/// lookup and portfolio code do. With `fst`, also the key maps.
+pub fn walk_accessors(view: &View<'_>, fst: Fst) -> Result<(), IndexError> {
+    let _ = view.meta()?;
+    let _ = view.rejects_csv();
+    let n = view.installation_count();
+    for inst in 0..n.min(LIMIT) {
+        view.source_text(inst)?;
+        view.installation_text(inst)?;
+        view.group_text(inst)?;
+        let source = view.source_rank(inst)? as usize;
+        view.source_name(source)?;
+        if let Some(g) = view.group_rank(inst)? {
+            view.group_id_name(g as usize)?;
+        }
+        view.stored_findings(inst)?;
+        view.comms(inst)?;
+        view.last_comms(inst)?;
+        view.mpxns_text(inst)?;
+        view.is_smets2(inst)?;
+        for device in view.devices(inst)? {
+            let device = device?;
+            if let Some(p) = device.party {
+                view.party_id(p as usize)?;
+            }
+            if fst == Fst::Read {
+                if let Some(key) = device.mpxn {
+                    view.find_mpxn(key)?;
+                }
+                if let Some(guid) = device.guid {
+                    view.find_guid(guid)?;
+                }
+            }
+        }
+    }
+    for d in 0..view.device_count().min(LIMIT) {
+        view.meter_owner(d)?;
+    }
+    for g in 0..view.group_count().min(LIMIT) {
+        let key = view.group_mpxn(g)?;
+        let count = view.member_count(g)?;
+        let mut seen = 0;
+        for member in view.members(g)? {
+            let member = member?;
+            assert!(
+                member.installation < n,
+                "a member names installation {} of {n}",
+                member.installation
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, count, "members() and member_count() agree");
+        if fst == Fst::Read {
+            view.find_mpxn(key)?;
+        }
+    }
+    for p in 0..view.party_count().min(LIMIT) {
+        view.party_id(p)?;
+        view.party_status(p)?;
+    }
+    if fst == Fst::Read {
+        view.shared_mpans_with_prefix("")?;
     }
     Ok(())
 }
@@ -263,6 +330,7 @@ pub fn read_index_file(path: &Path, policy: AsOf, fst: Fst) {
                 let _ = e.to_string();
             }
             let view = file.view().expect("open() made this view once already");
+            let _ = walk_accessors(&view, fst);
             if let Ok((judgement, _)) = walk_sweep(&view, policy) {
                 let _ = walk_lookups(&view, &judgement, policy, false, fst);
             }

@@ -81,40 +81,66 @@ pub enum Purpose {
 /// text and one of all GUIDs; memory about the size of the image itself (columns are sized exactly,
 /// and per-chunk parts are merged in bounded batches).
 pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
-    let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
     let lookup = purpose == Purpose::Index;
-    let n = sweep.installations.list.len();
-    let d = if lookup {
-        sweep.installations.rows.len()
-    } else {
-        0
-    };
-    for (section, width, count) in [
-        (Section::InstSource, 4, n),
-        (Section::InstId, 8, n),
-        (Section::InstGroup, 4, n),
-        (Section::InstFindings, 4, n),
-        (Section::InstFlags, 4, n),
-        (Section::InstLastComms, 4, n),
-        (Section::InstMpxns, 8, n),
-        (Section::InstDevices, 4, n + 1),
-        (Section::DevInst, 4, d),
-        (Section::DevGuid, 8, d),
-        (Section::DevMpxn, 8, d),
-        (Section::DevInstalled, 4, d),
-        (Section::DevLastComms, 4, d),
-        (Section::DevParty, 4, d),
-        (Section::DevType, 4, d),
-        (Section::DevFlags, 4, d),
-    ] {
-        out.0[section.index()].reserve_exact(width * count);
-    }
+    let mut out = Sections::reserved(sweep, lookup);
     let mut heap = Heap::default();
-    let registry = &sweep.registry;
-
-    // Dictionaries, in text order: ids interned in first-seen order are remapped, so
-    // the image does not depend on the order of input rows.
     let dict = Dictionaries::of(sweep);
+    put_dictionaries(sweep, &dict, &mut heap, &mut out);
+    let t = timing::stage("image: installation columns");
+    put_installations(sweep, &dict, lookup, &mut heap, &mut out);
+    drop(t);
+    let t = timing::stage("image: shared MPxNs");
+    let group_of_key = put_shared_mpxns(sweep, &mut heap, &mut out);
+    drop(t);
+    if lookup {
+        let _t = timing::stage("image: lookup maps");
+        lookup_maps(sweep, &group_of_key, &mut out);
+    }
+    out.0[Section::Rejects.index()] = rejects_csv(sweep);
+    out.0[Section::Meta.index()] =
+        postcard::to_allocvec(&meta(sweep)).expect("serialising to memory");
+    out.0[Section::Heap.index()] = heap.bytes;
+    Image { sections: out.0 }
+}
+
+impl Sections {
+    /// Empty sections, the installation and device columns reserved to their final
+    /// size (devices only for an index).
+    fn reserved(sweep: &Sweep, lookup: bool) -> Sections {
+        let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
+        let n = sweep.installations.list.len();
+        let d = if lookup {
+            sweep.installations.rows.len()
+        } else {
+            0
+        };
+        for (section, width, count) in [
+            (Section::InstSource, 4, n),
+            (Section::InstId, 8, n),
+            (Section::InstGroup, 4, n),
+            (Section::InstFindings, 4, n),
+            (Section::InstFlags, 4, n),
+            (Section::InstLastComms, 4, n),
+            (Section::InstMpxns, 8, n),
+            (Section::InstDevices, 4, n + 1),
+            (Section::DevInst, 4, d),
+            (Section::DevGuid, 8, d),
+            (Section::DevMpxn, 8, d),
+            (Section::DevInstalled, 4, d),
+            (Section::DevLastComms, 4, d),
+            (Section::DevParty, 4, d),
+            (Section::DevType, 4, d),
+            (Section::DevFlags, 4, d),
+        ] {
+            out.0[section.index()].reserve_exact(width * count);
+        }
+        out
+    }
+}
+
+/// The dictionaries, in text order: ids interned in first-seen order are remapped, so
+/// the image does not depend on the order of input rows.
+fn put_dictionaries(sweep: &Sweep, dict: &Dictionaries, heap: &mut Heap, out: &mut Sections) {
     for &id in &dict.sources.ids {
         let r = heap.push(sweep.sources.get(id));
         out.put(Section::Sources, r);
@@ -128,7 +154,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         out.put(Section::DeviceTypes, r);
     }
     for &id in &dict.parties.ids {
-        let party = &registry.parties()[id as usize];
+        let party = &sweep.registry.parties()[id as usize];
         let r = heap.push(party.id.as_bytes());
         out.put(Section::Parties, r);
         let status: u8 = match party.status {
@@ -138,14 +164,22 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         };
         out.put(Section::PartyStatus, status);
     }
+}
 
-    // The sweep holds installations in output order already, so an installation's
-    // index in the image is its number in the sweep.
-    let t = timing::stage("image: installation columns");
-    // Installation and device columns, built in parallel chunks and appended in order;
-    // each chunk's heap references and device offsets are rebased as it is appended.
-    // Batches of 16 chunks bound the parts held at once.
+/// The installation and device columns. The sweep holds installations in output order
+/// already, so an installation's index in the image is its number in the sweep. Built
+/// in parallel chunks and appended in order; each chunk's heap references and device
+/// offsets are rebased as it is appended. Batches of 16 chunks bound the parts held at
+/// once.
+fn put_installations(
+    sweep: &Sweep,
+    dict: &Dictionaries,
+    lookup: bool,
+    heap: &mut Heap,
+    out: &mut Sections,
+) {
     const CHUNK: usize = 1 << 16;
+    let n = sweep.installations.list.len();
     let mut devices = 0u32;
     out.put(Section::InstDevices, 0u32);
     for batch in (0..n).step_by(16 * CHUNK) {
@@ -156,11 +190,9 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
             .into_par_iter()
             .map(|start| {
                 let chunk = start as u32..(start + CHUNK).min(batch_end) as u32;
-                installation_part(sweep, &dict, chunk, lookup)
+                installation_part(sweep, dict, chunk, lookup)
             })
             .collect();
-        // Each part's heap references and device offsets are local to it: rebase them
-        // (in parallel) to where the part lands, then append plain bytes.
         let mut bases = Vec::with_capacity(parts.len());
         for part in &parts {
             bases.push((heap.bytes.len() as u64, devices));
@@ -170,27 +202,23 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         parts
             .par_iter_mut()
             .zip(&bases)
-            .for_each(|(part, &(heap_base, device_base))| {
-                for section in [Section::InstId, Section::InstMpxns] {
-                    for r in part.sections.0[section.index()].chunks_exact_mut(8) {
-                        let rebased = u64::read(r) + (heap_base << 24);
-                        r.copy_from_slice(&rebased.to_le_bytes());
-                    }
-                }
-                for d in part.sections.0[Section::InstDevices.index()].chunks_exact_mut(4) {
-                    let rebased = u32::read(d) + device_base;
-                    d.copy_from_slice(&rebased.to_le_bytes());
-                }
-            });
+            .for_each(|(part, &(heap_base, device_base))| part.rebase(heap_base, device_base));
         for part in parts {
             for (section, bytes) in part.sections.0.iter().enumerate() {
                 out.0[section].extend_from_slice(bytes);
             }
         }
     }
-    drop(t);
-    // Shared MPxNs in MPxN text order; members in installation (= output) order.
-    let t = timing::stage("image: shared MPxNs");
+}
+
+/// Shared MPxNs in MPxN text order, members in installation (= output) order, each
+/// with its install date for the MPxN and its parties. Returns each shared MPxN's
+/// group number by raw key, for the lookup maps.
+fn put_shared_mpxns(
+    sweep: &Sweep,
+    heap: &mut Heap,
+    out: &mut Sections,
+) -> hashbrown::HashMap<u64, u32> {
     let mut groups: Vec<(String, usize)> = sweep
         .matches
         .groups
@@ -199,8 +227,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         .map(|(i, g)| (g.mpxn.to_string(), i))
         .collect();
     groups.par_sort_unstable();
-    let mut group_of_key: hashbrown::HashMap<u64, u32> =
-        hashbrown::HashMap::with_capacity(groups.len());
+    let mut group_of_key = hashbrown::HashMap::with_capacity(groups.len());
     let mut members = 0u32;
     let mut dates: Vec<DateField> = Vec::new();
     out.put(Section::GroupMembers, 0u32);
@@ -221,7 +248,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
             let installed = resolve::member_install_date(&dates).map_or(DAY_UNKNOWN, |d| d.0);
             let mut parties: Vec<&str> = meters
                 .iter()
-                .filter_map(|m| registry.party(sweep.rows[m.row as usize].party))
+                .filter_map(|m| sweep.registry.party(sweep.rows[m.row as usize].party))
                 .map(|p| p.id.as_str())
                 .collect();
             parties.sort_unstable();
@@ -234,17 +261,7 @@ pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
         }
         out.put(Section::GroupMembers, members);
     }
-
-    drop(t);
-    if lookup {
-        let _t = timing::stage("image: lookup maps");
-        lookup_maps(sweep, &group_of_key, &mut out);
-    }
-    out.0[Section::Rejects.index()] = rejects_csv(sweep);
-    out.0[Section::Meta.index()] =
-        postcard::to_allocvec(&meta(sweep)).expect("serialising to memory");
-    out.0[Section::Heap.index()] = heap.bytes;
-    Image { sections: out.0 }
+    group_of_key
 }
 
 /// The lookup maps: every valid MPxN and every valid GUID, as fst maps to postings. The
@@ -346,6 +363,23 @@ struct InstallationPart {
     sections: Sections,
     heap: Vec<u8>,
     devices: u32,
+}
+
+impl InstallationPart {
+    /// Rebases the part's heap references and device offsets, local to it, to where it
+    /// lands in the image.
+    fn rebase(&mut self, heap_base: u64, device_base: u32) {
+        for section in [Section::InstId, Section::InstMpxns] {
+            for r in self.sections.0[section.index()].chunks_exact_mut(8) {
+                let rebased = u64::read(r) + (heap_base << 24);
+                r.copy_from_slice(&rebased.to_le_bytes());
+            }
+        }
+        for d in self.sections.0[Section::InstDevices.index()].chunks_exact_mut(4) {
+            let rebased = u32::read(d) + device_base;
+            d.copy_from_slice(&rebased.to_le_bytes());
+        }
+    }
 }
 
 fn installation_part(

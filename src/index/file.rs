@@ -30,6 +30,88 @@ pub const HEADER_LEN: usize = 64;
 pub const ENTRY_LEN: usize = 32;
 const ALIGN: usize = 8;
 
+/// The 64-byte file header (`index/README.md`, "Header"), encoded and decoded in one
+/// place; each field's offset is named beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub version: u32,
+    pub section_count: u32,
+    pub file_len: u64,
+    pub table_crc32c: u32,
+}
+
+impl Header {
+    const MAGIC_AT: usize = 0;
+    const VERSION_AT: usize = 8;
+    const SECTION_COUNT_AT: usize = 12;
+    const FILE_LEN_AT: usize = 16;
+    const TABLE_CRC_AT: usize = 24;
+    const HEADER_CRC_AT: usize = 28;
+    const RESERVED_AT: usize = 32;
+
+    /// The header's bytes: magic, fields, the CRC-32C of bytes `[0, 28)`, zero reserved.
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[Self::MAGIC_AT..Self::VERSION_AT].copy_from_slice(&MAGIC);
+        b[Self::VERSION_AT..Self::SECTION_COUNT_AT].copy_from_slice(&self.version.to_le_bytes());
+        b[Self::SECTION_COUNT_AT..Self::FILE_LEN_AT]
+            .copy_from_slice(&self.section_count.to_le_bytes());
+        b[Self::FILE_LEN_AT..Self::TABLE_CRC_AT].copy_from_slice(&self.file_len.to_le_bytes());
+        b[Self::TABLE_CRC_AT..Self::HEADER_CRC_AT]
+            .copy_from_slice(&self.table_crc32c.to_le_bytes());
+        let crc = crc32c::crc32c(&b[..Self::HEADER_CRC_AT]);
+        b[Self::HEADER_CRC_AT..Self::RESERVED_AT].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Reads a header, checking its length, magic, checksum and reserved bytes (not the
+    /// version or file length: the caller names those problems). Errs with the problem.
+    pub fn decode(b: &[u8]) -> Result<Header, String> {
+        if b.len() < HEADER_LEN {
+            return Err(format!(
+                "the file is {} bytes, shorter than the {HEADER_LEN}-byte header (truncated?)",
+                b.len()
+            ));
+        }
+        if b[Self::MAGIC_AT..Self::VERSION_AT] != MAGIC {
+            return Err("not an mpxn-recon index (wrong magic bytes)".into());
+        }
+        if crc32c::crc32c(&b[..Self::HEADER_CRC_AT]) != le_u32(b, Self::HEADER_CRC_AT)
+            || b[Self::RESERVED_AT..HEADER_LEN].iter().any(|&x| x != 0)
+        {
+            return Err("the header is damaged (checksum mismatch)".into());
+        }
+        Ok(Header {
+            version: le_u32(b, Self::VERSION_AT),
+            section_count: le_u32(b, Self::SECTION_COUNT_AT),
+            file_len: le_u64(b, Self::FILE_LEN_AT),
+            table_crc32c: le_u32(b, Self::TABLE_CRC_AT),
+        })
+    }
+}
+
+impl Entry {
+    /// A table entry's 32 bytes: id, flags (0), offset, length, CRC-32C, reserved (0).
+    fn encode(&self) -> [u8; ENTRY_LEN] {
+        let mut b = [0u8; ENTRY_LEN];
+        b[0..4].copy_from_slice(&(self.section as u32).to_le_bytes());
+        b[8..16].copy_from_slice(&self.offset.to_le_bytes());
+        b[16..24].copy_from_slice(&self.length.to_le_bytes());
+        b[24..28].copy_from_slice(&self.crc32c.to_le_bytes());
+        b
+    }
+
+    /// A table entry's id, offset, length and CRC-32C.
+    fn decode(raw: &[u8]) -> (u32, u64, u64, u32) {
+        (
+            le_u32(raw, 0),
+            le_u64(raw, 8),
+            le_u64(raw, 16),
+            le_u32(raw, 24),
+        )
+    }
+}
+
 /// Why an index file cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -101,28 +183,27 @@ fn write_to(image: &Image, w: &mut impl Write) -> io::Result<u64> {
     let mut offset = (HEADER_LEN + SECTION_COUNT * ENTRY_LEN) as u64;
     let mut table = Vec::with_capacity(SECTION_COUNT * ENTRY_LEN);
     let mut placed = Vec::with_capacity(SECTION_COUNT);
-    for (i, section) in Section::ALL.iter().enumerate() {
+    for (i, &section) in Section::ALL.iter().enumerate() {
         offset = offset.next_multiple_of(ALIGN as u64);
         let length = image.sections[i].len() as u64;
-        table.extend_from_slice(&(*section as u32).to_le_bytes());
-        table.extend_from_slice(&0u32.to_le_bytes());
-        table.extend_from_slice(&offset.to_le_bytes());
-        table.extend_from_slice(&length.to_le_bytes());
-        table.extend_from_slice(&crcs[i].to_le_bytes());
-        table.extend_from_slice(&0u32.to_le_bytes());
+        let entry = Entry {
+            section,
+            offset,
+            length,
+            crc32c: crcs[i],
+        };
+        table.extend_from_slice(&entry.encode());
         placed.push(offset);
         offset += length;
     }
     let file_len = offset;
-    let mut header = Vec::with_capacity(HEADER_LEN);
-    header.extend_from_slice(&MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    header.extend_from_slice(&(SECTION_COUNT as u32).to_le_bytes());
-    header.extend_from_slice(&file_len.to_le_bytes());
-    header.extend_from_slice(&crc32c::crc32c(&table).to_le_bytes());
-    let header_crc = crc32c::crc32c(&header);
-    header.extend_from_slice(&header_crc.to_le_bytes());
-    header.resize(HEADER_LEN, 0);
+    let header = Header {
+        version: FORMAT_VERSION,
+        section_count: SECTION_COUNT as u32,
+        file_len,
+        table_crc32c: crc32c::crc32c(&table),
+    }
+    .encode();
 
     w.write_all(&header)?;
     w.write_all(&table)?;
@@ -164,6 +245,56 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
+/// The section table after a checked header: its checksum, every known section once,
+/// each inside the file and after the table; sorted by section. Errs with the problem.
+fn read_table(b: &[u8], header: &Header) -> Result<Vec<Entry>, String> {
+    let count = header.section_count as usize;
+    let table_end = count
+        .checked_mul(ENTRY_LEN)
+        .and_then(|t| t.checked_add(HEADER_LEN))
+        .filter(|&end| end <= b.len())
+        .ok_or_else(|| format!("the section table ({count} entries) does not fit the file"))?;
+    let table = &b[HEADER_LEN..table_end];
+    if crc32c::crc32c(table) != header.table_crc32c {
+        return Err("the section table is damaged (checksum mismatch)".into());
+    }
+    let mut entries: Vec<Entry> = Vec::with_capacity(count);
+    for raw in table.chunks_exact(ENTRY_LEN) {
+        let (id, offset, length, crc32c) = Entry::decode(raw);
+        // Unknown ids would come from a newer minor revision: ignored (see README).
+        let Some(section) = Section::from_id(id) else {
+            continue;
+        };
+        let fits = offset >= table_end as u64
+            && offset
+                .checked_add(length)
+                .is_some_and(|end| end <= header.file_len);
+        if !fits {
+            return Err(format!(
+                "section `{}` ({offset}+{length}) lies outside the file",
+                section.name()
+            ));
+        }
+        if entries.iter().any(|e| e.section == section) {
+            return Err(format!("section `{}` is listed twice", section.name()));
+        }
+        entries.push(Entry {
+            section,
+            offset,
+            length,
+            crc32c,
+        });
+    }
+    if let Some(missing) = Section::ALL
+        .iter()
+        .find(|s| !entries.iter().any(|e| e.section == **s))
+    {
+        return Err(format!("section `{}` is missing", missing.name()));
+    }
+    entries.sort_by_key(|e| e.section);
+    Ok(entries)
+}
+
 impl IndexFile {
     /// Maps and checks an index file (see the module doc). O(header + table + fst
     /// sections); column contents are checked as they are read.
@@ -195,89 +326,21 @@ impl IndexFile {
             path: path.to_path_buf(),
             problem,
         };
-        let b: &[u8] = &bytes;
-        if b.len() < HEADER_LEN {
-            return Err(invalid(format!(
-                "the file is {} bytes, shorter than the {HEADER_LEN}-byte header (truncated?)",
-                b.len()
-            )));
-        }
-        if b[..8] != MAGIC {
-            return Err(invalid(
-                "not an mpxn-recon index (wrong magic bytes)".into(),
-            ));
-        }
-        if crc32c::crc32c(&b[..28]) != le_u32(b, 28) || b[32..HEADER_LEN].iter().any(|&x| x != 0) {
-            return Err(invalid("the header is damaged (checksum mismatch)".into()));
-        }
-        let version = le_u32(b, 8);
-        if version != FORMAT_VERSION {
+        let header = Header::decode(&bytes).map_err(invalid)?;
+        if header.version != FORMAT_VERSION {
             return Err(FileError::Version {
                 path: path.to_path_buf(),
-                found: version,
+                found: header.version,
             });
         }
-        let count = le_u32(b, 12) as usize;
-        let file_len = le_u64(b, 16);
-        if file_len != b.len() as u64 {
+        if header.file_len != bytes.len() as u64 {
             return Err(invalid(format!(
-                "the header records {file_len} bytes but the file has {} (truncated or extended)",
-                b.len()
+                "the header records {} bytes but the file has {} (truncated or extended)",
+                header.file_len,
+                bytes.len()
             )));
         }
-        let table_end = count
-            .checked_mul(ENTRY_LEN)
-            .and_then(|t| t.checked_add(HEADER_LEN))
-            .filter(|&end| end <= b.len())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "the section table ({count} entries) does not fit the file"
-                ))
-            })?;
-        let table = &b[HEADER_LEN..table_end];
-        if crc32c::crc32c(table) != le_u32(b, 24) {
-            return Err(invalid(
-                "the section table is damaged (checksum mismatch)".into(),
-            ));
-        }
-        let mut entries: Vec<Entry> = Vec::with_capacity(count);
-        for raw in table.chunks_exact(ENTRY_LEN) {
-            let id = le_u32(raw, 0);
-            // Unknown ids would come from a newer minor revision: ignored (see README).
-            let Some(section) = Section::from_id(id) else {
-                continue;
-            };
-            let (offset, length) = (le_u64(raw, 8), le_u64(raw, 16));
-            let fits = offset >= table_end as u64
-                && offset
-                    .checked_add(length)
-                    .is_some_and(|end| end <= file_len);
-            if !fits {
-                return Err(invalid(format!(
-                    "section `{}` ({offset}+{length}) lies outside the file",
-                    section.name()
-                )));
-            }
-            if entries.iter().any(|e| e.section == section) {
-                return Err(invalid(format!(
-                    "section `{}` is listed twice",
-                    section.name()
-                )));
-            }
-            entries.push(Entry {
-                section,
-                offset,
-                length,
-                crc32c: le_u32(raw, 24),
-            });
-        }
-        if let Some(missing) = Section::ALL
-            .iter()
-            .find(|s| !entries.iter().any(|e| e.section == **s))
-        {
-            return Err(invalid(format!("section `{}` is missing", missing.name())));
-        }
-        entries.sort_by_key(|e| e.section);
+        let entries = read_table(&bytes, &header).map_err(invalid)?;
         let file = IndexFile {
             path: path.to_path_buf(),
             bytes,

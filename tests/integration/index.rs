@@ -580,6 +580,14 @@ fn a_refused_build_leaves_the_previous_index_intact() {
 fn the_v1_golden_fixture_still_reads_and_sweeps() {
     let fixture = crate_root().join("tests/fixtures/sample-v1.mxi");
     let dir = TestDir::new();
+    // This build writes the fixture's exact bytes for the sample: the format's encoder
+    // has not drifted.
+    let rebuilt = dir.path().join("rebuilt.mxi");
+    build_sample(&rebuilt, &sample_inventories());
+    assert!(
+        std::fs::read(&rebuilt).unwrap() == std::fs::read(&fixture).unwrap(),
+        "rebuilding the sample no longer writes tests/fixtures/sample-v1.mxi byte for byte"
+    );
     let mut cmd = bin();
     cmd.args(["index", "verify"]).arg(&fixture);
     run_expect(&mut cmd, 0);

@@ -399,26 +399,13 @@ impl Default for IngestSettings {
 /// per chunk are then remapped to global ones in parallel. The outcome is the same for
 /// any thread count. Memory: one [`Row`] per line.
 pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSettings) -> Ingested {
-    let mut jobs = Vec::new();
-    for (file_index, file) in files.iter().enumerate() {
-        let bytes: &[u8] = &file.bytes;
-        let mut start = file.header.body_start;
-        while start < bytes.len() {
-            let target = (start + settings.chunk_bytes.max(1)).min(bytes.len());
-            let end = match memchr::memchr(b'\n', &bytes[target.saturating_sub(1)..]) {
-                Some(i) if target < bytes.len() => target - 1 + i + 1,
-                _ => bytes.len(),
-            };
-            jobs.push((file_index, start, end));
-            start = end;
-        }
-    }
+    let jobs = chunk_jobs(files, settings);
     let t = crate::timing::stage("ingest: count lines");
     // Lines as `parse_chunk` walks them: one per `\n`, plus an unterminated last one.
     let lines: Vec<usize> = jobs
         .par_iter()
-        .map(|&(file_index, start, end)| {
-            let chunk = &files[file_index].bytes[start..end];
+        .map(|job| {
+            let chunk = &files[job.file].bytes[job.start..job.end];
             memchr::memchr_iter(b'\n', chunk).count() + usize::from(chunk.last() != Some(&b'\n'))
         })
         .collect();
@@ -431,72 +418,130 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
     let outputs: Vec<ChunkOutput> = split_by(&mut rows, &lines)
         .into_par_iter()
         .zip(&jobs)
-        .map(|(slots, &(file_index, start, end))| {
-            parse_chunk(files, file_index, start, end, registry, slots)
-        })
+        .map(|(slots, job)| parse_chunk(files, job.file, job.start, job.end, registry, slots))
         .collect();
     drop(t);
 
-    // Merge: line numbers by prefix sums per file, interned ids remapped to global ones.
     let _t = crate::timing::stage("ingest: merge chunks");
-    let mut sources = Interned::default();
-    let mut groups = Interned::default();
-    let mut device_types = Interned::default();
-    let mut rejects = Vec::new();
-    let mut rows_read = 0;
-    let mut checksums: Vec<u32> = files
-        .iter()
-        .map(|f| crc32c::crc32c(&f.bytes[..f.header.body_start]))
-        .collect();
+    let merged = merge_chunks(files, &jobs, outputs);
+    split_by(&mut rows, &lines)
+        .into_par_iter()
+        .zip(&merged.maps)
+        .for_each(|(slots, map)| map.apply(slots));
+    Ingested {
+        rows,
+        rejects: merged.rejects,
+        rows_read: merged.rows_read,
+        sources: merged.sources,
+        groups: merged.groups,
+        device_types: merged.device_types,
+        checksums: merged.checksums,
+    }
+}
+
+/// One chunk of one file to parse: `[start, end)`, cut at line ends.
+struct ChunkJob {
+    file: usize,
+    start: usize,
+    end: usize,
+}
+
+/// Cuts every file's body into chunks of about `settings.chunk_bytes`, at line ends.
+fn chunk_jobs(files: &[InventoryFile], settings: IngestSettings) -> Vec<ChunkJob> {
+    let mut jobs = Vec::new();
+    for (file, f) in files.iter().enumerate() {
+        let bytes: &[u8] = &f.bytes;
+        let mut start = f.header.body_start;
+        while start < bytes.len() {
+            let target = (start + settings.chunk_bytes.max(1)).min(bytes.len());
+            let end = match memchr::memchr(b'\n', &bytes[target.saturating_sub(1)..]) {
+                Some(i) if target < bytes.len() => target - 1 + i + 1,
+                _ => bytes.len(),
+            };
+            jobs.push(ChunkJob { file, start, end });
+            start = end;
+        }
+    }
+    jobs
+}
+
+/// A chunk's interned ids, mapped to the merged ones.
+struct IdMap {
+    sources: Vec<u32>,
+    groups: Vec<u32>,
+    device_types: Vec<u16>,
+}
+
+impl IdMap {
+    /// Rewrites a chunk's accepted rows from chunk-local ids to merged ones.
+    fn apply(&self, slots: &mut [Row]) {
+        for row in slots.iter_mut().filter(|r| r.accepted()) {
+            row.source = self.sources[row.source as usize];
+            if row.device_type != OTHER_DEVICE_TYPE {
+                row.device_type = self.device_types[row.device_type as usize];
+            }
+            if row.group != NO_GROUP {
+                row.group = self.groups[row.group as usize];
+            }
+        }
+    }
+}
+
+/// The chunks' outputs merged in chunk order.
+struct Merged {
+    maps: Vec<IdMap>,
+    rejects: Vec<Reject>,
+    rows_read: u64,
+    sources: Interned,
+    groups: Interned,
+    device_types: Interned,
+    checksums: Vec<u32>,
+}
+
+/// Merges chunk outputs in order: line numbers by prefix sums per file, interned ids
+/// remapped to merged ones (first seen, first numbered), file checksums combined.
+fn merge_chunks(files: &[InventoryFile], jobs: &[ChunkJob], outputs: Vec<ChunkOutput>) -> Merged {
+    let mut m = Merged {
+        maps: Vec::with_capacity(outputs.len()),
+        rejects: Vec::new(),
+        rows_read: 0,
+        sources: Interned::default(),
+        groups: Interned::default(),
+        device_types: Interned::default(),
+        checksums: files
+            .iter()
+            .map(|f| crc32c::crc32c(&f.bytes[..f.header.body_start]))
+            .collect(),
+    };
     let mut next_line = vec![2u64; files.len()];
-    let mut maps = Vec::with_capacity(outputs.len());
-    for (output, &(file_index, start, end)) in outputs.into_iter().zip(&jobs) {
-        let source_map: Vec<u32> = (0..output.sources.len() as u32)
-            .map(|id| sources.intern(output.sources.get(id)))
+    for (output, job) in outputs.into_iter().zip(jobs) {
+        let remap = |from: &Interned, to: &mut Interned| -> Vec<u32> {
+            (0..from.len() as u32)
+                .map(|id| to.intern(from.get(id)))
+                .collect()
+        };
+        let sources = remap(&output.sources, &mut m.sources);
+        let groups = remap(&output.groups, &mut m.groups);
+        let device_types = remap(&output.device_types, &mut m.device_types)
+            .into_iter()
+            .map(|global| u16::try_from(global).unwrap_or(OTHER_DEVICE_TYPE))
             .collect();
-        let group_map: Vec<u32> = (0..output.groups.len() as u32)
-            .map(|id| groups.intern(output.groups.get(id)))
-            .collect();
-        let type_map: Vec<u16> = (0..output.device_types.len() as u32)
-            .map(|id| {
-                let global = device_types.intern(output.device_types.get(id));
-                u16::try_from(global).unwrap_or(OTHER_DEVICE_TYPE)
-            })
-            .collect();
-        maps.push((source_map, group_map, type_map));
-        let first_line = next_line[file_index];
-        rejects.extend(output.rejects.into_iter().map(|mut r| {
+        m.maps.push(IdMap {
+            sources,
+            groups,
+            device_types,
+        });
+        let first_line = next_line[job.file];
+        m.rejects.extend(output.rejects.into_iter().map(|mut r| {
             r.line_no += first_line;
             r
         }));
-        next_line[file_index] += output.lines;
-        rows_read += output.lines;
-        checksums[file_index] =
-            crc32c::crc32c_combine(checksums[file_index], output.crc, end - start);
+        next_line[job.file] += output.lines;
+        m.rows_read += output.lines;
+        m.checksums[job.file] =
+            crc32c::crc32c_combine(m.checksums[job.file], output.crc, job.end - job.start);
     }
-    split_by(&mut rows, &lines)
-        .into_par_iter()
-        .zip(&maps)
-        .for_each(|(slots, (source_map, group_map, type_map))| {
-            for row in slots.iter_mut().filter(|r| r.accepted()) {
-                row.source = source_map[row.source as usize];
-                if row.device_type != OTHER_DEVICE_TYPE {
-                    row.device_type = type_map[row.device_type as usize];
-                }
-                if row.group != NO_GROUP {
-                    row.group = group_map[row.group as usize];
-                }
-            }
-        });
-    Ingested {
-        rows,
-        rejects,
-        rows_read,
-        sources,
-        groups,
-        device_types,
-        checksums,
-    }
+    m
 }
 
 /// Cuts `rows` into consecutive parts of the given lengths.
@@ -599,19 +644,32 @@ impl<'a> RowFields<'a> {
 }
 
 /// Splits and normalises lines of one file. Holds the reused buffers, so parsing a line
-/// allocates nothing once they have grown.
+/// allocates nothing once they have grown. The splitter (borrowed by the fields it
+/// hands out) and the caches are separate, so a rejected line keeps the caches.
 pub struct RowParser<'f> {
     file: &'f InventoryFile,
     registry: &'f Registry,
+    splitter: LineSplitter,
+    caches: Caches,
+}
+
+/// The buffers a line is split into.
+#[derive(Default)]
+struct LineSplitter {
     scratch: Vec<u8>,
     fields: Vec<Field>,
+}
+
+/// Buffers and the recent-value cache reused from row to row.
+#[derive(Default)]
+struct Caches {
     upper: Vec<u8>,
     identity: Vec<u8>,
     recent: Recent,
 }
 
 /// The previous row's interned ids and supplier, for the common case of a repeat. Only a
-/// cache: a fresh one (after a rejected line) just misses once.
+/// cache: a fresh one just misses once.
 struct Recent {
     source: u32,
     group: u32,
@@ -632,23 +690,15 @@ impl Default for Recent {
     }
 }
 
-impl<'f> RowParser<'f> {
-    pub fn new(file: &'f InventoryFile, registry: &'f Registry) -> RowParser<'f> {
-        RowParser {
-            file,
-            registry,
-            scratch: Vec::new(),
-            fields: Vec::with_capacity(16),
-            upper: Vec::new(),
-            identity: Vec::new(),
-            recent: Recent::default(),
-        }
-    }
-
-    /// Splits a line and returns the trimmed known fields, or why it is rejected (quoting
-    /// and field count; the emptiness checks are the caller's).
-    pub fn split<'l>(&'l mut self, line: &'l [u8]) -> Result<RowFields<'l>, RejectReason> {
-        let header = &self.file.header;
+impl LineSplitter {
+    /// Splits a line and returns the trimmed known fields, or why it is rejected
+    /// (quoting, field count, field length; the emptiness checks are the caller's).
+    fn split<'l>(
+        &'l mut self,
+        file: &InventoryFile,
+        line: &'l [u8],
+    ) -> Result<RowFields<'l>, RejectReason> {
+        let header = &file.header;
         split_line(line, header.delimiter, &mut self.scratch, &mut self.fields)?;
         if self.fields.len() != header.field_count {
             return Err(RejectReason::WrongNumberOfFields);
@@ -664,7 +714,7 @@ impl<'f> RowParser<'f> {
         }
         let mut values: [&[u8]; 10] = [b""; 10];
         for column in Column::ALL {
-            if let Some(i) = self.file.position(column) {
+            if let Some(i) = file.position(column) {
                 values[column as usize] =
                     normalize::trim(self.fields[i].bytes(line, &self.scratch));
             }
@@ -672,27 +722,72 @@ impl<'f> RowParser<'f> {
         Ok(RowFields { values })
     }
 
-    /// The byte range of the trimmed installation_id within `line`, if contiguous.
-    fn installation_range(&self, line: &[u8]) -> Option<(u32, u32)> {
-        let i = self.file.position(Column::InstallationId)?;
+    /// The byte range of the trimmed installation_id within `line` (as last split), if
+    /// contiguous.
+    fn installation_range(&self, file: &InventoryFile, line: &[u8]) -> Option<(u32, u32)> {
+        let i = file.position(Column::InstallationId)?;
         let (start, end) = self.fields[i].in_line()?;
         let raw = &line[start as usize..end as usize];
         let lead = raw.len() - raw.iter().skip_while(|&&b| normalize::is_space(b)).count();
         let len = normalize::trim(raw).len();
         Some((start + lead as u32, len as u32))
     }
+}
 
+/// A row's values read from its fields: identifiers normalised, dates parsed.
+struct Values {
+    meter_kind: MeterKind,
+    mpxn: MpxnField,
+    guid: Option<Guid>,
+    installed_on: DateField,
+    last_comms: DateField,
+    dormant: bool,
+}
+
+impl Values {
+    fn of(fields: &RowFields<'_>) -> Values {
+        let meter_kind = meter_kind(fields.get(Column::DeviceType));
+        Values {
+            meter_kind,
+            mpxn: read_mpxn(meter_kind, fields.get(Column::Mpxn)),
+            guid: Guid::parse(fields.get(Column::DeviceId)),
+            installed_on: match Day::parse(fields.get(Column::InstalledOn)) {
+                Some(d) => DateField::Day(d),
+                None => DateField::Invalid,
+            },
+            last_comms: match fields.get(Column::LastCommsAt) {
+                b"" => DateField::None,
+                text => Day::parse(text).map_or(DateField::Invalid, DateField::Day),
+            },
+            dormant: normalize::is_dormant(fields.get(Column::Dormant)),
+        }
+    }
+}
+
+impl<'f> RowParser<'f> {
+    pub fn new(file: &'f InventoryFile, registry: &'f Registry) -> RowParser<'f> {
+        RowParser {
+            file,
+            registry,
+            splitter: LineSplitter::default(),
+            caches: Caches::default(),
+        }
+    }
+
+    /// Splits a line and returns the trimmed known fields, or why it is rejected (quoting,
+    /// field count and length; the emptiness checks are the caller's).
+    pub fn split<'l>(&'l mut self, line: &'l [u8]) -> Result<RowFields<'l>, RejectReason> {
+        self.splitter.split(self.file, line)
+    }
+
+    /// One line → one row, or why it is rejected (SPEC §5, in the Appendix's order).
     fn parse(
         &mut self,
         line: &[u8],
         line_ref: LineRef,
         out: &mut ChunkOutput,
     ) -> Result<Row, RejectReason> {
-        let registry = self.registry;
-        let mut upper = std::mem::take(&mut self.upper);
-        let mut identity = std::mem::take(&mut self.identity);
-        let mut recent = std::mem::take(&mut self.recent);
-        let fields = self.split(line)?;
+        let fields = self.splitter.split(self.file, line)?;
         let source = fields.get(Column::Source);
         if source.is_empty() {
             return Err(RejectReason::EmptySource);
@@ -701,77 +796,81 @@ impl<'f> RowParser<'f> {
         if installation.is_empty() {
             return Err(RejectReason::EmptyInstallationId);
         }
-        let meter_kind = meter_kind(fields.get(Column::DeviceType));
-        let mpxn = read_mpxn(meter_kind, fields.get(Column::Mpxn));
-        let guid = Guid::parse(fields.get(Column::DeviceId));
-        let installed_on = match Day::parse(fields.get(Column::InstalledOn)) {
-            Some(d) => DateField::Day(d),
-            None => DateField::Invalid,
-        };
-        let last_comms = match fields.get(Column::LastCommsAt) {
-            b"" => DateField::None,
-            text => Day::parse(text).map_or(DateField::Invalid, DateField::Day),
-        };
-        let supplier = fields.get(Column::SupplierId);
-        if recent.supplier != supplier {
-            recent.party = registry.party_of(supplier, &mut upper);
-            recent.supplier.clear();
-            recent.supplier.extend_from_slice(supplier);
-        }
-        let party = recent.party;
-
-        let source_id = out
-            .sources
-            .intern_upper(source, &mut recent.source, &mut upper);
+        let values = Values::of(&fields);
+        let caches = &mut self.caches;
+        let party = caches.party_of(self.registry, fields.get(Column::SupplierId));
+        let recent = &mut caches.recent;
+        let upper = &mut caches.upper;
+        let source_id = out.sources.intern_upper(source, &mut recent.source, upper);
         let installation_key = HASH.hash_one((out.sources.get(source_id), installation));
         let group = match fields.get(Column::GroupId) {
             b"" => NO_GROUP,
-            g => out.groups.intern_upper(g, &mut recent.group, &mut upper),
+            g => out.groups.intern_upper(g, &mut recent.group, upper),
         };
         // Chunk-local ids are remapped (and capped to u16) when chunks are merged.
         let device_type = out.device_types.intern_upper(
             fields.get(Column::DeviceType),
             &mut recent.device_type,
-            &mut upper,
+            upper,
         );
         let device_type = u16::try_from(device_type).unwrap_or(OTHER_DEVICE_TYPE);
-        identity_bytes_of(&fields, guid, mpxn, &mut identity);
-        let fingerprint = HASH.hash_one(&identity[..]);
-        let device = guid.map_or(0, Guid::to_u64);
-        let dormant = normalize::is_dormant(fields.get(Column::Dormant));
-
-        let (installation_start, installation_len) =
-            self.installation_range(line).unwrap_or((0, u32::MAX));
-        self.upper = upper;
-        self.identity = identity;
-        self.recent = recent;
-        let flags = match meter_kind {
-            MeterKind::None => 0,
-            MeterKind::Esme => FLAG_ESME,
-            MeterKind::Gsme => FLAG_GSME,
-        } | if dormant { FLAG_DORMANT } else { 0 };
-        Ok(Row {
+        identity_bytes_of(&fields, values.guid, values.mpxn, &mut caches.identity);
+        let fingerprint = HASH.hash_one(&caches.identity[..]);
+        let (installation_start, installation_len) = self
+            .splitter
+            .installation_range(self.file, line)
+            .unwrap_or((0, u32::MAX));
+        Ok(values.into_row(Row {
             line_ref,
             installation_key,
             fingerprint,
-            device,
-            mpxn_raw: match mpxn {
-                MpxnField::NotApplicable => MPXN_NOT_APPLICABLE,
-                MpxnField::Missing => MPXN_MISSING,
-                MpxnField::Invalid => MPXN_INVALID,
-                MpxnField::Valid(key) => key.to_raw(),
-            },
             installation_start,
             installation_len,
             source: source_id,
             group,
             party,
-            installed_on: pack_date(installed_on),
-            last_comms: pack_date(last_comms),
+            device_type,
+            // Every other field is set by `into_row` (flags included).
+            ..Row::REJECTED
+        }))
+    }
+}
+
+impl Caches {
+    /// The party of a supplier id, remembered for the next row (rows of one supplier
+    /// come in runs).
+    fn party_of(&mut self, registry: &Registry, supplier: &[u8]) -> u32 {
+        if self.recent.supplier != supplier {
+            self.recent.party = registry.party_of(supplier, &mut self.upper);
+            self.recent.supplier.clear();
+            self.recent.supplier.extend_from_slice(supplier);
+        }
+        self.recent.party
+    }
+}
+
+impl Values {
+    /// Fills the row's value fields (device, MPxN, dates, flags).
+    fn into_row(self, row: Row) -> Row {
+        let flags = match self.meter_kind {
+            MeterKind::None => 0,
+            MeterKind::Esme => FLAG_ESME,
+            MeterKind::Gsme => FLAG_GSME,
+        } | if self.dormant { FLAG_DORMANT } else { 0 };
+        Row {
+            device: self.guid.map_or(0, Guid::to_u64),
+            mpxn_raw: match self.mpxn {
+                MpxnField::NotApplicable => MPXN_NOT_APPLICABLE,
+                MpxnField::Missing => MPXN_MISSING,
+                MpxnField::Invalid => MPXN_INVALID,
+                MpxnField::Valid(key) => key.to_raw(),
+            },
+            installed_on: pack_date(self.installed_on),
+            last_comms: pack_date(self.last_comms),
             flags,
             chain: 0,
-            device_type,
-        })
+            ..row
+        }
     }
 }
 

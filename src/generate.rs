@@ -86,13 +86,9 @@ fn source_of(seed: u64, g: u64) -> usize {
 pub fn mpan_of(g: u64) -> String {
     let area = 10 + g % 14;
     let first12 = format!("{area:02}{:010}", (g * 7_919) % 10_000_000_000);
-    let w = [3u64, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43];
-    let sum: u64 = first12
-        .bytes()
-        .zip(w)
-        .map(|(d, w)| u64::from(d - b'0') * w)
-        .sum();
-    format!("{first12}{}", sum % 11 % 10)
+    let check =
+        crate::normalize::Mpan::check_digit(first12.as_bytes()).expect("12 digits by construction");
+    format!("{first12}{check}")
 }
 
 /// A valid 10-digit MPRN for installation number `g`. Also used by the benches.

@@ -314,6 +314,12 @@ impl Interned {
         &self.texts[id as usize]
     }
 
+    /// Each id's rank in byte order of the texts: `ranks[id]`, so "smallest text" is a
+    /// number compare and a dictionary can be laid out in text order.
+    pub fn ranks_by_text(&self) -> Vec<u32> {
+        ranks_by(self.len(), |id| self.get(id))
+    }
+
     pub fn len(&self) -> usize {
         self.texts.len()
     }
@@ -321,6 +327,18 @@ impl Interned {
     pub fn is_empty(&self) -> bool {
         self.texts.is_empty()
     }
+}
+
+/// Each of `len` ids' rank in the order of `text(id)` (ids with equal texts keep their
+/// id order).
+pub fn ranks_by<T: Ord>(len: usize, text: impl Fn(u32) -> T) -> Vec<u32> {
+    let mut ids: Vec<u32> = (0..len as u32).collect();
+    ids.sort_by_key(|&id| text(id));
+    let mut rank_of = vec![0u32; len];
+    for (rank, &id) in ids.iter().enumerate() {
+        rank_of[id as usize] = rank as u32;
+    }
+    rank_of
 }
 
 /// One mapped inventory file and its checked header.

@@ -73,6 +73,21 @@ pub struct Mpan(u64);
 impl Mpan {
     const WEIGHTS: [u64; 12] = [3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43];
 
+    /// The check digit of an MPAN core's first 12 digits (SPEC §4: the digits times 3, 5,
+    /// 7, 13, 17, 19, 23, 29, 31, 37, 41, 43, summed, mod 11, mod 10). `None` unless
+    /// `first12` is 12 ASCII digits.
+    pub fn check_digit(first12: &[u8]) -> Option<u8> {
+        if first12.len() != 12 || !first12.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let sum: u64 = first12
+            .iter()
+            .zip(Self::WEIGHTS)
+            .map(|(&d, w)| u64::from(d - b'0') * w)
+            .sum();
+        Some((sum % 11 % 10) as u8)
+    }
+
     /// Normalises an MPAN as SPEC §4 says: drop ASCII whitespace and `-`; a value of 21
     /// characters keeps its last 13 (the supplementary 8 are not validated); the core
     /// must be 13 ASCII digits whose check digit holds. `None` when it is not a valid MPAN.
@@ -98,12 +113,7 @@ impl Mpan {
         if core.len() != 13 || !core.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let sum: u64 = core[..12]
-            .iter()
-            .zip(Self::WEIGHTS)
-            .map(|(&d, w)| u64::from(d - b'0') * w)
-            .sum();
-        if sum % 11 % 10 != u64::from(core[12] - b'0') {
+        if Self::check_digit(&core[..12])? != core[12] - b'0' {
             return None;
         }
         digits_value(core).map(Mpan)

@@ -105,12 +105,7 @@ pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {
         .map(|id| ingested.sources.get(id) == b"SMETS2")
         .collect();
     // Rank of each interned GroupID in byte order, so "smallest" is a number compare.
-    let mut by_text: Vec<u32> = (0..ingested.groups.len() as u32).collect();
-    by_text.sort_by(|&a, &b| ingested.groups.get(a).cmp(ingested.groups.get(b)));
-    let mut group_order = vec![0u32; by_text.len()];
-    for (rank, &id) in by_text.iter().enumerate() {
-        group_order[id as usize] = rank as u32;
-    }
+    let group_order = ingested.groups.ranks_by_text();
     let facts = resolve::installation_facts(
         &ingested.rows,
         &installations,
@@ -194,12 +189,7 @@ impl Sweep {
 /// NULs) fall back to comparing the full text. Zero padding never contradicts byte
 /// order, so the fallback only refines ties.
 fn output_order(installations: &Installations, sources: &Interned) -> Vec<u32> {
-    let mut source_rank = vec![0u32; sources.len()];
-    let mut by_text: Vec<u32> = (0..sources.len() as u32).collect();
-    by_text.sort_by(|&a, &b| sources.get(a).cmp(sources.get(b)));
-    for (rank, &id) in by_text.iter().enumerate() {
-        source_rank[id as usize] = rank as u32;
-    }
+    let source_rank = sources.ranks_by_text();
     let mut keys: Vec<(u32, u128, u128, u32)> = (0..installations.list.len() as u32)
         .into_par_iter()
         .map(|i| {

@@ -505,12 +505,11 @@ struct Ranked {
 }
 
 impl Ranked {
-    fn new(len: usize, text: impl Fn(u32) -> Vec<u8>) -> Ranked {
-        let mut ids: Vec<u32> = (0..len as u32).collect();
-        ids.sort_by_key(|&id| text(id));
-        let mut rank_of = vec![0u32; len];
-        for (rank, &id) in ids.iter().enumerate() {
-            rank_of[id as usize] = rank as u32;
+    fn new<T: Ord>(len: usize, text: impl Fn(u32) -> T) -> Ranked {
+        let rank_of = ingest::ranks_by(len, text);
+        let mut ids = vec![0u32; len];
+        for (id, &rank) in rank_of.iter().enumerate() {
+            ids[rank as usize] = id as u32;
         }
         Ranked { ids, rank_of }
     }
@@ -532,14 +531,10 @@ impl Dictionaries {
     fn of(sweep: &Sweep) -> Dictionaries {
         let parties = sweep.registry.parties();
         Dictionaries {
-            sources: Ranked::new(sweep.sources.len(), |id| sweep.sources.get(id).to_vec()),
-            groups: Ranked::new(sweep.groups.len(), |id| sweep.groups.get(id).to_vec()),
-            device_types: Ranked::new(sweep.device_types.len(), |id| {
-                sweep.device_types.get(id).to_vec()
-            }),
-            parties: Ranked::new(parties.len(), |id| {
-                parties[id as usize].id.as_bytes().to_vec()
-            }),
+            sources: Ranked::new(sweep.sources.len(), |id| sweep.sources.get(id)),
+            groups: Ranked::new(sweep.groups.len(), |id| sweep.groups.get(id)),
+            device_types: Ranked::new(sweep.device_types.len(), |id| sweep.device_types.get(id)),
+            parties: Ranked::new(parties.len(), |id| parties[id as usize].id.as_bytes()),
         }
     }
 }

@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     let data = support::Dataset::new(support::ROWS);
     let config = data.sweep_config();
     let sweep = sweep::run(&config).expect("sweep");
-    let rows = sweep.rows.len() as u64;
+    let rows = sweep.ingested.rows.len() as u64;
     let out = tempfile::tempdir().expect("temp dir");
     let path = out.path().join("bench.mxi");
 

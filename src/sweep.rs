@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::delimited::InputError;
-use crate::ingest::{self, IngestSettings, Interned, InventoryFile, Reject, Row};
+use crate::ingest::{self, IngestSettings, Ingested, Interned, InventoryFile};
 use crate::matching::{self, Corpus, Installations, Matches};
 use crate::normalize::MpxnText;
 use crate::registry::Registry;
@@ -35,13 +35,8 @@ pub struct Sweep {
     pub suppliers: PathBuf,
     pub files: Vec<InventoryFile>,
     pub registry: Registry,
-    pub rows: Vec<Row>,
-    pub rejects: Vec<Reject>,
-    pub rows_read: u64,
-    pub sources: Interned,
-    pub groups: Interned,
-    pub device_types: Interned,
-    pub checksums: Vec<u32>,
+    /// The rows, rejects, interned texts and checksums, as ingest handed them on.
+    pub ingested: Ingested,
     /// In output order (source, then installation_id): installation `i` is the `i`-th
     /// decision row.
     pub installations: Installations,
@@ -117,13 +112,7 @@ pub fn run(config: &SweepConfig) -> Result<Sweep, InputError> {
         suppliers: config.suppliers.clone(),
         files,
         registry,
-        rows: ingested.rows,
-        rejects: ingested.rejects,
-        rows_read: ingested.rows_read,
-        sources: ingested.sources,
-        groups: ingested.groups,
-        device_types: ingested.device_types,
-        checksums: ingested.checksums,
+        ingested,
         installations,
         matches,
         facts,
@@ -135,16 +124,16 @@ impl Sweep {
         Corpus {
             files: &self.files,
             registry: &self.registry,
-            rows: &self.rows,
+            rows: &self.ingested.rows,
         }
     }
 
     pub fn accounting(&self) -> Accounting {
         let accepted = self.installations.rows.len() as u64;
         Accounting {
-            read: self.rows_read,
+            read: self.ingested.rows_read,
             accepted,
-            rejected: self.rejects.len() as u64,
+            rejected: self.ingested.rejects.len() as u64,
             duplicate_rows: self.installations.duplicate_rows,
         }
     }
@@ -163,7 +152,7 @@ impl Sweep {
             self.installations
                 .rows_of(installation)
                 .iter()
-                .filter_map(|&r| match self.rows[r as usize].mpxn() {
+                .filter_map(|&r| match self.ingested.rows[r as usize].mpxn() {
                     ingest::MpxnField::Valid(key) => Some(key.text()),
                     _ => None,
                 }),

@@ -5,7 +5,7 @@
 //! - a refusal names the file; a header `Header::parse` refuses is refused;
 //! - an accepted registry records the file's CRC-32C and size; every body line's
 //!   supplier id (trimmed, in any ASCII case) maps to a party with that line's trimmed
-//!   party id and status; party ids are distinct;
+//!   party id and status; blank lines come only at the end; party ids are distinct;
 //! - the sample's inventories swept against an accepted registry: accepted, row
 //!   accounting holds, judging and reporting the image never fail, and per-party
 //!   reports never fail.
@@ -17,7 +17,7 @@ use fuzz_common::{Fst,
 use mpxn_recon::delimited::{line_at, split_line, Header};
 use mpxn_recon::index::build::{self, Purpose};
 use mpxn_recon::ingest::IngestSettings;
-use mpxn_recon::normalize::trim;
+use mpxn_recon::normalize::{is_space, trim};
 use mpxn_recon::registry::{Registry, UNKNOWN_PARTY};
 use mpxn_recon::sweep::{self, SweepConfig};
 use std::path::{Path, PathBuf};
@@ -36,6 +36,15 @@ fn check_accepted(data: &[u8], registry: &Registry, header: &Header) {
     while offset < data.len() {
         let (line, next) = line_at(data, offset);
         offset = next;
+        if trim(line).is_empty() {
+            // Blank lines are tolerated only at the end (a blank line before a row
+            // refuses the registry).
+            assert!(
+                data[offset..].iter().all(|&b| is_space(b)),
+                "an accepted registry holds a blank line before a row"
+            );
+            break;
+        }
         split_line(line, header.delimiter, &mut scratch, &mut fields)
             .expect("an accepted registry's lines split");
         assert_eq!(fields.len(), header.field_count);

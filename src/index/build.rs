@@ -142,15 +142,15 @@ impl Sections {
 /// the image does not depend on the order of input rows.
 fn put_dictionaries(sweep: &Sweep, dict: &Dictionaries, heap: &mut Heap, out: &mut Sections) {
     for &id in &dict.sources.ids {
-        let r = heap.push(sweep.sources.get(id));
+        let r = heap.push(sweep.ingested.sources.get(id));
         out.put(Section::Sources, r);
     }
     for &id in &dict.groups.ids {
-        let r = heap.push(sweep.groups.get(id));
+        let r = heap.push(sweep.ingested.groups.get(id));
         out.put(Section::GroupIds, r);
     }
     for &id in &dict.device_types.ids {
-        let r = heap.push(sweep.device_types.get(id));
+        let r = heap.push(sweep.ingested.device_types.get(id));
         out.put(Section::DeviceTypes, r);
     }
     for &id in &dict.parties.ids {
@@ -243,12 +243,16 @@ fn put_shared_mpxns(
             dates.extend(
                 meters
                     .iter()
-                    .map(|m| sweep.rows[m.row as usize].installed_on()),
+                    .map(|m| sweep.ingested.rows[m.row as usize].installed_on()),
             );
             let installed = resolve::member_install_date(&dates).map_or(DAY_UNKNOWN, |d| d.0);
             let mut parties: Vec<&str> = meters
                 .iter()
-                .filter_map(|m| sweep.registry.party(sweep.rows[m.row as usize].party))
+                .filter_map(|m| {
+                    sweep
+                        .registry
+                        .party(sweep.ingested.rows[m.row as usize].party)
+                })
                 .map(|p| p.id.as_str())
                 .collect();
             parties.sort_unstable();
@@ -444,7 +448,7 @@ fn installation_part(
             .installations
             .rows_of(installation)
             .iter()
-            .map(|&r| &sweep.rows[r as usize])
+            .map(|&r| &sweep.ingested.rows[r as usize])
             .collect();
         rows.sort_by_key(|r| device_key(dict, r));
         for r in rows {
@@ -531,9 +535,15 @@ impl Dictionaries {
     fn of(sweep: &Sweep) -> Dictionaries {
         let parties = sweep.registry.parties();
         Dictionaries {
-            sources: Ranked::new(sweep.sources.len(), |id| sweep.sources.get(id)),
-            groups: Ranked::new(sweep.groups.len(), |id| sweep.groups.get(id)),
-            device_types: Ranked::new(sweep.device_types.len(), |id| sweep.device_types.get(id)),
+            sources: Ranked::new(sweep.ingested.sources.len(), |id| {
+                sweep.ingested.sources.get(id)
+            }),
+            groups: Ranked::new(sweep.ingested.groups.len(), |id| {
+                sweep.ingested.groups.get(id)
+            }),
+            device_types: Ranked::new(sweep.ingested.device_types.len(), |id| {
+                sweep.ingested.device_types.get(id)
+            }),
             parties: Ranked::new(parties.len(), |id| parties[id as usize].id.as_bytes()),
         }
     }
@@ -543,6 +553,7 @@ impl Dictionaries {
 /// with invalid UTF-8 replaced by U+FFFD.
 fn rejects_csv(sweep: &Sweep) -> Vec<u8> {
     let mut rejects: Vec<(String, u64, &'static str, ingest::LineRef)> = sweep
+        .ingested
         .rejects
         .iter()
         .map(|r| {
@@ -574,7 +585,7 @@ fn meta(sweep: &Sweep) -> BuildMeta {
     let mut inventories: Vec<InputFile> = sweep
         .files
         .iter()
-        .zip(&sweep.checksums)
+        .zip(&sweep.ingested.checksums)
         .map(|(f, &crc)| InputFile {
             path: f.path.to_string_lossy().into_owned(),
             bytes: f.bytes.len() as u64,
@@ -583,7 +594,7 @@ fn meta(sweep: &Sweep) -> BuildMeta {
         .collect();
     inventories.sort_by(|a, b| a.path.cmp(&b.path));
     let mut rejects_by_reason = BTreeMap::new();
-    for r in &sweep.rejects {
+    for r in &sweep.ingested.rejects {
         *rejects_by_reason
             .entry(r.reason.as_str().to_string())
             .or_default() += 1;

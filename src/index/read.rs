@@ -248,7 +248,8 @@ impl<'a> View<'a> {
     // ---- the key maps (fst) -------------------------------------------------------
 
     fn fst_map(bytes: &'a [u8], section: Section) -> Result<fst::Map<&'a [u8]>, IndexError> {
-        fst::Map::new(bytes).map_err(|e| IndexError::corrupt(section, e.to_string()))
+        fst_guard(section, || fst::Map::new(bytes))?
+            .map_err(|e| IndexError::corrupt(section, e.to_string()))
     }
 
     /// The postings entry `[group, count, installations...]` at `offset`.
@@ -275,7 +276,7 @@ impl<'a> View<'a> {
     /// it: one fst walk.
     pub fn find_mpxn(&self, key: MpxnKey) -> Result<Option<MpxnPosting>, IndexError> {
         let map = Self::fst_map(self.mpxn_fst, Section::MpxnFst)?;
-        match map.get(mpxn_fst_key(key)) {
+        match fst_guard(Section::MpxnFst, || map.get(mpxn_fst_key(key)))? {
             Some(offset) => Ok(Some(self.mpxn_posting(offset)?)),
             None => Ok(None),
         }
@@ -284,7 +285,8 @@ impl<'a> View<'a> {
     /// The installations with a device of this GUID (sorted, distinct), if any.
     pub fn find_guid(&self, guid: Guid) -> Result<Option<Vec<usize>>, IndexError> {
         let map = Self::fst_map(self.guid_fst, Section::GuidFst)?;
-        let Some(offset) = map.get(guid.to_u64().to_be_bytes()) else {
+        let Some(offset) = fst_guard(Section::GuidFst, || map.get(guid.to_u64().to_be_bytes()))?
+        else {
             return Ok(None);
         };
         let at = offset as usize;
@@ -314,18 +316,56 @@ impl<'a> View<'a> {
         use fst::{IntoStreamer, Streamer};
         let map = Self::fst_map(self.mpxn_fst, Section::MpxnFst)?;
         let from = format!("E{digits}");
-        let mut stream = map.range().ge(from.as_bytes()).into_stream();
-        let mut out = Vec::new();
-        while let Some((key, offset)) = stream.next() {
-            if !key.starts_with(from.as_bytes()) {
-                break;
+        // The keys and offsets first (the walk is what may meet malformed nodes), then
+        // their postings.
+        let found: Vec<(String, u64)> = fst_guard(Section::MpxnFst, || {
+            let mut stream = map.range().ge(from.as_bytes()).into_stream();
+            let mut found = Vec::new();
+            while let Some((key, offset)) = stream.next() {
+                if !key.starts_with(from.as_bytes()) {
+                    break;
+                }
+                found.push((String::from_utf8_lossy(&key[1..]).into_owned(), offset));
             }
+            found
+        })?;
+        let mut out = Vec::new();
+        for (mpan, offset) in found {
             if let Some(group) = self.mpxn_posting(offset)?.group {
-                out.push((String::from_utf8_lossy(&key[1..]).into_owned(), group));
+                out.push((mpan, group));
             }
         }
         Ok(out)
     }
+}
+
+thread_local! {
+    /// Set while this thread runs an fst read inside [`fst_guard`].
+    static IN_FST_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs an fst read, turning a panic inside the `fst` crate into [`IndexError::Corrupt`]
+/// naming `section`. fst decodes its nodes trusting their bytes (BurntSushi/fst#57): a
+/// crafted map whose checksums were recomputed passes `verify` and can make it panic
+/// (index out of bounds, a failed assertion, an overflow), always memory-safely. Found
+/// by fuzzing (`fuzz/crashes/index_reader/`). The first call installs, once per
+/// process, a panic hook that stays silent for such a caught panic and defers to the
+/// previous hook for every other.
+pub(crate) fn fst_guard<T>(section: Section, read: impl FnOnce() -> T) -> Result<T, IndexError> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_FST_GUARD.with(|g| g.get()) {
+                previous(info);
+            }
+        }));
+    });
+    IN_FST_GUARD.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    IN_FST_GUARD.with(|g| g.set(false));
+    result
+        .map_err(|_| IndexError::corrupt(section, "the map is malformed (its nodes do not decode)"))
 }
 
 /// What the MPxN map holds for one MPxN.

@@ -187,7 +187,7 @@ if [ "$duckdb" = 1 ] && ok csv_sweep && ok duckdb; then
   agree+=("decisions.csv, duplicates.csv, rejects.csv: CSV sweep = DuckDB")
 fi
 agree="$(IFS=';'; echo "${agree[*]:-no two steps finished to compare}") (byte for byte)"
-latency=$(grep -o 'p50.*' "$work/lookups.time" || true)
+latency=$(grep -o 'p50.*' "$work/lookups.time" 2>/dev/null || true)
 
 bytes=$(cat "${inventories[@]}" | wc -c)
 lines=$(awk '/total/ {print $1}' "$work/floor.stdout")

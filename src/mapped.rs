@@ -98,9 +98,9 @@ impl MappedFile {
                 io::Error::new(
                     e.kind(),
                     format!(
-                        "{e}: the kernel's limit of mapped areas per process \
-                         (vm.max_map_count) or of memory is reached; merge the inputs \
-                         into fewer files or raise the limit"
+                        "{e}: the process's limit of mapped areas (sysctl vm.max_map_count) \
+                         or of address space (ulimit -v) is reached; merge the inputs into \
+                         fewer files, or raise the limit"
                     ),
                 )
             } else {

@@ -1105,3 +1105,34 @@ fn an_index_truncated_or_rewritten_in_place_ends_in_a_clear_error() {
     }
     assert!(hit > 0, "no round changed the index while it was read");
 }
+
+#[test]
+fn a_mapping_the_kernel_refuses_says_which_limit_to_raise() {
+    // More inputs than vm.max_map_count, or a file larger than the address space the
+    // process may map, fail the mapping with ENOMEM ("Cannot allocate memory" before).
+    // A 2 GiB sparse file under a 1 GiB address-space limit reproduces it.
+    let dir = TestDir::new();
+    dir.write("suppliers.csv", REGISTRY);
+    let big = std::fs::File::create(dir.path().join("big.csv")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 1000000 && exec {:?} sweep --inventory big.csv --suppliers suppliers.csv \
+             --as-of 2024-06-30 --out out",
+            env!("CARGO_BIN_EXE_mpxn-recon")
+        ))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("big.csv") && stderr.contains("vm.max_map_count"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.out().exists(),
+        "a failed run leaves no output folder it created"
+    );
+}

@@ -352,8 +352,11 @@ impl Day {
     }
 
     /// The civil date of this day number (inverse of [`Day::from_ymd`]).
+    ///
+    /// Total over every `i32` (in `i64` arithmetic): a day number read from a damaged
+    /// or crafted index cannot overflow it (found by fuzzing).
     pub fn ymd(self) -> (i32, u32, u32) {
-        let z = self.0 + 719_468;
+        let z = i64::from(self.0) + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
         let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -361,7 +364,8 @@ impl Day {
         let mp = (5 * doy + 2) / 153;
         let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
         let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i32::from(m <= 2);
+        // |day| < 2^31 days is under 6 million years: the year fits an i32.
+        let y = (yoe + era * 400 + i64::from(m <= 2)) as i32;
         (y, m, d)
     }
 
@@ -671,6 +675,22 @@ mod tests {
         assert_eq!(day("0000-02-29"), None);
         assert_eq!(day("0000-12-31T23:30:00-01:00"), None);
         assert_eq!(day("0001-01-01").as_deref(), Some("0001-01-01"));
+    }
+
+    #[test]
+    fn any_day_number_has_a_civil_date() {
+        // Damaged or crafted index columns can hold any i32: no overflow, a date out.
+        for n in [
+            i32::MIN,
+            i32::MIN + 1,
+            i32::MAX - 719_468,
+            i32::MAX - 1,
+            i32::MAX,
+        ] {
+            let (_, m, d) = Day(n).ymd();
+            assert!((1..=12).contains(&m) && (1..=31).contains(&d), "{n}");
+            let _ = Day(n).to_string();
+        }
     }
 
     #[test]

@@ -291,6 +291,14 @@ impl<'a> View<'a> {
         };
         let at = offset as usize;
         let count = self.guid_postings.get(at)? as usize;
+        // The count is read from the file: bound it by what the section holds before
+        // reserving for it (a crafted count asked for 16 GiB; found by fuzzing).
+        if count > self.guid_postings.len().saturating_sub(at + 1) {
+            return Err(IndexError::corrupt(
+                Section::GuidPostings,
+                format!("entry {at} lists {count} devices, past the end"),
+            ));
+        }
         let mut installations = Vec::with_capacity(count);
         for k in 0..count {
             let device = self.guid_postings.get(at + 1 + k)? as usize;

@@ -749,3 +749,47 @@ fn crafted_fst_maps_found_by_fuzzing_are_refused_never_a_panic() {
         assert_no_panic(&cmd, &o);
     }
 }
+
+#[test]
+fn crafted_day_numbers_and_posting_counts_are_no_crash() {
+    // Found by fuzzing the index reader: a day column holding an extreme day number
+    // overflowed the civil-date arithmetic, and a GUID posting's count was trusted to
+    // reserve memory (up to 32 GiB). Both are crafted with valid checksums here.
+    let dir = TestDir::new();
+    let good = dir.path().join("good.mxi");
+    build_sample(&good, &sample_inventories());
+    let original = std::fs::read(&good).unwrap();
+
+    let mut bytes = original.clone();
+    // member_installed (27): every member installed on day i32::MAX - 5.
+    reseal(&mut bytes, 27, |s| {
+        for v in s.chunks_exact_mut(4) {
+            v.copy_from_slice(&(i32::MAX - 5).to_le_bytes());
+        }
+    });
+    let days = dir.path().join("days.mxi");
+    std::fs::write(&days, &bytes).unwrap();
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&days)
+        .arg("--out")
+        .arg(dir.path().join("out-days"));
+    let o = output(&mut cmd);
+    assert_no_panic(&cmd, &o);
+
+    let mut bytes = original;
+    // guid_postings (32): every count (and device) 0xFFFF_FFFF.
+    reseal(&mut bytes, 32, |s| s.fill(0xFF));
+    let postings = dir.path().join("postings.mxi");
+    std::fs::write(&postings, &bytes).unwrap();
+    let mut cmd = bin();
+    cmd.args(["lookup", "--as-of", "2024-06-30", "--index"])
+        .arg(&postings)
+        .arg("00-1B-C5-09-00-A1-01-02");
+    let o = run_expect(&mut cmd, 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("guid_postings"),
+        "{}",
+        describe(&cmd, &o)
+    );
+}

@@ -53,29 +53,11 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
     let view = file.view()?;
     let (as_of, _) = args.as_of.pick(None);
     let damaged = super::damaged(&args.index);
-    let groups = lookup::Groups::of(&view).map_err(damaged)?;
     let mut w = Console::new();
-
     if let Some(prefix) = &args.prefix {
-        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Failure::Refused(anyhow!("--prefix takes digits, e.g. 14")));
-        }
-        let shared = lookup::shared_mpans_with_prefix(&view, prefix).map_err(damaged)?;
-        for (mpan, group) in &shared {
-            let members = view.member_count(*group).map_err(damaged)?;
-            if args.json {
-                let line = serde_json::json!({ "mpan": mpan, "members": members });
-                writeln!(w, "{line}")?;
-            } else {
-                writeln!(w, "{mpan}  shared by {members} installations")?;
-            }
-        }
-        if !args.json {
-            writeln!(w, "{} shared MPAN(s) with prefix {prefix}", shared.len())?;
-        }
-        return Ok(ExitCode::SUCCESS);
+        return list_prefix(&view, &args, prefix, &mut w);
     }
-
+    let groups = lookup::Groups::of(&view).map_err(damaged)?;
     let mut latencies = Vec::with_capacity(args.keys.len());
     let mut found_all = true;
     let mut look_up = |key: &str| -> Result<(), Failure> {
@@ -92,43 +74,8 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(damaged)?;
         latencies.push(started.elapsed());
-        if hits.is_empty() {
-            found_all = false;
-            if args.json {
-                writeln!(w, "{}", serde_json::json!({ "key": key, "found": false }))?;
-            } else {
-                // Quoted as found keys are: a key holding a newline cannot forge a line.
-                writeln!(w, "{key:?}: not in the index (as an MPAN, MPRN or GUID)")?;
-            }
-            return Ok(());
-        }
-        for (hit, reports) in hits.iter().zip(reports) {
-            if !args.json {
-                let shared = if hit.group.is_some() { ", shared" } else { "" };
-                writeln!(
-                    w,
-                    "{} {} (key {key:?}): {} installation(s){shared}",
-                    hit.kind.as_str(),
-                    hit.canonical,
-                    hit.installations.len()
-                )?;
-            }
-            for report in reports {
-                if args.json {
-                    let line = serde_json::json!({
-                        "key": key,
-                        "kind": hit.kind,
-                        "canonical": hit.canonical,
-                        "shared": hit.group.is_some(),
-                        "as_of": as_of.date.to_string(),
-                        "installation": report,
-                    });
-                    writeln!(w, "{line}")?;
-                } else {
-                    print_installation(&mut w, &report)?;
-                }
-            }
-        }
+        found_all &= !hits.is_empty();
+        print_hits(&mut w, args.json, key, &hits, reports, as_of)?;
         Ok(())
     };
     for key in &args.keys {
@@ -139,16 +86,7 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
     }
     w.flush()?;
     if args.latency && !latencies.is_empty() {
-        latencies.sort_unstable();
-        let at =
-            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-        eprintln!(
-            "lookup latency over {} keys: p50 {:.1} us, p99 {:.1} us, max {:.1} us",
-            latencies.len(),
-            at(0.50).as_secs_f64() * 1e6,
-            at(0.99).as_secs_f64() * 1e6,
-            latencies[latencies.len() - 1].as_secs_f64() * 1e6
-        );
+        print_latency(&mut latencies);
     }
     // Like grep: 1 when some key was not found.
     Ok(if found_all {
@@ -156,6 +94,95 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--prefix DIGITS`: the shared MPANs of a distributor area.
+fn list_prefix(
+    view: &crate::index::View<'_>,
+    args: &LookupArgs,
+    prefix: &str,
+    w: &mut Console,
+) -> Result<ExitCode, Failure> {
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Failure::Refused(anyhow!("--prefix takes digits, e.g. 14")));
+    }
+    let damaged = super::damaged(&args.index);
+    let shared = lookup::shared_mpans_with_prefix(view, prefix).map_err(damaged)?;
+    for (mpan, group) in &shared {
+        let members = view.member_count(*group).map_err(damaged)?;
+        if args.json {
+            let line = serde_json::json!({ "mpan": mpan, "members": members });
+            writeln!(w, "{line}")?;
+        } else {
+            writeln!(w, "{mpan}  shared by {members} installations")?;
+        }
+    }
+    if !args.json {
+        writeln!(w, "{} shared MPAN(s) with prefix {prefix}", shared.len())?;
+    }
+    w.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what one key found (or that it found nothing), as text or JSON Lines.
+fn print_hits(
+    w: &mut Console,
+    json: bool,
+    key: &str,
+    hits: &[lookup::Hit],
+    reports: Vec<Vec<InstallationReport<'_>>>,
+    as_of: crate::resolve::AsOf,
+) -> std::io::Result<()> {
+    if hits.is_empty() {
+        if json {
+            writeln!(w, "{}", serde_json::json!({ "key": key, "found": false }))?;
+        } else {
+            // Quoted as found keys are: a key holding a newline cannot forge a line.
+            writeln!(w, "{key:?}: not in the index (as an MPAN, MPRN or GUID)")?;
+        }
+        return Ok(());
+    }
+    for (hit, reports) in hits.iter().zip(reports) {
+        if !json {
+            let shared = if hit.group.is_some() { ", shared" } else { "" };
+            writeln!(
+                w,
+                "{} {} (key {key:?}): {} installation(s){shared}",
+                hit.kind.as_str(),
+                hit.canonical,
+                hit.installations.len()
+            )?;
+        }
+        for report in reports {
+            if json {
+                let line = serde_json::json!({
+                    "key": key,
+                    "kind": hit.kind,
+                    "canonical": hit.canonical,
+                    "shared": hit.group.is_some(),
+                    "as_of": as_of.date.to_string(),
+                    "installation": report,
+                });
+                writeln!(w, "{line}")?;
+            } else {
+                print_installation(w, &report)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--latency`: p50, p99 and max per key, on stderr.
+fn print_latency(latencies: &mut [std::time::Duration]) {
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    eprintln!(
+        "lookup latency over {} keys: p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+        latencies.len(),
+        at(0.50).as_secs_f64() * 1e6,
+        at(0.99).as_secs_f64() * 1e6,
+        latencies[latencies.len() - 1].as_secs_f64() * 1e6
+    );
 }
 
 fn print_installation(w: &mut impl Write, r: &InstallationReport) -> std::io::Result<()> {

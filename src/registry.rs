@@ -70,6 +70,62 @@ pub struct Registry {
 
 const COLUMNS: [&str; 4] = ["supplier_id", "party_id", "name", "status"];
 
+/// One registry line, split and checked on its own (UTF-8, quoting, field count, empty
+/// ids, status), in that order.
+struct RegistryRow {
+    /// Upper-cased, as lookups compare it.
+    supplier: Vec<u8>,
+    supplier_as_given: String,
+    party: String,
+    status: SupplierStatus,
+}
+
+impl RegistryRow {
+    fn split(
+        line: &[u8],
+        header: &Header,
+        (supplier_col, party_col, status_col): (usize, usize, usize),
+        scratch: &mut Vec<u8>,
+        fields: &mut Vec<crate::delimited::Field>,
+    ) -> Result<RegistryRow, String> {
+        if std::str::from_utf8(line).is_err() {
+            return Err("undecodable bytes".into());
+        }
+        split_line(line, header.delimiter, scratch, fields).map_err(|r| r.as_str().to_string())?;
+        if fields.len() != header.field_count {
+            return Err(format!(
+                "wrong number of fields: expected {}, got {}",
+                header.field_count,
+                fields.len()
+            ));
+        }
+        let get = |i: usize| trim(fields[i].bytes(line, scratch));
+        // Valid UTF-8: the whole line was checked above.
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let supplier = get(supplier_col).to_ascii_uppercase();
+        let party = text(get(party_col));
+        let status_text = get(status_col);
+        if supplier.is_empty() {
+            return Err("empty supplier_id".into());
+        }
+        if party.is_empty() {
+            return Err("empty party_id".into());
+        }
+        let status = SupplierStatus::parse(status_text).ok_or_else(|| {
+            format!(
+                "unknown status `{}`; expected live, ceased_trading or not_live_user",
+                text(status_text)
+            )
+        })?;
+        Ok(RegistryRow {
+            supplier,
+            supplier_as_given: text(get(supplier_col)),
+            party,
+            status,
+        })
+    }
+}
+
 impl Registry {
     /// Maps and reads the registry file.
     pub fn open(path: &Path) -> Result<Registry, InputError> {
@@ -115,75 +171,63 @@ impl Registry {
                         .into(),
                 ));
             }
-            if std::str::from_utf8(line).is_err() {
-                return Err(refuse("undecodable bytes".into()));
-            }
-            split_line(line, header.delimiter, &mut scratch, &mut fields)
-                .map_err(|r| refuse(r.as_str().into()))?;
-            if fields.len() != header.field_count {
-                return Err(refuse(format!(
-                    "wrong number of fields: expected {}, got {}",
-                    header.field_count,
-                    fields.len()
-                )));
-            }
-            let get = |i: usize| trim(fields[i].bytes(line, &scratch));
-            let supplier = get(supplier_col).to_ascii_uppercase();
-            // Valid UTF-8: the whole line was checked above.
-            let party = String::from_utf8_lossy(get(party_col)).into_owned();
-            let status_text = get(status_col);
-            if supplier.is_empty() {
-                return Err(refuse("empty supplier_id".into()));
-            }
-            if party.is_empty() {
-                return Err(refuse("empty party_id".into()));
-            }
-            let status = SupplierStatus::parse(status_text).ok_or_else(|| {
-                refuse(format!(
-                    "unknown status `{}`; expected live, ceased_trading or not_live_user",
-                    String::from_utf8_lossy(status_text)
-                ))
-            })?;
-            let index = match party_index.get(&party) {
-                Some(&i) => {
-                    let known = registry.parties[i as usize].status;
-                    if known != status {
-                        return Err(refuse(format!(
-                            "party `{party}` is listed as both {} and {}",
-                            known.as_str(),
-                            status.as_str()
-                        )));
-                    }
-                    i
-                }
-                None => {
-                    let i = registry.parties.len() as u32;
-                    registry.parties.push(Party {
-                        id: party.clone(),
-                        status,
-                    });
-                    party_index.insert(party, i);
-                    i
-                }
-            };
-            match registry.by_supplier.get(supplier.as_slice()) {
-                Some(&other) if other != index => {
-                    return Err(refuse(format!(
-                        "supplier id `{}` is mapped to two parties, `{}` and `{}`",
-                        String::from_utf8_lossy(get(supplier_col)),
-                        registry.parties[other as usize].id,
-                        registry.parties[index as usize].id
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    registry
-                        .by_supplier
-                        .insert(supplier.into_boxed_slice(), index);
-                }
-            }
+            let row = RegistryRow::split(
+                line,
+                &header,
+                (supplier_col, party_col, status_col),
+                &mut scratch,
+                &mut fields,
+            )
+            .map_err(refuse)?;
+            registry.add(row, &mut party_index).map_err(refuse)?;
         }
         Ok(registry)
+    }
+
+    /// Adds one row's mapping: a party seen before must carry the same status, a supplier
+    /// id seen before must map to the same party (the same mapping twice is fine).
+    fn add(
+        &mut self,
+        row: RegistryRow,
+        party_index: &mut HashMap<String, u32>,
+    ) -> Result<(), String> {
+        let index = match party_index.get(&row.party) {
+            Some(&i) => {
+                let known = self.parties[i as usize].status;
+                if known != row.status {
+                    return Err(format!(
+                        "party `{}` is listed as both {} and {}",
+                        row.party,
+                        known.as_str(),
+                        row.status.as_str()
+                    ));
+                }
+                i
+            }
+            None => {
+                let i = self.parties.len() as u32;
+                self.parties.push(Party {
+                    id: row.party.clone(),
+                    status: row.status,
+                });
+                party_index.insert(row.party, i);
+                i
+            }
+        };
+        match self.by_supplier.get(row.supplier.as_slice()) {
+            Some(&other) if other != index => Err(format!(
+                "supplier id `{}` is mapped to two parties, `{}` and `{}`",
+                row.supplier_as_given,
+                self.parties[other as usize].id,
+                self.parties[index as usize].id
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.by_supplier
+                    .insert(row.supplier.into_boxed_slice(), index);
+                Ok(())
+            }
+        }
     }
 
     /// The party index of a (trimmed) supplier id, or [`UNKNOWN_PARTY`] when it is empty

@@ -18,15 +18,18 @@
 //!   [`ingest::Row`]s and [`ingest::Reject`]s.
 //! - [`matching`] — rows → installations (identical rows collapsed), duplicate GUIDs,
 //!   repeated and shared MPxNs, by parallel sorts of fixed-size keys.
-//! - [`resolve`] — SPEC §6 as code: one [`resolve::Finding`] per rule, TMAD 4.1C
+//! - [`resolve`] — SPEC §6 as code: one table of [`resolve::Finding`]s (code, kind,
+//!   clause, when decided, words), a named function per rule, TMAD 4.1C
 //!   ([`resolve::evaluate_group`]) and the outcome precedence of §6.2
-//!   ([`resolve::decide`]). Pure rules over rows and values; it never reads the index.
+//!   ([`resolve::decide`]). Every finding is decided here, from rows and values; it
+//!   never reads the index.
 //! - [`sweep`] — runs the CSV stages in order; the result is evidence, independent of
 //!   any as-of date.
 //! - [`index`] — that evidence as fixed-width little-endian sections: built in memory by
 //!   every CSV sweep, or written once to a `.mxi` file and mapped; read through one
-//!   [`index::View`] either way.
-//! - [`judge`] — applies the date-dependent rules to a view as of a date
+//!   [`index::View`] either way, whose typed accessors ([`index::read`]) are the only way
+//!   other modules see it (the encodings live in [`index::format`]).
+//! - [`judge`] — reads a view and calls `resolve`'s date-dependent rules as of a date
 //!   (communication, FUTURE_COMMS, 4.1C over every shared MPxN, DUP_RESOLVED).
 //! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`
 //!   from a view and its judgement.

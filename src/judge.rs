@@ -30,7 +30,7 @@ pub struct Judgement {
 
 /// Judges every installation as of `as_of`: its stored findings, plus
 /// - FUTURE_COMMS — "a last_comms_at is after the as-of date";
-/// - the four duplicate findings over every MPxN it shares ([`evaluate_group`](crate::resolve::evaluate_group));
+/// - the four duplicate findings over every MPxN it shares ([`crate::resolve::evaluate_group`]);
 /// - DUP_RESOLVED — "it shares MPxNs and, for every one of them, it is the single last
 ///   installed and the only one communicating (TMAD 4.1C)".
 ///

@@ -448,7 +448,7 @@ fn stem_hash(party: &str) -> String {
     )
 }
 
-/// The file stems of every party, by rank. A plain party id (see [`plain_stem`]) is its
+/// The file stems of every party, by rank. A plain party id (see `plain_stem`) is its
 /// own stem, unless another party's id equals it but for case (file systems that ignore
 /// case would merge them). Every other id becomes its first 64 characters with others
 /// than letters, digits, `-`, `_` as `_`, then `~` and a hash of the whole id: `~`

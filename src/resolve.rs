@@ -305,7 +305,7 @@ pub struct InstallationFacts {
 
 /// Findings that one row decides on its own, whatever the as-of date (SPEC §6.1,
 /// Appendix). `smets1` says whether the row's installation is SMETS1 (supplier status
-/// matters there only). FUTURE_COMMS is decided in [`judge`], against the as-of date.
+/// matters there only). FUTURE_COMMS is decided against the as-of date ([`findings_as_of`]).
 pub fn row_findings(row: &Row, smets1: bool, registry: &Registry) -> FindingSet {
     let mut f = FindingSet::default();
     // INVALID_GUID: "a device GUID does not normalise".

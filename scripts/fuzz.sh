@@ -8,8 +8,8 @@
 # (fuzz/, its own target dir fuzz/target) with afl instrumentation, runs afl-fuzz for
 # SECONDS (-V) on fuzz/seeds/TARGET (plus, for index_reader, .mxi seeds freshly built
 # from datasets/sample by the current code), then prints a summary from afl's
-# fuzzer_stats and exits 1 if afl saved a crash (the first one is replayed to show its
-# panic). With "all", each target gets SECONDS in turn.
+# fuzzer_stats and exits 3 if afl saved a crash (the first one is replayed to show its
+# panic), 1 if afl could not run here. With "all", each target gets SECONDS in turn.
 #
 # Output: fuzz/out/TARGET/ (afl's queue, crashes/, hangs/, fuzzer_stats; afl.log).
 #
@@ -150,7 +150,7 @@ fuzz_one() {
         "run_time" "$(stat_of run_time "$stats") s" \
         "execs_done" "$(stat_of execs_done "$stats")" \
         "execs_per_sec" "$(stat_of execs_per_sec "$stats") (average over the run)" \
-        "corpus_count" "$(stat_of corpus_count "$stats") (seeds: $(find "$input" -maxdepth 1 -type f 2>/dev/null | wc -l))" \
+        "corpus_count" "$(stat_of corpus_count "$stats") (seeds: $(sed 's/\x1b\[[0-9;]*m//g' "$out/afl.log" | sed -n 's/.*Loaded a total of \([0-9]*\) seeds.*/\1/p' | head -1))" \
         "edges_found" "$(stat_of edges_found "$stats") of $(stat_of total_edges "$stats") instrumented" \
         "bitmap_cvg" "$(stat_of bitmap_cvg "$stats")" \
         "stability" "$(stat_of stability "$stats")" \
@@ -166,12 +166,15 @@ fuzz_one() {
     return 0
 }
 
+# Exit status: 0 clean; 3 afl saved a crash (a bug); 1 afl could not run here.
 status=0
 if [ "$TARGET" = all ]; then
     for t in inventory_lines registry index_reader; do
-        fuzz_one "$t" || status=1
+        rc=0
+        fuzz_one "$t" || rc=$?
+        [ "$rc" -gt "$status" ] && status=$rc
     done
 else
-    fuzz_one "$TARGET" || status=1
+    fuzz_one "$TARGET" || status=$?
 fi
 exit $status

@@ -8,9 +8,9 @@
 //!    "crafted" file: anyone can recompute a CRC), so mutations of the header fields,
 //!    the section table and every section's contents reach the view, the judge, the
 //!    report, the lookups and the per-party reports. The library's claim is that a
-//!    corrupt index gives `IndexError` / `FileError`, never a panic. This pass skips
-//!    the fst readers unless `MPXN_FUZZ_CRAFTED_FST=1` (a known panic inside the `fst`
-//!    crate: see `fuzz_common::Fst` and fuzz/crashes/index_reader/).
+//!    corrupt index gives `IndexError` / `FileError`, never a panic. This pass reads
+//!    the fst maps too (their panics inside the `fst` crate are caught by the library's
+//!    `fst_guard`; `MPXN_FUZZ_CRAFTED_FST=0` skips them: see `fuzz_common::Fst`).
 //!
 //! Also checks that the openings agree: a file that `open`s with no damaged section
 //! opens with `open_verified` and with `open_verified_for(SweepSections)`.

@@ -109,15 +109,15 @@ fn main() {
             a.accepted + a.rejected + a.duplicate_rows,
             "rows_read = accepted + rejected + duplicate_rows: {a:?}"
         );
-        assert_eq!(sweep.rows.len() as u64, a.read, "one row slot per line");
-        let slots_accepted = sweep.rows.iter().filter(|r| r.accepted()).count() as u64;
+        assert_eq!(sweep.ingested.rows.len() as u64, a.read, "one row slot per line");
+        let slots_accepted = sweep.ingested.rows.iter().filter(|r| r.accepted()).count() as u64;
         assert_eq!(
             slots_accepted + a.rejected,
             a.read,
             "each line is either a row or a reject"
         );
         let mut last = 1;
-        for r in &sweep.rejects {
+        for r in &sweep.ingested.rejects {
             assert!(
                 r.line_no > last && r.line_no <= a.read + 1,
                 "reject line numbers increase within 2..=rows_read+1: {} after {last}",

@@ -63,6 +63,20 @@ pub fn scratch_dir() -> &'static Path {
             None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm/mpxn-fuzz"),
             None => std::env::temp_dir().join("mpxn-fuzz"),
         };
+        // A process that crashed (or that afl-fuzz or afl-tmin killed) leaves its
+        // directory: remove those of processes that no longer exist.
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let dead = name
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+                if dead && Path::new("/proc/self").exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let dir = base.join(std::process::id().to_string());
         std::fs::create_dir_all(&dir).expect("cannot create the scratch directory");
         dir
@@ -294,11 +308,10 @@ pub fn walk_accessors(view: &View<'_>, fst: Fst) -> Result<(), IndexError> {
 /// Whether a walk reads the fst maps (the `mpxn_fst` and `guid_fst` sections).
 ///
 /// `fst` 0.4 trusts its bytes: a malformed fst panics inside the crate on lookup
-/// (upstream BurntSushi/fst#57). The index guards against that with the sections'
-/// CRC-32C (checked by `IndexFile::open`), which stops damage but not a crafted file
-/// whose checksums were recomputed. That panic is known (fuzz/crashes/index_reader/),
-/// so the crafted pass of `index_reader` skips fst readers unless
-/// `MPXN_FUZZ_CRAFTED_FST=1`, to keep looking for other bugs.
+/// (upstream BurntSushi/fst#57), which a crafted file whose checksums were recomputed
+/// reaches (fuzz/crashes/index_reader/). The library now runs every fst read under
+/// `fst_guard` (such a panic becomes `IndexError::Corrupt`), so the crafted pass reads
+/// the fst maps too; `MPXN_FUZZ_CRAFTED_FST=0` skips them (to look elsewhere only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fst {
     Read,
@@ -306,12 +319,12 @@ pub enum Fst {
 }
 
 impl Fst {
-    /// `Read` when `MPXN_FUZZ_CRAFTED_FST=1`, else `Skip`: for crafted files.
+    /// `Skip` when `MPXN_FUZZ_CRAFTED_FST=0`, else `Read`: for crafted files.
     pub fn for_crafted() -> Fst {
-        if std::env::var_os("MPXN_FUZZ_CRAFTED_FST").is_some_and(|v| v == "1") {
-            Fst::Read
-        } else {
+        if std::env::var_os("MPXN_FUZZ_CRAFTED_FST").is_some_and(|v| v == "0") {
             Fst::Skip
+        } else {
+            Fst::Read
         }
     }
 }

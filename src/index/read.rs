@@ -165,17 +165,22 @@ impl<'a> View<'a> {
         if !device_mpxn(self.dev_mpxn.get(d)?).0 {
             return Ok(None);
         }
-        let party = match self.dev_party.get(d)? {
-            NONE_U32 => None,
-            p if (p as usize) < self.parties.len() => Some(p),
-            p => {
-                return Err(IndexError::corrupt(
-                    Section::DevParty,
-                    format!("party {p} does not exist"),
-                ))
-            }
-        };
-        Ok(Some((self.installation(self.dev_inst, d)?, party)))
+        Ok(Some((
+            self.installation(self.dev_inst, d)?,
+            self.device_party(d)?,
+        )))
+    }
+
+    /// Device `d`'s supplier party rank, checked; `None` when the supplier is unknown.
+    fn device_party(&self, d: usize) -> Result<Option<u32>, IndexError> {
+        match self.dev_party.get(d)? {
+            NONE_U32 => Ok(None),
+            p if (p as usize) < self.parties.len() => Ok(Some(p)),
+            p => Err(IndexError::corrupt(
+                Section::DevParty,
+                format!("party {p} does not exist"),
+            )),
+        }
     }
 
     fn device(&self, d: usize) -> Result<Device<'a>, IndexError> {
@@ -184,16 +189,7 @@ impl<'a> View<'a> {
             t if t < self.device_types.len() => Some(self.text_at(self.device_types, t)?),
             _ => None,
         };
-        let party = match self.dev_party.get(d)? {
-            NONE_U32 => None,
-            p if (p as usize) < self.parties.len() => Some(p),
-            p => {
-                return Err(IndexError::corrupt(
-                    Section::DevParty,
-                    format!("party {p} does not exist"),
-                ))
-            }
-        };
+        let party = self.device_party(d)?;
         Ok(Device {
             guid: Guid::from_u64(self.dev_guid.get(d)?),
             meter,

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::util::{
-    bin, mpan, output, run_expect, Inst, Inventory, Sweep, TestDir, HEADER, REGISTRY,
+    bin, crc32c, mpan, output, run_expect, Inst, Inventory, Sweep, TestDir, HEADER, REGISTRY,
 };
 
 /// Writes a standard inventory and registry into `dir` and returns the sweep command
@@ -23,6 +23,22 @@ fn sweep_in(dir: &TestDir, inv: &Inventory) -> Command {
         "suppliers.csv",
         "--as-of",
         "2024-06-30",
+    ]);
+    cmd
+}
+
+/// `index build` of `dir`'s inventory.csv and suppliers.csv into `dir/OUT`.
+fn build_cmd(dir: &TestDir, out: &str) -> Command {
+    let mut cmd = bin();
+    cmd.current_dir(dir.path()).args([
+        "index",
+        "build",
+        "--inventory",
+        "inventory.csv",
+        "--suppliers",
+        "suppliers.csv",
+        "--out",
+        out,
     ]);
     cmd
 }
@@ -185,22 +201,6 @@ fn assert_one_set(out: &Path) {
     }
 }
 
-/// CRC-32C (Castagnoli), bitwise: the tests check the engine's checksums independently.
-fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 // ---------------------------------------------------------------------------------
 // 1. Planted symlinks; 4. --per-party equal to --out; 13. a sweep over its own input
 // ---------------------------------------------------------------------------------
@@ -251,18 +251,7 @@ fn planted_links_are_replaced_never_followed() {
     // The index: a link at the final name is replaced, its target untouched.
     let idx = dir.path().join("idx.mxi");
     std::os::unix::fs::symlink(&victim, &idx).unwrap();
-    let mut cmd = bin();
-    cmd.current_dir(dir.path()).args([
-        "index",
-        "build",
-        "--inventory",
-        "inventory.csv",
-        "--suppliers",
-        "suppliers.csv",
-        "--out",
-        "idx.mxi",
-    ]);
-    run_expect(&mut cmd, 0);
+    run_expect(&mut build_cmd(&dir, "idx.mxi"), 0);
     assert_eq!(read(&victim), b"precious\n");
     assert!(std::fs::symlink_metadata(&idx).unwrap().is_file());
     assert_no_temporaries(dir.path());
@@ -323,18 +312,7 @@ fn a_sweep_or_build_over_its_own_input_is_refused() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("would be overwritten"));
     assert_eq!(read(&decisions), before);
     // The registry as the index's --out.
-    let mut cmd = bin();
-    cmd.current_dir(dir.path()).args([
-        "index",
-        "build",
-        "--inventory",
-        "inventory.csv",
-        "--suppliers",
-        "suppliers.csv",
-        "--out",
-        "suppliers.csv",
-    ]);
-    run_expect(&mut cmd, 2);
+    run_expect(&mut build_cmd(&dir, "suppliers.csv"), 2);
     assert_eq!(read(&dir.path().join("suppliers.csv")), REGISTRY.as_bytes());
 }
 
@@ -595,18 +573,12 @@ fn a_closed_stdout_keeps_every_subcommands_status_and_work() {
         "notices written"
     );
 
-    let mut build = bin();
-    build.current_dir(dir.path()).args([
-        "index",
-        "build",
-        "--inventory",
-        "inventory.csv",
-        "--suppliers",
-        "suppliers.csv",
-        "--out",
-        "i.mxi",
-    ]);
-    assert_eq!(with_closed_stdout(&mut build).status.code(), Some(0));
+    assert_eq!(
+        with_closed_stdout(&mut build_cmd(&dir, "i.mxi"))
+            .status
+            .code(),
+        Some(0)
+    );
     for args in [
         vec!["index", "verify", "i.mxi"],
         vec!["index", "info", "i.mxi"],
@@ -683,18 +655,7 @@ fn per_party_with_head_writes_every_notice() {
 fn build_index(dir: &TestDir) {
     dir.write("inventory.csv", small_inventory().bytes());
     dir.write("suppliers.csv", REGISTRY);
-    let mut cmd = bin();
-    cmd.current_dir(dir.path()).args([
-        "index",
-        "build",
-        "--inventory",
-        "inventory.csv",
-        "--suppliers",
-        "suppliers.csv",
-        "--out",
-        "i.mxi",
-    ]);
-    run_expect(&mut cmd, 0);
+    run_expect(&mut build_cmd(dir, "i.mxi"), 0);
 }
 
 #[test]
@@ -782,18 +743,7 @@ fn the_next_build_removes_temporaries_of_dead_builds_and_keeps_live_ones() {
     let live = dir.write(".i.mxi.tmp-7-fedcba9876543210", b"live");
     let held = std::fs::File::open(&live).unwrap();
     held.try_lock().unwrap();
-    let mut cmd = bin();
-    cmd.current_dir(dir.path()).args([
-        "index",
-        "build",
-        "--inventory",
-        "inventory.csv",
-        "--suppliers",
-        "suppliers.csv",
-        "--out",
-        "i.mxi",
-    ]);
-    let o = run_expect(&mut cmd, 0);
+    let o = run_expect(&mut build_cmd(&dir, "i.mxi"), 0);
     let stderr = String::from_utf8_lossy(&o.stderr);
     for path in &stale {
         assert!(!path.exists(), "{path:?} removed");

@@ -608,22 +608,6 @@ fn the_v1_golden_fixture_still_reads_and_sweeps() {
     }
 }
 
-/// A CRC-32C (Castagnoli), bitwise, independent of the engine's.
-fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// Rewrites section `id` of an index with `mutate` and reseals every checksum (the
 /// section's, the table's, the header's) from the documented layout: a crafted index
 /// that passes `verify`, so only the reader's own checks can catch it.

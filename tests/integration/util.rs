@@ -910,3 +910,20 @@ fn identifier_helpers_match_spec_examples() {
     assert_ne!(mprn(1), bad_mprn(1));
     assert_eq!(guid(0x12), "00-1B-C5-09-00-00-00-12");
 }
+
+/// A CRC-32C (Castagnoli), bitwise: the tests check the engine's checksums with their
+/// own implementation.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

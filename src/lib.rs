@@ -48,8 +48,8 @@
 //!
 //! Input files are mapped, not read (a pipe or FIFO is read into memory): rows hold
 //! offsets into them, and each installation's id is copied once, while grouping, into
-//! one arena. Each line becomes
-//! one 72-byte [`ingest::Row`] slot (rejected lines included, as tombstones); grouping
+//! one arena. Each line becomes one 72-byte [`ingest::Row`] slot (rejected lines
+//! included, as tombstones); grouping
 //! buckets one 24-byte key per row, then one 16-byte key per valid GUID and per valid
 //! meter. At national scale (60 million rows) that is about 4 GiB of rows plus about
 //! 3 GiB of transient keys at the peak. The in-memory index image a CSV sweep judges

@@ -120,6 +120,8 @@ pub struct OutputSet {
     created: bool,
     _lock: Option<File>,
     staged: Vec<Staged>,
+    /// The run's inputs (device, inode, path as given): no output may replace one.
+    inputs: Vec<(u64, u64, PathBuf)>,
     /// Stale temporary files of interrupted runs removed when the set was opened.
     pub removed_stale: Vec<PathBuf>,
 }
@@ -164,13 +166,44 @@ impl OutputSet {
             created,
             _lock: None,
             staged: Vec::new(),
+            inputs: Vec::new(),
             removed_stale,
         })
     }
 
-    /// The directory the set is published in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Records the run's inputs and refuses at once if one of `names` would replace one
+    /// (compared by device and inode, so links and other spellings are caught). Every
+    /// later [`OutputSet::stage`] checks its own name against them too, so outputs whose
+    /// names are known only at the end (party notices) are covered.
+    pub fn protect(&mut self, inputs: &[&Path], names: &[&str]) -> Result<(), PublishError> {
+        self.inputs = inputs
+            .iter()
+            .filter_map(|p| {
+                fs::metadata(p)
+                    .ok()
+                    .map(|m| (m.dev(), m.ino(), p.to_path_buf()))
+            })
+            .collect();
+        names
+            .iter()
+            .try_for_each(|name| self.refuse_replacing_input(&self.target(name)))
+    }
+
+    fn refuse_replacing_input(&self, target: &Path) -> Result<(), PublishError> {
+        let Ok(meta) = fs::metadata(target) else {
+            return Ok(());
+        };
+        match self
+            .inputs
+            .iter()
+            .find(|(dev, ino, _)| (*dev, *ino) == (meta.dev(), meta.ino()))
+        {
+            Some((_, _, input)) => Err(PublishError::WouldOverwriteInput {
+                input: input.clone(),
+                output: target.to_path_buf(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Where `name` will be published.
@@ -189,6 +222,7 @@ impl OutputSet {
         E: From<PublishError>,
     {
         let target = self.dir.join(name);
+        self.refuse_replacing_input(&target)?;
         let werr = |e| E::from(PublishError::write(&target, e));
         let (tmp, file) = create_temporary(&self.dir, name).map_err(werr)?;
         let held = file.try_clone().map_err(werr)?;
@@ -363,27 +397,6 @@ pub fn remove_stale_temporaries(dir: &Path) -> Vec<PathBuf> {
     }
     removed.sort();
     removed
-}
-
-/// Refuses a run whose outputs would replace one of its inputs: compares the files by
-/// device and inode (so links and other spellings of the path are caught).
-pub fn refuse_overwriting_inputs(
-    inputs: &[&Path],
-    outputs: &[PathBuf],
-) -> Result<(), PublishError> {
-    let id = |p: &Path| fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    for output in outputs {
-        let Some(out_id) = id(output) else { continue };
-        for input in inputs {
-            if id(input) == Some(out_id) {
-                return Err(PublishError::WouldOverwriteInput {
-                    input: input.to_path_buf(),
-                    output: output.clone(),
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Whether two directory paths name the same directory (both must exist).

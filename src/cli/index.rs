@@ -12,7 +12,7 @@ use super::{Console, Failure};
 use crate::index::build;
 use crate::index::file::{self, IndexFile};
 use crate::ingest::IngestSettings;
-use crate::publish::{self, OutputSet};
+use crate::publish::OutputSet;
 use crate::sweep::{self, SweepConfig};
 
 #[derive(Debug, Subcommand)]
@@ -78,7 +78,12 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
         .map(PathBuf::as_path)
         .chain([args.suppliers.as_path()])
         .collect();
-    publish::refuse_overwriting_inputs(&inputs, std::slice::from_ref(&args.out))?;
+    let name = args
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    set.protect(&inputs, &[&name])?;
     let progress = if args.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {

@@ -12,7 +12,7 @@ use super::{AsOfArgs, Console, Failure};
 use crate::index::file::IndexFile;
 use crate::judge;
 use crate::portfolio;
-use crate::publish::{self, OutputSet};
+use crate::publish::OutputSet;
 
 /// A supplier's report: for every SMETS1 installation where PARTY is the Responsible
 /// Supplier of a meter (or, with --mpxns, for every listed MPxN), its decision and
@@ -58,7 +58,7 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
         .ok_or_else(|| Failure::Refused(anyhow!("--out {} names no file", args.out.display())))?;
     let mut inputs = vec![args.index.as_path()];
     inputs.extend(args.mpxns.as_deref());
-    publish::refuse_overwriting_inputs(&inputs, &[set.target(&out_name)])?;
+    set.protect(&inputs, &[&out_name])?;
     let file = IndexFile::open_verified(&args.index)?;
     let view = file.view()?;
     let damaged = super::damaged(&args.index);

@@ -178,17 +178,16 @@ struct Outputs {
 
 impl Outputs {
     fn open(args: &SweepArgs, inputs: &[&Path]) -> Result<Outputs, Failure> {
-        let sweep = OutputSet::lock(&args.out)?;
-        let targets: Vec<PathBuf> = [
-            report::DECISIONS,
-            report::DUPLICATES,
-            report::REJECTS,
-            report::SUMMARY,
-        ]
-        .iter()
-        .map(|n| sweep.target(n))
-        .collect();
-        publish::refuse_overwriting_inputs(inputs, &targets)?;
+        let mut sweep = OutputSet::lock(&args.out)?;
+        sweep.protect(
+            inputs,
+            &[
+                report::DECISIONS,
+                report::DUPLICATES,
+                report::REJECTS,
+                report::SUMMARY,
+            ],
+        )?;
         let notices = match &args.per_party {
             None => None,
             Some(dir) => {
@@ -198,7 +197,10 @@ impl Outputs {
                     }
                     .into());
                 }
-                Some(OutputSet::lock(dir)?)
+                let mut notices = OutputSet::lock(dir)?;
+                // The notices' names are known only when they are staged.
+                notices.protect(inputs, &[])?;
+                Some(notices)
             }
         };
         Ok(Outputs { sweep, notices })

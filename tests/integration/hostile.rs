@@ -311,6 +311,33 @@ fn a_sweep_or_build_over_its_own_input_is_refused() {
     let o = run_expect(&mut cmd, 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("would be overwritten"));
     assert_eq!(read(&decisions), before);
+    // An inventory kept in the notices' folder under a party's notice name: the
+    // notices are named only at the end, and still may not replace it.
+    let inv = read(&dir.path().join("inventory.csv"));
+    dir.write("pp/P-LIVE.csv", &inv);
+    let mut cmd = dir.sweep_cmd();
+    cmd.args([
+        "--inventory",
+        "pp/P-LIVE.csv",
+        "--suppliers",
+        "suppliers.csv",
+    ])
+    .args([
+        "--as-of",
+        "2024-06-30",
+        "--out",
+        "out2",
+        "--per-party",
+        "pp",
+    ]);
+    let o = run_expect(&mut cmd, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("would be overwritten"));
+    assert_eq!(read(&dir.path().join("pp/P-LIVE.csv")), inv);
+    assert_eq!(
+        names(&dir.path().join("pp")),
+        ["P-LIVE.csv"],
+        "no notice published"
+    );
     // The registry as the index's --out.
     run_expect(&mut build_cmd(&dir, "suppliers.csv"), 2);
     assert_eq!(read(&dir.path().join("suppliers.csv")), REGISTRY.as_bytes());

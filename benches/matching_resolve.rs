@@ -1,11 +1,11 @@
 //! Grouping and matching (`matching::group_installations`, `matching::find_matches`) over
-//! ingested rows, and the as-of judgement (`judge::judge`) and report writing
+//! the ingested rows taken as one partition, and the as-of judgement (`judge::judge`) and report writing
 //! (`report::write_all`) over an in-memory sweep image. Throughput in input rows.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
-use mpxn_recon::index::build::{self, Purpose};
+use mpxn_recon::index::build::Purpose;
 use mpxn_recon::ingest;
 use mpxn_recon::judge;
 use mpxn_recon::matching::{self, Corpus};
@@ -18,14 +18,24 @@ fn bench(c: &mut Criterion) {
     let data = support::Dataset::new(support::ROWS);
     let config = data.sweep_config();
     let (registry, files) = data.open_inputs();
-    let ingested = ingest::ingest(&files, &registry, config.ingest);
+    let one_partition = ingest::IngestSettings {
+        partition_bytes: usize::MAX,
+        ..config.ingest
+    };
+    let ingested = ingest::ingest(&files, &registry, one_partition);
+    let pieces = ingested.partitions.into_iter().flatten().collect();
+    let all_rows = ingest::concat_pieces(pieces);
     let corpus = Corpus {
         files: &files,
         registry: &registry,
-        rows: &ingested.rows,
+        rows: &all_rows,
     };
-    let installations = matching::group_installations(corpus);
-    let rows = ingested.rows.len() as u64;
+    let grouped = matching::group_installations(corpus);
+    let ranks = ingested.sources.ranks_by_text();
+    let installations = matching::in_output_order(&grouped, &ranks);
+    let keys = matching::partition_keys(&all_rows, &installations);
+    let count = installations.list.len();
+    let rows = all_rows.len() as u64;
 
     let mut g = c.benchmark_group("matching_resolve");
     // Runs take milliseconds to a fifth of a second: a fixed count per sample.
@@ -35,11 +45,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(matching::group_installations(corpus)))
     });
     g.bench_function("find_matches", |b| {
-        b.iter(|| black_box(matching::find_matches(&ingested.rows, &installations)))
+        b.iter(|| black_box(matching::find_matches(&[(0, &keys)], count)))
     });
 
-    let sweep = sweep::run(&config).expect("sweep");
-    let image = build::image(&sweep, Purpose::Sweep);
+    let image = sweep::run(&config, Purpose::Sweep).expect("sweep").image;
     let view = image.view().expect("view");
     let as_of = support::as_of();
     g.throughput(Throughput::Elements(view.installation_count() as u64));

@@ -5,6 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use mpxn_recon::index::build::Purpose;
 use mpxn_recon::ingest;
 use mpxn_recon::sweep;
 
@@ -33,7 +34,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| one_core.install(|| black_box(ingest::ingest(&files, &registry, config.ingest))))
     });
     g.bench_function("sweep_run_200k_rows", |b| {
-        b.iter(|| black_box(sweep::run(&config).expect("sweep")))
+        b.iter(|| black_box(sweep::run(&config, Purpose::Sweep).expect("sweep")))
     });
     g.finish();
 }

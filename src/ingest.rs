@@ -23,6 +23,7 @@ use crate::delimited::{
 };
 use crate::mapped::MappedFile;
 use crate::normalize::{self, Day, Guid, Mpan, Mprn, MpxnKey};
+use crate::partition::Plan;
 use crate::registry::{Registry, UNKNOWN_PARTY};
 
 /// A rejected line: where it is and why. The raw text is read back from the mapped file
@@ -127,7 +128,7 @@ pub enum MpxnField {
 }
 
 /// A date field: `None` when the (optional) field is empty, `Invalid` when it does not parse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DateField {
     None,
     Invalid,
@@ -370,9 +371,11 @@ impl InventoryFile {
 
 /// Everything ingest hands on.
 pub struct Ingested {
-    /// One slot per line read, in file and line order; a rejected line's slot is not
-    /// [`Row::accepted`] (so rows are written in place, never compacted or copied).
-    pub rows: Vec<Row>,
+    /// The accepted rows, by partition of the [`Plan`] (`partitions[k]` holds every
+    /// row whose installation id falls in partition `k`), each as pieces in file and
+    /// line order (one piece per parse chunk that had such rows).
+    pub partitions: Vec<Vec<Vec<Row>>>,
+    pub plan: Plan,
     pub rejects: Vec<Reject>,
     /// Lines read, header excluded, over all files.
     pub rows_read: u64,
@@ -383,8 +386,23 @@ pub struct Ingested {
     pub checksums: Vec<u32>,
 }
 
+/// One partition's pieces as one vector, in order (the pieces are freed as they go).
+pub fn concat_pieces(mut pieces: Vec<Vec<Row>>) -> Vec<Row> {
+    if pieces.len() == 1 {
+        return pieces.pop().expect("one piece");
+    }
+    let mut rows = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+    for piece in pieces {
+        rows.extend_from_slice(&piece);
+    }
+    rows
+}
+
 /// What one parse chunk produces; merged in chunk order.
 struct ChunkOutput {
+    /// The chunk's accepted rows by partition, in line order: `(partition, rows)`,
+    /// partitions increasing, none empty.
+    parts: Vec<(u32, Vec<Row>)>,
     rejects: Vec<Reject>,
     lines: u64,
     sources: Interned,
@@ -396,58 +414,67 @@ struct ChunkOutput {
 /// Target chunk size: big enough that per-chunk overhead vanishes, small enough that
 /// two cores stay balanced on a file of a few hundred MB.
 const CHUNK_BYTES: usize = 4 << 20;
+/// Target partition size, in bytes of input: about 170,000 rows, 12 MB of [`Row`]s.
+const PARTITION_BYTES: usize = 16 << 20;
+/// At most this many partitions (a national sweep takes about 350).
+const MAX_PARTITIONS: usize = 4096;
+/// Sample lines per partition, for the plan's quantiles.
+const SAMPLES_PER_PARTITION: usize = 16;
 
 /// The per-sweep settings ingest needs.
 #[derive(Clone, Copy, Debug)]
 pub struct IngestSettings {
     pub chunk_bytes: usize,
+    /// Bytes of input per partition of installations (tests make it tiny).
+    pub partition_bytes: usize,
 }
 
 impl Default for IngestSettings {
     fn default() -> Self {
         IngestSettings {
             chunk_bytes: CHUNK_BYTES,
+            partition_bytes: PARTITION_BYTES,
         }
     }
 }
 
 /// Parses every inventory file into rows and rejects. Each file is cut into chunks at
-/// line ends; the lines are counted first, so each chunk parses straight into its own
-/// part of one vector with a slot per line (no per-chunk copies to merge). Ids interned
-/// per chunk are then remapped to global ones in parallel. The outcome is the same for
-/// any thread count. Memory: one [`Row`] per line.
+/// line ends and the chunks are parsed in parallel; each chunk hands its accepted rows
+/// on already cut by partition of installation id, so no later step handles all rows
+/// at once. Ids interned per chunk are then remapped to global ones in parallel. The
+/// outcome is the same for any thread count and chunk size.
 pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSettings) -> Ingested {
     let jobs = chunk_jobs(files, settings);
-    let t = crate::timing::stage("ingest: count lines");
-    // Lines as `parse_chunk` walks them: one per `\n`, plus an unterminated last one.
-    let lines: Vec<usize> = jobs
-        .par_iter()
-        .map(|job| {
-            let chunk = &files[job.file].bytes[job.start..job.end];
-            memchr::memchr_iter(b'\n', chunk).count() + usize::from(chunk.last() != Some(&b'\n'))
-        })
-        .collect();
-    let total: usize = lines.iter().sum();
-    let mut rows = Vec::with_capacity(total);
-    rows.par_extend(rayon::iter::repeat_n(Row::REJECTED, total));
+    let t = crate::timing::stage("ingest: plan partitions");
+    let plan = plan_partitions(files, registry, settings);
     drop(t);
 
     let t = crate::timing::stage("ingest: parse chunks");
-    let outputs: Vec<ChunkOutput> = split_by(&mut rows, &lines)
-        .into_par_iter()
-        .zip(&jobs)
-        .map(|(slots, job)| parse_chunk(files, job.file, job.start, job.end, registry, slots))
+    let mut outputs: Vec<ChunkOutput> = jobs
+        .par_iter()
+        .map(|job| parse_chunk(files, job, registry, &plan))
         .collect();
     drop(t);
 
     let _t = crate::timing::stage("ingest: merge chunks");
+    let mut pieces: Vec<Vec<(u32, Vec<Row>)>> = outputs
+        .iter_mut()
+        .map(|o| std::mem::take(&mut o.parts))
+        .collect();
     let merged = merge_chunks(files, &jobs, outputs);
-    split_by(&mut rows, &lines)
-        .into_par_iter()
+    pieces
+        .par_iter_mut()
         .zip(&merged.maps)
-        .for_each(|(slots, map)| map.apply(slots));
+        .for_each(|(parts, map)| parts.iter_mut().for_each(|(_, rows)| map.apply(rows)));
+    let mut partitions: Vec<Vec<Vec<Row>>> = (0..plan.count()).map(|_| Vec::new()).collect();
+    for parts in pieces {
+        for (p, rows) in parts {
+            partitions[p as usize].push(rows);
+        }
+    }
     Ingested {
-        rows,
+        partitions,
+        plan,
         rejects: merged.rejects,
         rows_read: merged.rows_read,
         sources: merged.sources,
@@ -455,6 +482,50 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
         device_types: merged.device_types,
         checksums: merged.checksums,
     }
+}
+
+/// The partition plan: about one partition per `settings.partition_bytes` of input,
+/// cut at the quantiles of the installation ids of evenly spaced lines of every file
+/// (in proportion to its size). Lines that do not split are left out of the sample.
+fn plan_partitions(files: &[InventoryFile], registry: &Registry, settings: IngestSettings) -> Plan {
+    let body = |f: &InventoryFile| f.bytes.len() - f.header.body_start;
+    let total: usize = files.iter().map(body).sum();
+    let partitions = total
+        .div_ceil(settings.partition_bytes.max(1))
+        .clamp(1, MAX_PARTITIONS);
+    if partitions == 1 {
+        return Plan::single();
+    }
+    let samples = partitions * SAMPLES_PER_PARTITION;
+    let mut ids: Vec<Vec<u8>> = Vec::with_capacity(samples);
+    for f in files {
+        let bytes: &[u8] = &f.bytes;
+        let (start, len) = (f.header.body_start, body(f));
+        let count = (samples * len).div_ceil(total.max(1));
+        let mut parser = RowParser::new(f, registry);
+        let mut last = usize::MAX;
+        for i in 0..count {
+            let at = start + len * i / count;
+            // The first line that starts at or after `at`.
+            let line_start = if at == start {
+                start
+            } else {
+                match memchr::memchr(b'\n', &bytes[at - 1..]) {
+                    Some(j) => at + j,
+                    None => continue,
+                }
+            };
+            if line_start >= bytes.len() || line_start == last {
+                continue;
+            }
+            last = line_start;
+            let (line, _) = line_at(bytes, line_start);
+            if let Ok(fields) = parser.split(line) {
+                ids.push(fields.get(Column::InstallationId).to_vec());
+            }
+        }
+    }
+    Plan::from_sample(ids.iter().map(Vec::as_slice).collect(), partitions)
 }
 
 /// One chunk of one file to parse: `[start, end)`, cut at line ends.
@@ -491,9 +562,9 @@ struct IdMap {
 }
 
 impl IdMap {
-    /// Rewrites a chunk's accepted rows from chunk-local ids to merged ones.
-    fn apply(&self, slots: &mut [Row]) {
-        for row in slots.iter_mut().filter(|r| r.accepted()) {
+    /// Rewrites a chunk's rows from chunk-local ids to merged ones.
+    fn apply(&self, rows: &mut [Row]) {
+        for row in rows.iter_mut() {
             row.source = self.sources[row.source as usize];
             if row.device_type != OTHER_DEVICE_TYPE {
                 row.device_type = self.device_types[row.device_type as usize];
@@ -562,31 +633,20 @@ fn merge_chunks(files: &[InventoryFile], jobs: &[ChunkJob], outputs: Vec<ChunkOu
     m
 }
 
-/// Cuts `rows` into consecutive parts of the given lengths.
-fn split_by<'r>(mut rows: &'r mut [Row], lengths: &[usize]) -> Vec<&'r mut [Row]> {
-    let mut parts = Vec::with_capacity(lengths.len());
-    for &n in lengths {
-        let (part, rest) = rows.split_at_mut(n);
-        parts.push(part);
-        rows = rest;
-    }
-    parts
-}
-
-/// Parses one chunk's lines into `slots` (one per line, in order; a rejected line's
-/// slot is left as it is, not accepted).
+/// Parses one chunk's lines into rows (cut by partition) and rejects.
 fn parse_chunk(
     files: &[InventoryFile],
-    file_index: usize,
-    start: usize,
-    end: usize,
+    job: &ChunkJob,
     registry: &Registry,
-    slots: &mut [Row],
+    plan: &Plan,
 ) -> ChunkOutput {
+    let file_index = job.file;
     let file = &files[file_index];
     let bytes: &[u8] = &file.bytes;
+    let (start, end) = (job.start, job.end);
     let chunk = &bytes[start..end];
     let mut out = ChunkOutput {
+        parts: Vec::new(),
         rejects: Vec::new(),
         lines: 0,
         sources: Interned::default(),
@@ -597,12 +657,12 @@ fn parse_chunk(
     // Most chunks are valid UTF-8 throughout: check once, and per line only if not.
     let chunk_is_utf8 = std::str::from_utf8(chunk).is_ok();
     let mut parser = RowParser::new(file, registry);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut partition_of: Vec<u32> = Vec::new();
     let mut offset = start;
-    let mut previous: Option<usize> = None;
     while offset < end {
         let (line, next) = line_at(&bytes[..end], offset);
         let line_no = out.lines;
-        let slot = line_no as usize;
         out.lines += 1;
         let line_ref = LineRef::new(file_index, offset);
         let utf8 = chunk_is_utf8 || std::str::from_utf8(line).is_ok();
@@ -613,17 +673,24 @@ fn parse_chunk(
         };
         match result {
             Ok(mut row) => {
-                // Chain to the previous accepted row (by slot distance) when it is of
-                // the same installation.
-                if let Some(p) = previous {
-                    let distance = slot - p + usize::from(slots[p].chain);
-                    if distance <= usize::from(u8::MAX) && same_installation(bytes, &slots[p], &row)
-                    {
-                        row.chain = distance as u8;
+                // Chain to the previous accepted row when it is of the same
+                // installation: the two land side by side in one partition's piece.
+                if let Some(previous) = rows.last() {
+                    if same_installation(bytes, previous, &row) {
+                        row.chain = previous.chain.checked_add(1).unwrap_or(0);
                     }
                 }
-                slots[slot] = row;
-                previous = Some(slot);
+                let partition = if plan.count() == 1 {
+                    0
+                } else if row.installation_len != u32::MAX {
+                    let at = row.installation_start as usize;
+                    plan.partition_of(&line[at..at + row.installation_len as usize])
+                } else {
+                    let fields = parser.split(line).expect("an accepted line splits again");
+                    plan.partition_of(fields.get(Column::InstallationId))
+                };
+                rows.push(row);
+                partition_of.push(partition as u32);
             }
             Err(reason) => out.rejects.push(Reject {
                 line_ref,
@@ -633,8 +700,34 @@ fn parse_chunk(
         }
         offset = next;
     }
-    debug_assert_eq!(out.lines as usize, slots.len());
+    out.parts = by_partition(rows, &partition_of, plan.count());
     out
+}
+
+/// Cuts a chunk's rows into one vector per partition that has any, keeping line order.
+fn by_partition(rows: Vec<Row>, partition_of: &[u32], partitions: usize) -> Vec<(u32, Vec<Row>)> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    if partitions == 1 {
+        return vec![(0, rows)];
+    }
+    let mut counts = vec![0u32; partitions];
+    for &p in partition_of {
+        counts[p as usize] += 1;
+    }
+    let mut slot = vec![u32::MAX; partitions];
+    let mut parts = Vec::new();
+    for (p, &count) in counts.iter().enumerate() {
+        if count > 0 {
+            slot[p] = parts.len() as u32;
+            parts.push((p as u32, Vec::with_capacity(count as usize)));
+        }
+    }
+    for (row, &p) in rows.into_iter().zip(partition_of) {
+        parts[slot[p as usize] as usize].1.push(row);
+    }
+    parts
 }
 
 /// Whether two rows of one chunk (same file, chunk-local interned ids) have the same
@@ -1033,24 +1126,37 @@ mod tests {
         std::fs::write(&suppliers, "supplier_id,party_id,name,status\n").unwrap();
         let registry = Registry::open(&suppliers).unwrap();
         let files = vec![InventoryFile::open(&inventory).unwrap()];
-        let ingested = ingest(&files, &registry, IngestSettings::default());
-        // One slot per line: the rejected line's slot (index 5) is not accepted.
-        let accepted: Vec<bool> = ingested.rows.iter().map(Row::accepted).collect();
-        assert_eq!(accepted.iter().filter(|a| !**a).count(), 1);
-        assert!(!accepted[5]);
-        let chains: Vec<u8> = ingested.rows.iter().map(|r| r.chain).collect();
-        assert_eq!(chains, [0, 1, 0, 0, 0, 0, 2, 3, 0, 0]);
-        let heads: Vec<u32> = ingested
-            .rows
-            .iter()
-            .enumerate()
+        let rows = |settings| {
+            let ingested = ingest(&files, &registry, settings);
+            assert_eq!(ingested.rows_read, 10);
+            assert_eq!(ingested.rejects.len(), 1);
+            let pieces: Vec<Vec<Row>> = ingested.partitions.into_iter().flatten().collect();
+            pieces
+        };
+        // One partition, one chunk: the nine accepted rows in line order.
+        let pieces = rows(IngestSettings::default());
+        assert_eq!(pieces.len(), 1);
+        let chains: Vec<u8> = pieces[0].iter().map(|r| r.chain).collect();
+        assert_eq!(chains, [0, 1, 0, 0, 0, 1, 2, 0, 0]);
+        let heads: Vec<u32> = (pieces[0].iter().enumerate())
             .map(|(i, r)| r.chain_head(i as u32))
             .collect();
-        assert_eq!(heads, [0, 0, 2, 3, 4, 5, 4, 4, 8, 9]);
+        assert_eq!(heads, [0, 0, 2, 3, 4, 4, 4, 7, 8]);
         // A chunk never chains to the previous chunk's rows.
-        let tiny = IngestSettings { chunk_bytes: 1 };
-        let ingested = ingest(&files, &registry, tiny);
-        assert!(ingested.rows.iter().all(|r| r.chain == 0));
+        let tiny = IngestSettings {
+            chunk_bytes: 1,
+            ..IngestSettings::default()
+        };
+        assert!(rows(tiny).iter().flatten().all(|r| r.chain == 0));
+        // Partitioned: an installation's rows stay together and keep their chain.
+        let split = IngestSettings {
+            partition_bytes: 1,
+            ..IngestSettings::default()
+        };
+        let pieces = rows(split);
+        assert!(pieces.len() > 1);
+        let chained: Vec<u8> = pieces.iter().flatten().map(|r| r.chain).collect();
+        assert_eq!(chained.iter().map(|&c| u32::from(c)).sum::<u32>(), 4);
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub mod lookup;
 pub mod mapped;
 pub mod matching;
 pub mod normalize;
+pub mod partition;
 pub mod portfolio;
 pub mod publish;
 pub mod registry;

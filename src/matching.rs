@@ -15,7 +15,9 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::ingest::{identity_bytes, with_fields, Column, InventoryFile, Row};
+use crate::ingest::{
+    identity_bytes, with_fields, Column, DateField, InventoryFile, MpxnField, Row,
+};
 use crate::normalize::MpxnKey;
 use crate::registry::Registry;
 
@@ -159,6 +161,36 @@ pub fn group_installations(corpus: Corpus<'_>) -> Installations {
         .collect();
     drop(buckets);
     concat(parts)
+}
+
+/// The installations in output order (SPEC §7: source, then installation_id, in byte
+/// order), given each interned source's rank in byte order.
+///
+/// Sorts fixed-size keys — the source's rank and the id's first 32 bytes as two
+/// big-endian `u128`s, zero-padded — so nearly every comparison is two integer
+/// compares; only equal keys (ids sharing 32 bytes, or differing only in trailing
+/// NULs) fall back to comparing the full text. Zero padding never contradicts byte
+/// order, so the fallback only refines ties.
+pub fn in_output_order(installations: &Installations, source_rank: &[u32]) -> Installations {
+    let mut keys: Vec<(u32, u128, u128, u32)> = (0..installations.list.len() as u32)
+        .map(|i| {
+            let text = installations.id(i);
+            let mut head = [0u8; 32];
+            let n = text.len().min(32);
+            head[..n].copy_from_slice(&text[..n]);
+            let a = u128::from_be_bytes(head[..16].try_into().expect("16 bytes"));
+            let b = u128::from_be_bytes(head[16..].try_into().expect("16 bytes"));
+            let rank = source_rank[installations.list[i as usize].source as usize];
+            (rank, a, b, i)
+        })
+        .collect();
+    keys.sort_unstable_by(|x, y| {
+        (x.0, x.1, x.2)
+            .cmp(&(y.0, y.1, y.2))
+            .then_with(|| installations.id(x.3).cmp(installations.id(y.3)))
+    });
+    let order: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
+    installations.reordered(&order)
 }
 
 /// Concatenates parts in order, rebasing their row and id ranges.
@@ -357,12 +389,89 @@ fn push_installation(corpus: Corpus<'_>, run: &[GroupKey], out: &mut Installatio
     });
 }
 
-/// One meter carrying a valid MPxN.
+/// One meter carrying a valid MPxN, with what a shared MPxN needs of its row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MeterRef {
     pub key: u64,
     pub installation: u32,
-    pub row: u32,
+    pub installed_on: DateField,
+    /// Supplier party index in the registry, or `UNKNOWN_PARTY`.
+    pub party: u32,
+}
+
+/// One partition's installations in output order, reduced to what matching across
+/// partitions needs: every valid GUID and every meter with a valid MPxN, each with its
+/// installation's number in this partition, in installation order; and which
+/// installations repeat an MPxN (a repeat is inside one installation, so it is found
+/// here, not across partitions).
+#[derive(Default)]
+pub struct PartitionKeys {
+    pub guids: Vec<(u64, u32)>,
+    pub meters: Vec<MeterRef>,
+    pub repeated_mpxn: Vec<bool>,
+}
+
+impl PartitionKeys {
+    /// The keys of installations `range`, renumbered from `range.start`.
+    pub fn slice(&self, range: Range<u32>) -> PartitionKeys {
+        let of = |inst: u32| inst - range.start;
+        let guids = {
+            let lo = self.guids.partition_point(|g| g.1 < range.start);
+            let hi = self.guids.partition_point(|g| g.1 < range.end);
+            self.guids[lo..hi]
+                .iter()
+                .map(|&(g, i)| (g, of(i)))
+                .collect()
+        };
+        let meters = {
+            let lo = self
+                .meters
+                .partition_point(|m| m.installation < range.start);
+            let hi = self.meters.partition_point(|m| m.installation < range.end);
+            self.meters[lo..hi]
+                .iter()
+                .map(|&m| MeterRef {
+                    installation: of(m.installation),
+                    ..m
+                })
+                .collect()
+        };
+        PartitionKeys {
+            guids,
+            meters,
+            repeated_mpxn: self.repeated_mpxn[range.start as usize..range.end as usize].to_vec(),
+        }
+    }
+}
+
+/// The keys of one partition's installations (see [`PartitionKeys`]).
+pub fn partition_keys(rows: &[Row], installations: &Installations) -> PartitionKeys {
+    let mut out = PartitionKeys {
+        repeated_mpxn: vec![false; installations.list.len()],
+        ..PartitionKeys::default()
+    };
+    for inst in 0..installations.list.len() as u32 {
+        let first_meter = out.meters.len();
+        for &r in installations.rows_of(inst) {
+            let row = &rows[r as usize];
+            if let Some(g) = row.guid() {
+                out.guids.push((g.to_u64(), inst));
+            }
+            if let MpxnField::Valid(key) = row.mpxn() {
+                out.meters.push(MeterRef {
+                    key: key.to_raw(),
+                    installation: inst,
+                    installed_on: row.installed_on(),
+                    party: row.party,
+                });
+            }
+        }
+        let mine = &mut out.meters[first_meter..];
+        mine.sort_unstable();
+        // REPEATED_MPXN: two distinct rows of the installation carry the same MPxN.
+        out.repeated_mpxn[inst as usize] = mine.windows(2).any(|w| w[0].key == w[1].key);
+    }
+    out
 }
 
 /// One installation's part in a shared MPxN: its meters carrying it (more than one
@@ -370,7 +479,6 @@ pub struct MeterRef {
 #[derive(Clone, Debug)]
 pub struct GroupMember {
     pub installation: u32,
-    /// Range of [`Matches::meters`].
     pub meters: Range<u32>,
 }
 
@@ -378,20 +486,17 @@ pub struct GroupMember {
 #[derive(Clone, Debug)]
 pub struct DuplicateGroup {
     pub mpxn: MpxnKey,
-    /// Range of [`Matches::members`], ordered by installation index.
     pub members: Range<u32>,
 }
 
 /// What matching found across installations.
 pub struct Matches {
-    /// Per installation: one of its device GUIDs is on more than one distinct row.
+    /// Per installation (global number): DUPLICATE_GUID, a GUID on another row.
     pub duplicate_guid: Vec<bool>,
-    /// Per installation: two of its meters carry the same MPxN.
-    pub repeated_mpxn: Vec<bool>,
     pub groups: Vec<DuplicateGroup>,
     pub members: Vec<GroupMember>,
-    /// Every meter carrying a valid MPxN; equal keys are adjacent, sorted by
-    /// (installation, row); key runs are in bucket order (see [`find_matches`]).
+    /// Every meter with a valid MPxN: equal keys together, but the runs in bucket order,
+    /// not key order (users sort what they show).
     pub meters: Vec<MeterRef>,
 }
 
@@ -405,23 +510,22 @@ impl Matches {
     }
 }
 
-/// Finds duplicate GUIDs, repeated MPxNs and shared MPxNs over the collapsed rows.
-/// Cost: two bucketed sorts ([`bucket_sorted`]), of one `u64` pair per valid GUID and
-/// one 16-byte key per valid meter. `Matches::meters` holds equal keys together, but
-/// the runs are in bucket order, not key order: users sort what they show.
-pub fn find_matches(rows: &[Row], installations: &Installations) -> Matches {
-    let count = installations.list.len();
-    let bits = bucket_bits(installations.rows.len());
+/// Finds duplicate GUIDs and shared MPxNs across partitions: `parts` are each
+/// partition's keys with the global number of its first installation, `installations`
+/// the total. Cost: two bucketed sorts ([`bucket_sorted`]), of one `u64` pair per
+/// valid GUID and one 24-byte key per valid meter.
+pub fn find_matches(parts: &[(u32, &PartitionKeys)], installations: usize) -> Matches {
+    let guid_count: usize = parts.iter().map(|(_, k)| k.guids.len()).sum();
+    let bits = bucket_bits(guid_count);
 
     // DUPLICATE_GUID: a canonical GUID on more than one distinct accepted row.
     let guids = bucket_sorted(
-        count,
+        parts.len(),
         1 << bits,
-        |inst, push| {
-            for &row in installations.rows_of(inst as u32) {
-                if let Some(g) = rows[row as usize].guid() {
-                    push((g.to_u64(), inst as u32));
-                }
+        |p, push| {
+            let (base, keys) = parts[p];
+            for &(g, inst) in &keys.guids {
+                push((g, base + inst));
             }
         },
         |&(guid, _): &(u64, u32)| top_bits(mix(guid), bits),
@@ -437,24 +541,22 @@ pub fn find_matches(rows: &[Row], installations: &Installations) -> Matches {
         })
         .collect();
     drop(guids);
-    let mut duplicate_guid = vec![false; count];
+    let mut duplicate_guid = vec![false; installations];
     for inst in flagged.into_iter().flatten() {
         duplicate_guid[inst as usize] = true;
     }
 
     // Meters by MPxN (buckets by a mix of the key, so equal keys stay together).
     let buckets = bucket_sorted(
-        count,
+        parts.len(),
         1 << bits,
-        |inst, push| {
-            for &row in installations.rows_of(inst as u32) {
-                if let crate::ingest::MpxnField::Valid(key) = rows[row as usize].mpxn() {
-                    push(MeterRef {
-                        key: key.to_raw(),
-                        installation: inst as u32,
-                        row,
-                    });
-                }
+        |p, push| {
+            let (base, keys) = parts[p];
+            for &m in &keys.meters {
+                push(MeterRef {
+                    installation: base + m.installation,
+                    ..m
+                });
             }
         },
         |m: &MeterRef| top_bits(mix(m.key), bits),
@@ -464,7 +566,6 @@ pub fn find_matches(rows: &[Row], installations: &Installations) -> Matches {
         meters.extend_from_slice(&bucket);
     }
 
-    let mut repeated_mpxn = vec![false; count];
     let mut groups = Vec::new();
     let mut members = Vec::new();
     let mut offset = 0u32;
@@ -472,9 +573,6 @@ pub fn find_matches(rows: &[Row], installations: &Installations) -> Matches {
         let first_member = members.len() as u32;
         let mut member_offset = offset;
         for part in run.chunk_by(|a, b| a.installation == b.installation) {
-            if part.len() > 1 {
-                repeated_mpxn[part[0].installation as usize] = true;
-            }
             members.push(GroupMember {
                 installation: part[0].installation,
                 meters: member_offset..member_offset + part.len() as u32,
@@ -495,7 +593,6 @@ pub fn find_matches(rows: &[Row], installations: &Installations) -> Matches {
     }
     Matches {
         duplicate_guid,
-        repeated_mpxn,
         groups,
         members,
         meters,

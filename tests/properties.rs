@@ -3,7 +3,8 @@
 //! common):
 //!
 //! - outputs are byte-identical under any permutation of rows and any split into files;
-//! - outputs are byte-identical with 1 and 2 threads, even with tiny parse chunks;
+//! - outputs are byte-identical with 1 and 2 threads, even with tiny parse chunks, and
+//!   however the installations are cut into partitions (the index image too);
 //! - no MPxN is carried by two installations that are both unblocked for DUP_RESOLVED;
 //! - every SMETS1 installation appears exactly once in decisions.csv, and the row
 //!   accounting holds;
@@ -162,6 +163,21 @@ fn sweep_outputs(
     threads: usize,
     chunk: usize,
 ) -> BTreeMap<&'static str, String> {
+    let settings = IngestSettings {
+        chunk_bytes: chunk,
+        ..IngestSettings::default()
+    };
+    sweep_outputs_with(inventories, suppliers, threads, settings)
+}
+
+/// Runs a sweep in-process on `threads` threads with these ingest settings and returns
+/// the four output files by name.
+fn sweep_outputs_with(
+    inventories: Vec<PathBuf>,
+    suppliers: PathBuf,
+    threads: usize,
+    settings: IngestSettings,
+) -> BTreeMap<&'static str, String> {
     let out = tempfile::tempdir().unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -171,10 +187,11 @@ fn sweep_outputs(
         let config = SweepConfig {
             inventories,
             suppliers,
-            ingest: IngestSettings { chunk_bytes: chunk },
+            ingest: settings,
         };
-        let image = build::csv_image(&config, build::Purpose::Sweep)
-            .expect("generated inputs are never refused");
+        let image = sweep::run(&config, build::Purpose::Sweep)
+            .expect("generated inputs are never refused")
+            .image;
         let view = image.view().unwrap();
         let judgement = judge::judge(&view, as_of()).unwrap();
         report::write_dir(&view, &judgement, as_of(), out.path()).unwrap();
@@ -201,7 +218,9 @@ fn csv_and_index_outputs(
         suppliers,
         ingest: IngestSettings::default(),
     };
-    let image = build::csv_image(&config, build::Purpose::Sweep).unwrap();
+    let image = sweep::run(&config, build::Purpose::Sweep)
+        .map(|b| b.image)
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write_outputs = |view: &mpxn_recon::index::View<'_>, out: &Path| {
         let judgement = judge::judge(view, as_of).unwrap();
@@ -218,7 +237,7 @@ fn csv_and_index_outputs(
     };
     let csv = write_outputs(&image.view().unwrap(), &dir.path().join("csv"));
     // The index file is built as `index build` builds it: every section.
-    let full = build::image(&sweep::run(&config).unwrap(), build::Purpose::Index);
+    let full = sweep::run(&config, build::Purpose::Index).unwrap().image;
     let path = dir.path().join("x.mxi");
     index_file::write(&full, &path).unwrap();
     let file = index_file::IndexFile::open_verified(&path).unwrap();
@@ -271,6 +290,25 @@ proptest! {
         let one = sweep_outputs(inv.clone(), reg.clone(), 1, 1 << 20);
         let two = sweep_outputs(inv, reg, 2, chunk);
         prop_assert_eq!(one, two);
+    }
+
+    /// Cutting the installations into many tiny partitions (a few rows each, so that
+    /// runs of one source, installations and shared MPxNs straddle partitions) writes
+    /// the bytes of one partition, on one thread or two.
+    #[test]
+    fn outputs_ignore_partitioning(lines in dataset(), chunk in 1usize..400, partition in 1usize..600, threads in 1usize..3) {
+        let dir = tempfile::tempdir().unwrap();
+        let (inv, reg) = write_inputs(dir.path(), &lines, &[], 2);
+        let whole = sweep_outputs(inv.clone(), reg.clone(), 1, 1 << 20);
+        let settings = IngestSettings { chunk_bytes: chunk, partition_bytes: partition };
+        let cut = sweep_outputs_with(inv.clone(), reg.clone(), threads, settings);
+        prop_assert_eq!(whole, cut);
+        // The index image too, devices and lookup maps included, section by section.
+        let image = |ingest| {
+            let config = SweepConfig { inventories: inv.clone(), suppliers: reg.clone(), ingest };
+            sweep::run(&config, build::Purpose::Index).unwrap().image.sections
+        };
+        prop_assert!(image(IngestSettings::default()) == image(settings), "index images differ");
     }
 
     /// A sweep from the index file writes the CSV sweep's bytes, whatever the as-of date.

@@ -18,12 +18,13 @@
 //! - the image written as a `.mxi` file, opened and verified, writes the same outputs.
 
 use afl::fuzz;
-use fuzz_common::{Fst, policy, scratch_file, walk_lookups, walk_sweep, Scratch, SAMPLE_SUPPLIERS};
+use fuzz_common::{policy, scratch_file, walk_lookups, walk_sweep, Fst, Scratch, SAMPLE_SUPPLIERS};
 use mpxn_recon::delimited::{line_at, push_record, split_line, Header, RejectReason};
-use mpxn_recon::index::build::{self, Purpose};
+use mpxn_recon::index::build::Purpose;
 use mpxn_recon::index::file::{self, IndexFile};
 use mpxn_recon::index::Section;
-use mpxn_recon::ingest::{Column, IngestSettings};
+use mpxn_recon::ingest::{self, Column, IngestSettings, InventoryFile};
+use mpxn_recon::registry::Registry;
 use mpxn_recon::sweep::{self, SweepConfig};
 
 /// Which columns must be present: every one but `last_comms_at` and `dormant`
@@ -40,7 +41,10 @@ fn check_lines(data: &[u8]) {
     let mut offset = 0;
     while offset < data.len() {
         let (line, next) = line_at(data, offset);
-        assert!(next > offset && next <= data.len(), "line_at makes progress");
+        assert!(
+            next > offset && next <= data.len(),
+            "line_at makes progress"
+        );
         assert!(!line.contains(&b'\n'), "a line holds no LF");
         offset = next;
         for delimiter in [b',', b'|'] {
@@ -63,9 +67,14 @@ fn check_lines(data: &[u8]) {
                     assert_eq!(record.pop(), Some(b'\n'));
                     split_line(&record, b',', &mut scratch2, &mut fields2)
                         .expect("a record push_record wrote splits");
-                    let again: Vec<&[u8]> =
-                        fields2.iter().map(|f| f.bytes(&record, &scratch2)).collect();
-                    assert_eq!(again, texts, "push_record then split_line changes the fields");
+                    let again: Vec<&[u8]> = fields2
+                        .iter()
+                        .map(|f| f.bytes(&record, &scratch2))
+                        .collect();
+                    assert_eq!(
+                        again, texts,
+                        "push_record then split_line changes the fields"
+                    );
                 }
             }
         }
@@ -80,13 +89,20 @@ fn main() {
     fuzz!(|data: &[u8]| {
         check_lines(data);
         let inventory = scratch_file("inventory.csv", data);
-        let config = |chunk_bytes| SweepConfig {
+        let config = |chunk_bytes, partition_bytes| SweepConfig {
             inventories: vec![inventory.clone()],
             suppliers: suppliers.clone(),
-            ingest: IngestSettings { chunk_bytes },
+            ingest: IngestSettings {
+                chunk_bytes,
+                partition_bytes,
+            },
         };
+        let defaults = IngestSettings::default();
         let header = Header::parse(&inventory, data, &names, &required);
-        let sweep = match sweep::run(&config(IngestSettings::default().chunk_bytes)) {
+        let built = match sweep::run(
+            &config(defaults.chunk_bytes, defaults.partition_bytes),
+            Purpose::Index,
+        ) {
             Err(e) => {
                 assert!(
                     header.is_err(),
@@ -95,29 +111,34 @@ fn main() {
                 let _ = e.to_string();
                 return;
             }
-            Ok(sweep) => sweep,
+            Ok(built) => built,
         };
         let header = header.expect("the sweep accepted this header");
 
         // Row accounting.
         let body = &data[header.body_start..];
         let lines = memchr_count(body) + usize::from(body.last().is_some_and(|&b| b != b'\n'));
-        let a = sweep.accounting();
-        assert_eq!(a.read, lines as u64, "rows_read is the number of body lines");
+        let a = built.accounting;
+        assert_eq!(
+            a.read, lines as u64,
+            "rows_read is the number of body lines"
+        );
         assert_eq!(
             a.read,
             a.accepted + a.rejected + a.duplicate_rows,
             "rows_read = accepted + rejected + duplicate_rows: {a:?}"
         );
-        assert_eq!(sweep.ingested.rows.len() as u64, a.read, "one row slot per line");
-        let slots_accepted = sweep.ingested.rows.iter().filter(|r| r.accepted()).count() as u64;
+        let registry = Registry::open(&suppliers).expect("the sample registry");
+        let files = [InventoryFile::open(&inventory).expect("the sweep opened it")];
+        let ingested = ingest::ingest(&files, &registry, defaults);
+        let rows: usize = ingested.partitions.iter().flatten().map(Vec::len).sum();
         assert_eq!(
-            slots_accepted + a.rejected,
+            rows as u64 + a.rejected,
             a.read,
             "each line is either a row or a reject"
         );
         let mut last = 1;
-        for r in &sweep.ingested.rejects {
+        for r in &ingested.rejects {
             assert!(
                 r.line_no > last && r.line_no <= a.read + 1,
                 "reject line numbers increase within 2..=rows_read+1: {} after {last}",
@@ -128,16 +149,22 @@ fn main() {
 
         // The evidence, judged and reported, looked up and reported per party.
         let policy = policy();
-        let image = build::image(&sweep, Purpose::Index);
-        let sweep_image = build::image(&sweep, Purpose::Sweep);
-        drop(sweep);
+        let image = built.image;
+        let sweep_image = sweep::run(
+            &config(defaults.chunk_bytes, defaults.partition_bytes),
+            Purpose::Sweep,
+        )
+        .expect("accepted once, accepted again")
+        .image;
         let view = image.view().expect("a built index image is a valid view");
         let (judgement, outputs) =
             walk_sweep(&view, policy).expect("a built index image is never damaged");
         fuzz_common::walk_accessors(&view, Fst::Read).expect("a built image reads whole");
         walk_lookups(&view, &judgement, policy, true, Fst::Read)
             .expect("lookups in a built index image never fail");
-        let sweep_view = sweep_image.view().expect("a built sweep image is a valid view");
+        let sweep_view = sweep_image
+            .view()
+            .expect("a built sweep image is a valid view");
         let (_, sweep_outputs) =
             walk_sweep(&sweep_view, policy).expect("a built sweep image is never damaged");
         assert_eq!(
@@ -145,13 +172,14 @@ fn main() {
             "the sweep image and the index image report differently"
         );
 
-        // One chunk per line gives the same image.
-        let chunked = build::csv_image(&config(1), Purpose::Index)
-            .expect("the same file is accepted with any chunk size");
+        // One chunk per line, and one partition per few rows, give the same image.
+        let chunked = sweep::run(&config(1, 1), Purpose::Index)
+            .expect("the same file is accepted with any chunk and partition size")
+            .image;
         for (i, section) in Section::ALL.iter().enumerate() {
             assert!(
                 chunked.sections[i] == image.sections[i],
-                "section `{}` differs between 1-byte and default parse chunks",
+                "section `{}` differs between tiny and default chunks and partitions",
                 section.name()
             );
         }

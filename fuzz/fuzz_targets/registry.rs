@@ -11,11 +11,11 @@
 //!   reports never fail.
 
 use afl::fuzz;
-use fuzz_common::{Fst, 
-    policy, scratch_file, walk_lookups, walk_sweep, Scratch, SAMPLE_INVENTORIES,
+use fuzz_common::{
+    policy, scratch_file, walk_lookups, walk_sweep, Fst, Scratch, SAMPLE_INVENTORIES,
 };
 use mpxn_recon::delimited::{line_at, split_line, Header};
-use mpxn_recon::index::build::{self, Purpose};
+use mpxn_recon::index::build::Purpose;
 use mpxn_recon::ingest::IngestSettings;
 use mpxn_recon::normalize::{is_space, trim};
 use mpxn_recon::registry::{Registry, UNKNOWN_PARTY};
@@ -52,10 +52,7 @@ fn check_accepted(data: &[u8], registry: &Registry, header: &Header) {
         let supplier = get(column(0));
         let party = registry.party_of(supplier, &mut upper);
         assert_ne!(party, UNKNOWN_PARTY, "a listed supplier id is unknown");
-        for spelling in [
-            supplier.to_ascii_lowercase(),
-            supplier.to_ascii_uppercase(),
-        ] {
+        for spelling in [supplier.to_ascii_lowercase(), supplier.to_ascii_uppercase()] {
             assert_eq!(
                 registry.party_of(&spelling, &mut upper),
                 party,
@@ -65,7 +62,10 @@ fn check_accepted(data: &[u8], registry: &Registry, header: &Header) {
         let p = registry.party(party).expect("party_of names a party");
         assert_eq!(p.id.as_bytes(), get(column(1)), "the line's party id");
         assert!(
-            p.status.as_str().as_bytes().eq_ignore_ascii_case(get(column(3))),
+            p.status
+                .as_str()
+                .as_bytes()
+                .eq_ignore_ascii_case(get(column(3))),
             "the line's status"
         );
     }
@@ -103,12 +103,13 @@ fn main() {
             suppliers,
             ingest: IngestSettings::default(),
         };
-        let sweep = sweep::run(&config).expect("an accepted registry is accepted by a sweep");
-        assert_eq!(sweep.registry.parties().len(), registry.parties().len());
-        let a = sweep.accounting();
+        let built = sweep::run(&config, Purpose::Index)
+            .expect("an accepted registry is accepted by a sweep");
+        let a = built.accounting;
         assert_eq!(a.read, a.accepted + a.rejected + a.duplicate_rows, "{a:?}");
-        let image = build::image(&sweep, Purpose::Index);
-        drop(sweep);
+        let image = built.image;
+        let view = image.view().expect("a built image is a valid view");
+        assert_eq!(view.party_count(), registry.parties().len());
         let view = image.view().expect("a built image is a valid view");
         let policy = policy();
         let (judgement, _) = walk_sweep(&view, policy).expect("a built image is never damaged");

@@ -126,7 +126,11 @@ pub fn walk_sweep(view: &View<'_>, policy: AsOf) -> Result<(Judgement, Outputs),
     let judgement = judge::judge(view, policy)?;
     let n = view.installation_count();
     assert_eq!(judgement.comm.len(), n, "one comm status per installation");
-    assert_eq!(judgement.findings.len(), n, "one finding set per installation");
+    assert_eq!(
+        judgement.findings.len(),
+        n,
+        "one finding set per installation"
+    );
     let mut decisions = Vec::new();
     let counts = report::write_decisions(view, &judgement, &mut decisions).map_err(index_error)?;
     let mut duplicates = Vec::new();
@@ -367,7 +371,9 @@ pub fn read_index_file(path: &Path, policy: AsOf, fst: Fst) {
     // A sweep's opening checks less (no fst sections, no device columns), so it can
     // accept files that `open` refuses: read it separately.
     if let Ok(file) = IndexFile::open_verified_for(path, Reads::SweepSections) {
-        let view = file.view().expect("open_verified_for() made this view once already");
+        let view = file
+            .view()
+            .expect("open_verified_for() made this view once already");
         let _ = walk_sweep(&view, policy);
     }
 }

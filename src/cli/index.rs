@@ -96,12 +96,7 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
         suppliers: args.suppliers,
         ingest: IngestSettings::default(),
     };
-    let sweep = sweep::run(&config)?;
-    let accounting = sweep.accounting();
-    progress.set_message("laying out the index sections");
-    let image = build::image(&sweep, build::Purpose::Index);
-    sweep.check_inputs_unchanged()?;
-    drop(sweep);
+    let sweep::Built { image, accounting } = sweep::run(&config, build::Purpose::Index)?;
     progress.set_message(format!("writing {}", args.out.display()));
     let size = file::stage(&image, &mut set, &args.out)?;
     set.commit()?;

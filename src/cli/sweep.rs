@@ -162,7 +162,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
     } else {
         build::Purpose::Sweep
     };
-    let image = build::csv_image(&config, purpose)?;
+    let image = crate::sweep::run(&config, purpose)?.image;
     let view = image.view().map_err(anyhow::Error::from)?;
     // The inventories were checked against in-place rewrites when the image was built;
     // the image holds its own copy of everything it shows.

@@ -1,30 +1,33 @@
-//! Building an index image from a finished CSV sweep.
+//! Building an index image from a CSV sweep's evidence, partition by partition.
 //!
 //! Lays the sweep's date-independent evidence out as the sections of [`super::Section`]:
-//! installations sorted into output order (source, then installation id), each with its
-//! own findings (everything but FUTURE_COMMS and the duplicate findings, which depend on
-//! the as-of date), its communication evidence, its MPxNs and its devices; every shared
+//! installations in output order (source, then installation id), each with its own
+//! findings (everything but FUTURE_COMMS and the duplicate findings, which depend on the
+//! as-of date), its communication evidence, its MPxNs and its devices; every shared
 //! MPxN with its members' install dates and parties; fst maps from every valid MPxN and
-//! GUID to postings; rejects.csv as written; and the build metadata. Deterministic: the
-//! same inputs in any row or file order give the same bytes.
+//! GUID to postings; rejects.csv as written; and the build metadata. Takes one
+//! partition's evidence at a time ([`installation_part`]: the partition's rows can be
+//! freed as soon as it is laid out), then the parts and the matches of the whole sweep
+//! ([`assemble`]). Deterministic: the same inputs in any row or file order, cut into
+//! any partitions, give the same bytes.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::Path;
 
 use rayon::prelude::*;
 
 use super::format::{
-    mpxn_fst_key, BuildMeta, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
+    mpxn_fst_key, Accounting, BuildMeta, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
     INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
 };
 use super::{Fixed, Image, Section, SECTION_COUNT};
 use crate::delimited::push_record;
-use crate::delimited::InputError;
-use crate::ingest::{self, DateField};
-use crate::normalize::MpxnKey;
-use crate::registry::SupplierStatus;
-use crate::resolve;
-use crate::sweep::{self, Sweep, SweepConfig};
+use crate::ingest::{self, DateField, Ingested, InventoryFile, MpxnField, Row};
+use crate::matching::{Installations, Matches, PartitionKeys};
+use crate::normalize::{MpxnKey, MpxnText};
+use crate::registry::{Registry, SupplierStatus};
+use crate::resolve::{self, InstallationFacts};
 use crate::timing;
 
 /// Appends texts to the heap and hands back references.
@@ -53,67 +56,99 @@ impl Sections {
     }
 }
 
-/// Reads CSV inputs into an in-memory image for `purpose` (a CSV sweep judges a
-/// [`Purpose::Sweep`] image; per-party reports need the devices of a full one). The
-/// sweep's own state is dropped once the image is built.
-pub fn csv_image(config: &SweepConfig, purpose: Purpose) -> Result<Image, InputError> {
-    let sweep = sweep::run(config)?;
-    let image = image(&sweep, purpose);
-    sweep.check_inputs_unchanged()?;
-    let _t = timing::stage("free the sweep");
-    drop(sweep);
-    Ok(image)
-}
-
 /// What an image is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    /// To be judged and reported at once (the CSV sweep): the sections the judge and the
-    /// report read. Devices, fst maps and postings — used only by lookups — are left
-    /// empty (`inst_devices` holds zeros), which saves about half the image.
+    /// The sections a sweep reads (no devices, no lookup maps).
     Sweep,
-    /// To be written as an index file: every section.
+    /// Every section: what `index build` writes.
     Index,
 }
 
-/// Lays a finished sweep out as an index image (its installations are already in output
-/// order). Cost: one sort of the shared MPxNs and, for an index, one of all MPxN keys by
-/// text and one of all GUIDs; memory about the size of the image itself (columns are sized exactly,
-/// and per-chunk parts are merged in bounded batches).
-pub fn image(sweep: &Sweep, purpose: Purpose) -> Image {
+/// What the image records of the whole sweep besides its partitions.
+pub struct Inputs<'a> {
+    pub suppliers: &'a Path,
+    pub files: &'a [InventoryFile],
+    pub registry: &'a Registry,
+    /// Rejects, checksums and the interned texts (the rows are gone by now).
+    pub ingested: &'a Ingested,
+    pub accounting: Accounting,
+}
+
+/// One partition's evidence, installations in output order.
+pub struct PartitionEvidence<'a> {
+    pub rows: &'a [Row],
+    pub installations: &'a Installations,
+    pub facts: &'a [InstallationFacts],
+    pub keys: &'a PartitionKeys,
+}
+
+impl PartitionEvidence<'_> {
+    /// Writes the distinct canonical MPxNs the installation's meters carry, sorted as
+    /// text and `;`-joined, into `out`. `keys` is scratch, so nothing is allocated per
+    /// installation once it has grown.
+    fn mpxns_into(&self, installation: u32, keys: &mut Vec<MpxnText>, out: &mut Vec<u8>) {
+        keys.clear();
+        keys.extend(
+            self.installations
+                .rows_of(installation)
+                .iter()
+                .filter_map(|&r| match self.rows[r as usize].mpxn() {
+                    MpxnField::Valid(key) => Some(key.text()),
+                    _ => None,
+                }),
+        );
+        keys.sort_unstable();
+        keys.dedup();
+        out.clear();
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                out.push(b';');
+            }
+            out.extend_from_slice(key.as_bytes());
+        }
+    }
+}
+
+/// Puts the laid-out partitions (in output order), the dictionaries and the matches of
+/// the whole sweep together as an image for `purpose`. Cost: one sort of the shared
+/// MPxNs and, for an index, one of all MPxN keys by text and one of all GUIDs; memory
+/// about the size of the image itself (columns are sized exactly, and each part is
+/// freed once appended).
+pub fn assemble(
+    inputs: &Inputs<'_>,
+    dict: &Dictionaries,
+    parts: Vec<InstallationPart>,
+    matches: &Matches,
+    purpose: Purpose,
+) -> Image {
     let lookup = purpose == Purpose::Index;
-    let mut out = Sections::reserved(sweep, lookup);
+    let installations: usize = parts.iter().map(|p| p.installations as usize).sum();
+    let devices: usize = parts.iter().map(|p| p.devices as usize).sum();
+    let mut out = Sections::reserved(installations, devices);
     let mut heap = Heap::default();
-    let dict = Dictionaries::of(sweep);
-    put_dictionaries(sweep, &dict, &mut heap, &mut out);
+    put_dictionaries(inputs, dict, &mut heap, &mut out);
     let t = timing::stage("image: installation columns");
-    put_installations(sweep, &dict, lookup, &mut heap, &mut out);
+    put_installations(parts, &matches.duplicate_guid, &mut heap, &mut out);
     drop(t);
     let t = timing::stage("image: shared MPxNs");
-    let group_of_key = put_shared_mpxns(sweep, &mut heap, &mut out);
+    let group_of_key = put_shared_mpxns(inputs.registry, matches, &mut heap, &mut out);
     drop(t);
     if lookup {
         let _t = timing::stage("image: lookup maps");
-        lookup_maps(sweep, &group_of_key, &mut out);
+        lookup_maps(matches, &group_of_key, &mut out);
     }
-    out.0[Section::Rejects.index()] = rejects_csv(sweep);
+    out.0[Section::Rejects.index()] = rejects_csv(inputs);
     out.0[Section::Meta.index()] =
-        postcard::to_allocvec(&meta(sweep)).expect("serialising to memory");
+        postcard::to_allocvec(&meta(inputs)).expect("serialising to memory");
     out.0[Section::Heap.index()] = heap.bytes;
     Image { sections: out.0 }
 }
 
 impl Sections {
-    /// Empty sections, the installation and device columns reserved to their final
-    /// size (devices only for an index).
-    fn reserved(sweep: &Sweep, lookup: bool) -> Sections {
+    /// Sections for `n` installations and `d` devices, each column reserved exactly.
+    fn reserved(n: usize, d: usize) -> Sections {
         let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
-        let n = sweep.installations.list.len();
-        let d = if lookup {
-            sweep.installations.rows.len()
-        } else {
-            0
-        };
         for (section, width, count) in [
             (Section::InstSource, 4, n),
             (Section::InstId, 8, n),
@@ -140,21 +175,22 @@ impl Sections {
 
 /// The dictionaries, in text order: ids interned in first-seen order are remapped, so
 /// the image does not depend on the order of input rows.
-fn put_dictionaries(sweep: &Sweep, dict: &Dictionaries, heap: &mut Heap, out: &mut Sections) {
+fn put_dictionaries(inputs: &Inputs<'_>, dict: &Dictionaries, heap: &mut Heap, out: &mut Sections) {
+    let ingested = inputs.ingested;
     for &id in &dict.sources.ids {
-        let r = heap.push(sweep.ingested.sources.get(id));
+        let r = heap.push(ingested.sources.get(id));
         out.put(Section::Sources, r);
     }
     for &id in &dict.groups.ids {
-        let r = heap.push(sweep.ingested.groups.get(id));
+        let r = heap.push(ingested.groups.get(id));
         out.put(Section::GroupIds, r);
     }
     for &id in &dict.device_types.ids {
-        let r = heap.push(sweep.ingested.device_types.get(id));
+        let r = heap.push(ingested.device_types.get(id));
         out.put(Section::DeviceTypes, r);
     }
     for &id in &dict.parties.ids {
-        let party = &sweep.registry.parties()[id as usize];
+        let party = &inputs.registry.parties()[id as usize];
         let r = heap.push(party.id.as_bytes());
         out.put(Section::Parties, r);
         let status: u8 = match party.status {
@@ -166,47 +202,37 @@ fn put_dictionaries(sweep: &Sweep, dict: &Dictionaries, heap: &mut Heap, out: &m
     }
 }
 
-/// The installation and device columns. The sweep holds installations in output order
-/// already, so an installation's index in the image is its number in the sweep. Built
-/// in parallel chunks and appended in order; each chunk's heap references and device
-/// offsets are rebased as it is appended. Batches of 16 chunks bound the parts held at
-/// once.
+/// The installation and device columns, from the parts in output order: each part's
+/// heap references, device offsets and installation numbers are rebased (in parallel)
+/// to where it lands, its installations' DUPLICATE_GUID (found across partitions) is
+/// added to their findings, and it is appended and freed.
 fn put_installations(
-    sweep: &Sweep,
-    dict: &Dictionaries,
-    lookup: bool,
+    mut parts: Vec<InstallationPart>,
+    duplicate_guid: &[bool],
     heap: &mut Heap,
     out: &mut Sections,
 ) {
-    const CHUNK: usize = 1 << 16;
-    let n = sweep.installations.list.len();
-    let mut devices = 0u32;
+    let mut bases = Vec::with_capacity(parts.len());
+    let (mut heap_len, mut devices, mut installations) = (heap.bytes.len() as u64, 0u32, 0u32);
+    for part in &parts {
+        bases.push((heap_len, devices, installations));
+        heap_len += part.heap.len() as u64;
+        devices += part.devices;
+        installations += part.installations;
+    }
+    parts
+        .par_iter_mut()
+        .zip(&bases)
+        .for_each(|(part, &(heap_base, device_base, inst_base))| {
+            part.rebase(heap_base, device_base, inst_base);
+            let flagged = &duplicate_guid[inst_base as usize..][..part.installations as usize];
+            part.add_duplicate_guid(flagged);
+        });
     out.put(Section::InstDevices, 0u32);
-    for batch in (0..n).step_by(16 * CHUNK) {
-        let batch_end = (batch + 16 * CHUNK).min(n);
-        let mut parts: Vec<InstallationPart> = (batch..batch_end)
-            .step_by(CHUNK)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|start| {
-                let chunk = start as u32..(start + CHUNK).min(batch_end) as u32;
-                installation_part(sweep, dict, chunk, lookup)
-            })
-            .collect();
-        let mut bases = Vec::with_capacity(parts.len());
-        for part in &parts {
-            bases.push((heap.bytes.len() as u64, devices));
-            heap.bytes.extend_from_slice(&part.heap);
-            devices += part.devices;
-        }
-        parts
-            .par_iter_mut()
-            .zip(&bases)
-            .for_each(|(part, &(heap_base, device_base))| part.rebase(heap_base, device_base));
-        for part in parts {
-            for (section, bytes) in part.sections.0.iter().enumerate() {
-                out.0[section].extend_from_slice(bytes);
-            }
+    for part in parts {
+        heap.bytes.extend_from_slice(&part.heap);
+        for (section, bytes) in part.sections.0.iter().enumerate() {
+            out.0[section].extend_from_slice(bytes);
         }
     }
 }
@@ -215,12 +241,12 @@ fn put_installations(
 /// with its install date for the MPxN and its parties. Returns each shared MPxN's
 /// group number by raw key, for the lookup maps.
 fn put_shared_mpxns(
-    sweep: &Sweep,
+    registry: &Registry,
+    matches: &Matches,
     heap: &mut Heap,
     out: &mut Sections,
 ) -> hashbrown::HashMap<u64, u32> {
-    let mut groups: Vec<(String, usize)> = sweep
-        .matches
+    let mut groups: Vec<(String, usize)> = matches
         .groups
         .iter()
         .enumerate()
@@ -232,27 +258,19 @@ fn put_shared_mpxns(
     let mut dates: Vec<DateField> = Vec::new();
     out.put(Section::GroupMembers, 0u32);
     for (new_group, (_, g)) in groups.iter().enumerate() {
-        let group = &sweep.matches.groups[*g];
+        let group = &matches.groups[*g];
         group_of_key.insert(group.mpxn.to_raw(), new_group as u32);
         out.put(Section::GroupKey, group.mpxn.to_raw());
-        let mut list: Vec<_> = sweep.matches.members_of(group).iter().collect();
+        let mut list: Vec<_> = matches.members_of(group).iter().collect();
         list.sort_by_key(|m| m.installation);
         for member in list {
-            let meters = sweep.matches.meters_of(member);
+            let meters = matches.meters_of(member);
             dates.clear();
-            dates.extend(
-                meters
-                    .iter()
-                    .map(|m| sweep.ingested.rows[m.row as usize].installed_on()),
-            );
+            dates.extend(meters.iter().map(|m| m.installed_on));
             let installed = resolve::member_install_date(&dates).map_or(DAY_UNKNOWN, |d| d.0);
             let mut parties: Vec<&str> = meters
                 .iter()
-                .filter_map(|m| {
-                    sweep
-                        .registry
-                        .party(sweep.ingested.rows[m.row as usize].party)
-                })
+                .filter_map(|m| registry.party(m.party))
                 .map(|p| p.id.as_str())
                 .collect();
             parties.sort_unstable();
@@ -271,10 +289,10 @@ fn put_shared_mpxns(
 /// The lookup maps: every valid MPxN and every valid GUID, as fst maps to postings. The
 /// two maps are independent and are built at the same time (each fst is built on one
 /// thread).
-fn lookup_maps(sweep: &Sweep, group_of_key: &hashbrown::HashMap<u64, u32>, out: &mut Sections) {
+fn lookup_maps(matches: &Matches, group_of_key: &hashbrown::HashMap<u64, u32>, out: &mut Sections) {
     let dev_guid = &out.0[Section::DevGuid.index()];
     let ((mpxn_fst, mpxn_postings), (guid_fst, guid_postings)) =
-        rayon::join(|| mpxn_map(sweep, group_of_key), || guid_map(dev_guid));
+        rayon::join(|| mpxn_map(matches, group_of_key), || guid_map(dev_guid));
     out.0[Section::MpxnFst.index()] = mpxn_fst;
     out.0[Section::MpxnPostings.index()] = mpxn_postings;
     out.0[Section::GuidFst.index()] = guid_fst;
@@ -283,11 +301,11 @@ fn lookup_maps(sweep: &Sweep, group_of_key: &hashbrown::HashMap<u64, u32>, out: 
 
 /// Every valid MPxN → [group or NONE, count, installations...], as (fst, postings).
 /// Keys are sorted as fst text; each points at its run of `matches.meters`.
-fn mpxn_map(sweep: &Sweep, group_of_key: &hashbrown::HashMap<u64, u32>) -> (Vec<u8>, Vec<u8>) {
+fn mpxn_map(matches: &Matches, group_of_key: &hashbrown::HashMap<u64, u32>) -> (Vec<u8>, Vec<u8>) {
     let runs: Vec<(usize, usize)> = {
         let mut runs = Vec::new();
         let mut start = 0;
-        for run in sweep.matches.meters.chunk_by(|a, b| a.key == b.key) {
+        for run in matches.meters.chunk_by(|a, b| a.key == b.key) {
             runs.push((start, start + run.len()));
             start += run.len();
         }
@@ -297,8 +315,8 @@ fn mpxn_map(sweep: &Sweep, group_of_key: &hashbrown::HashMap<u64, u32>) -> (Vec<
         .par_iter()
         .enumerate()
         .map(|(i, &(start, _))| {
-            let key = MpxnKey::from_raw(sweep.matches.meters[start].key)
-                .expect("valid keys are non-zero");
+            let key =
+                MpxnKey::from_raw(matches.meters[start].key).expect("valid keys are non-zero");
             let mut k = [0u8; 16];
             let text = mpxn_fst_key(key);
             k[..text.len()].copy_from_slice(&text);
@@ -308,12 +326,12 @@ fn mpxn_map(sweep: &Sweep, group_of_key: &hashbrown::HashMap<u64, u32>) -> (Vec<
     // Zero padding sorts below every digit, so this is the keys' text order.
     keys.par_sort_unstable();
     let mut map = fst::MapBuilder::memory();
-    let mut postings = Vec::with_capacity(4 * (2 * keys.len() + sweep.matches.meters.len()));
+    let mut postings = Vec::with_capacity(4 * (2 * keys.len() + matches.meters.len()));
     let mut posting = 0u64;
     let mut insts: Vec<u32> = Vec::new();
     for (k, run) in &keys {
         let (start, end) = runs[*run as usize];
-        let run = &sweep.matches.meters[start..end];
+        let run = &matches.meters[start..end];
         let len = k.iter().position(|&b| b == 0).unwrap_or(k.len());
         map.insert(&k[..len], posting)
             .expect("keys are sorted and distinct");
@@ -362,17 +380,23 @@ fn guid_map(dev_guid: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (map.into_inner().expect("in-memory fst"), postings)
 }
 
-/// One chunk of installations' columns, with its own heap and device offsets.
-struct InstallationPart {
+/// One run of installations' columns (one source's installations of one partition),
+/// with its own heap, device offsets and installation numbers, all from 0.
+pub struct InstallationPart {
     sections: Sections,
     heap: Vec<u8>,
     devices: u32,
+    installations: u32,
 }
 
 impl InstallationPart {
-    /// Rebases the part's heap references and device offsets, local to it, to where it
-    /// lands in the image.
-    fn rebase(&mut self, heap_base: u64, device_base: u32) {
+    pub fn installations(&self) -> u32 {
+        self.installations
+    }
+
+    /// Rebases the part's heap references, device offsets and installation numbers,
+    /// local to it, to where it lands in the image.
+    fn rebase(&mut self, heap_base: u64, device_base: u32, inst_base: u32) {
         for section in [Section::InstId, Section::InstMpxns] {
             for r in self.sections.0[section.index()].chunks_exact_mut(8) {
                 let rebased = u64::read(r) + (heap_base << 24);
@@ -383,13 +407,32 @@ impl InstallationPart {
             let rebased = u32::read(d) + device_base;
             d.copy_from_slice(&rebased.to_le_bytes());
         }
+        for i in self.sections.0[Section::DevInst.index()].chunks_exact_mut(4) {
+            let rebased = u32::read(i) + inst_base;
+            i.copy_from_slice(&rebased.to_le_bytes());
+        }
+    }
+
+    /// Adds DUPLICATE_GUID to the findings of the part's installations `flagged` says.
+    fn add_duplicate_guid(&mut self, flagged: &[bool]) {
+        let column = &mut self.sections.0[Section::InstFindings.index()];
+        for (f, &dup) in column.chunks_exact_mut(4).zip(flagged) {
+            if dup {
+                let stored = resolve::FindingSet::from_bits(u32::read(f));
+                let bits = stored.union(resolve::matching_findings(true, false)).bits();
+                f.copy_from_slice(&bits.to_le_bytes());
+            }
+        }
     }
 }
 
-fn installation_part(
-    sweep: &Sweep,
+/// Lays out the installations `range` of one partition (one source's, in output order),
+/// and, `with_devices`, their devices. DUPLICATE_GUID is added when the parts are
+/// assembled: it is found across partitions.
+pub fn installation_part(
+    evidence: &PartitionEvidence<'_>,
     dict: &Dictionaries,
-    chunk: Range<u32>,
+    range: Range<u32>,
     with_devices: bool,
 ) -> InstallationPart {
     let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
@@ -403,24 +446,27 @@ fn installation_part(
         (Section::InstMpxns, 8),
         (Section::InstDevices, 4),
     ] {
-        out.0[section.index()].reserve_exact(width * chunk.len());
+        out.0[section.index()].reserve_exact(width * range.len());
     }
     let mut heap = Heap::default();
     let mut devices = 0u32;
     let (mut mpxn_keys, mut mpxn_text) = (Vec::new(), Vec::new());
-    for installation in chunk {
-        let facts = &sweep.facts[installation as usize];
+    let mut rows: Vec<&Row> = Vec::new();
+    let installations = range.len() as u32;
+    let first = range.start;
+    for installation in range {
         let inst = installation as usize;
+        let facts = &evidence.facts[inst];
         out.put(
             Section::InstSource,
-            dict.sources.rank(sweep.installations.list[inst].source),
+            dict.sources.rank(evidence.installations.list[inst].source),
         );
-        let id = heap.push(sweep.installation_text(installation));
+        let id = heap.push(evidence.installations.id(installation));
         out.put(Section::InstId, id);
         out.put(Section::InstGroup, dict.groups.rank(facts.group));
         let findings = facts.findings.union(resolve::matching_findings(
-            sweep.matches.duplicate_guid[inst],
-            sweep.matches.repeated_mpxn[inst],
+            false,
+            evidence.keys.repeated_mpxn[inst],
         ));
         out.put(Section::InstFindings, findings.bits());
         let mut flags = 0u32;
@@ -435,7 +481,7 @@ fn installation_part(
             Section::InstLastComms,
             facts.comms.last.map_or(DAY_NONE, |d| d.0),
         );
-        sweep.mpxns_into(installation, &mut mpxn_keys, &mut mpxn_text);
+        evidence.mpxns_into(installation, &mut mpxn_keys, &mut mpxn_text);
         let mpxns = heap.push(&mpxn_text);
         out.put(Section::InstMpxns, mpxns);
 
@@ -444,15 +490,17 @@ fn installation_part(
             continue;
         }
         // Devices in an order fixed by their content, not by input order.
-        let mut rows: Vec<&ingest::Row> = sweep
-            .installations
-            .rows_of(installation)
-            .iter()
-            .map(|&r| &sweep.ingested.rows[r as usize])
-            .collect();
+        rows.clear();
+        rows.extend(
+            evidence
+                .installations
+                .rows_of(installation)
+                .iter()
+                .map(|&r| &evidence.rows[r as usize]),
+        );
         rows.sort_by_key(|r| device_key(dict, r));
-        for r in rows {
-            out.put(Section::DevInst, installation);
+        for r in &rows {
+            out.put(Section::DevInst, installation - first);
             out.put(Section::DevGuid, r.device);
             out.put(Section::DevMpxn, r.mpxn_raw());
             out.put(Section::DevInstalled, day_or(r.installed_on(), DAY_UNKNOWN));
@@ -462,13 +510,14 @@ fn installation_part(
             out.put(Section::DevFlags, if r.dormant() { DEV_DORMANT } else { 0 });
             devices += 1;
         }
-        // Offsets local to the chunk, without the leading 0: rebased when appended.
+        // Offsets local to the part, without the leading 0: rebased when appended.
         out.put(Section::InstDevices, devices);
     }
     InstallationPart {
         sections: out,
         heap: heap.bytes,
         devices,
+        installations,
     }
 }
 
@@ -482,7 +531,7 @@ fn day_or(d: DateField, otherwise: i32) -> i32 {
 
 /// A row's device type as a rank in the device-type dictionary; [`NONE_U32`] for the
 /// types past the 65,535 that rows can name (shown as "(other)").
-fn device_type(dict: &Dictionaries, r: &ingest::Row) -> u32 {
+fn device_type(dict: &Dictionaries, r: &Row) -> u32 {
     match r.device_type {
         ingest::OTHER_DEVICE_TYPE => NONE_U32,
         t => dict.device_types.rank(u32::from(t)),
@@ -490,7 +539,7 @@ fn device_type(dict: &Dictionaries, r: &ingest::Row) -> u32 {
 }
 
 /// Orders an installation's devices by what the index stores of them.
-fn device_key(dict: &Dictionaries, r: &ingest::Row) -> (u32, u64, u64, i32, i32, u32, bool) {
+fn device_key(dict: &Dictionaries, r: &Row) -> (u32, u64, u64, i32, i32, u32, bool) {
     (
         device_type(dict, r),
         r.device,
@@ -524,7 +573,7 @@ impl Ranked {
     }
 }
 
-struct Dictionaries {
+pub struct Dictionaries {
     sources: Ranked,
     groups: Ranked,
     device_types: Ranked,
@@ -532,32 +581,33 @@ struct Dictionaries {
 }
 
 impl Dictionaries {
-    fn of(sweep: &Sweep) -> Dictionaries {
-        let parties = sweep.registry.parties();
+    pub fn of(ingested: &Ingested, registry: &Registry) -> Dictionaries {
+        let parties = registry.parties();
         Dictionaries {
-            sources: Ranked::new(sweep.ingested.sources.len(), |id| {
-                sweep.ingested.sources.get(id)
-            }),
-            groups: Ranked::new(sweep.ingested.groups.len(), |id| {
-                sweep.ingested.groups.get(id)
-            }),
-            device_types: Ranked::new(sweep.ingested.device_types.len(), |id| {
-                sweep.ingested.device_types.get(id)
+            sources: Ranked::new(ingested.sources.len(), |id| ingested.sources.get(id)),
+            groups: Ranked::new(ingested.groups.len(), |id| ingested.groups.get(id)),
+            device_types: Ranked::new(ingested.device_types.len(), |id| {
+                ingested.device_types.get(id)
             }),
             parties: Ranked::new(parties.len(), |id| parties[id as usize].id.as_bytes()),
         }
+    }
+
+    /// Each interned source's rank in byte order (the first key of output order).
+    pub fn source_ranks(&self) -> &[u32] {
+        &self.sources.rank_of
     }
 }
 
 /// rejects.csv as the report writes it: sorted by file (as given) then line; raw text
 /// with invalid UTF-8 replaced by U+FFFD.
-fn rejects_csv(sweep: &Sweep) -> Vec<u8> {
-    let mut rejects: Vec<(String, u64, &'static str, ingest::LineRef)> = sweep
+fn rejects_csv(inputs: &Inputs<'_>) -> Vec<u8> {
+    let mut rejects: Vec<(String, u64, &'static str, ingest::LineRef)> = inputs
         .ingested
         .rejects
         .iter()
         .map(|r| {
-            let path = sweep.files[r.line_ref.file()]
+            let path = inputs.files[r.line_ref.file()]
                 .path
                 .to_string_lossy()
                 .into_owned();
@@ -567,7 +617,7 @@ fn rejects_csv(sweep: &Sweep) -> Vec<u8> {
     rejects.sort();
     let mut out = b"file,line,reason,raw\n".to_vec();
     for (path, line, reason, line_ref) in rejects {
-        let raw = String::from_utf8_lossy(ingest::raw_line(&sweep.files, line_ref));
+        let raw = String::from_utf8_lossy(ingest::raw_line(inputs.files, line_ref));
         push_record(
             &mut out,
             &[
@@ -581,11 +631,11 @@ fn rejects_csv(sweep: &Sweep) -> Vec<u8> {
     out
 }
 
-fn meta(sweep: &Sweep) -> BuildMeta {
-    let mut inventories: Vec<InputFile> = sweep
+fn meta(inputs: &Inputs<'_>) -> BuildMeta {
+    let mut inventories: Vec<InputFile> = inputs
         .files
         .iter()
-        .zip(&sweep.ingested.checksums)
+        .zip(&inputs.ingested.checksums)
         .map(|(f, &crc)| InputFile {
             path: f.path.to_string_lossy().into_owned(),
             bytes: f.bytes.len() as u64,
@@ -594,7 +644,7 @@ fn meta(sweep: &Sweep) -> BuildMeta {
         .collect();
     inventories.sort_by(|a, b| a.path.cmp(&b.path));
     let mut rejects_by_reason = BTreeMap::new();
-    for r in &sweep.ingested.rejects {
+    for r in &inputs.ingested.rejects {
         *rejects_by_reason
             .entry(r.reason.as_str().to_string())
             .or_default() += 1;
@@ -604,11 +654,11 @@ fn meta(sweep: &Sweep) -> BuildMeta {
         version: env!("CARGO_PKG_VERSION").into(),
         inventories,
         suppliers: InputFile {
-            path: sweep.suppliers.to_string_lossy().into_owned(),
-            bytes: sweep.registry.size,
-            crc32c: format!("{:08x}", sweep.registry.checksum),
+            path: inputs.suppliers.to_string_lossy().into_owned(),
+            bytes: inputs.registry.size,
+            crc32c: format!("{:08x}", inputs.registry.checksum),
         },
-        rows: sweep.accounting(),
+        rows: inputs.accounting,
         rejects_by_reason,
     }
 }

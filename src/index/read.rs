@@ -384,7 +384,7 @@ pub struct MpxnPosting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::build::{csv_image, Purpose};
+    use crate::index::build::Purpose;
     use crate::sweep::SweepConfig;
 
     /// Two installations sharing one MPAN; A1's meter has an unknown supplier and an
@@ -405,7 +405,7 @@ mod tests {
             "supplier_id,party_id,name,status\nS1,P1,One,ceased_trading\n",
         )
         .unwrap();
-        csv_image(
+        crate::sweep::run(
             &SweepConfig {
                 inventories: vec![inv],
                 suppliers: reg,
@@ -414,6 +414,7 @@ mod tests {
             Purpose::Index,
         )
         .unwrap()
+        .image
     }
 
     #[test]

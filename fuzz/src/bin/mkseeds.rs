@@ -10,10 +10,10 @@
 use std::path::{Path, PathBuf};
 
 use fuzz_common::{scratch_file, Scratch, SAMPLE_INVENTORIES, SAMPLE_SUPPLIERS};
-use mpxn_recon::index::build::{self, Purpose};
+use mpxn_recon::index::build::Purpose;
 use mpxn_recon::index::file::{self, IndexFile};
 use mpxn_recon::ingest::IngestSettings;
-use mpxn_recon::sweep::SweepConfig;
+use mpxn_recon::sweep::{self, SweepConfig};
 
 const HEADER: &str = "source,group_id,installation_id,device_id,device_type,mpxn,installed_on,last_comms_at,supplier_id,dormant\n";
 
@@ -23,7 +23,9 @@ fn build(out: &Path, name: &str, inventories: Vec<PathBuf>, suppliers: &Path) {
         suppliers: suppliers.to_path_buf(),
         ingest: IngestSettings::default(),
     };
-    let image = build::csv_image(&config, Purpose::Index).expect("the seed inputs are accepted");
+    let image = sweep::run(&config, Purpose::Index)
+        .expect("the seed inputs are accepted")
+        .image;
     let path = out.join(name);
     let size = file::write(&image, &path).expect("cannot write a seed");
     IndexFile::open_verified(&path).expect("a seed verifies");

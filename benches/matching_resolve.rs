@@ -1,4 +1,4 @@
-//! Grouping and matching (`matching::group_installations`, `matching::find_matches`) over
+//! Grouping and matching (`matching::group_installations`, `KeyBuckets::find_matches`) over
 //! the ingested rows taken as one partition, and the as-of judgement (`judge::judge`) and report writing
 //! (`report::write_all`) over an in-memory sweep image. Throughput in input rows.
 
@@ -22,9 +22,9 @@ fn bench(c: &mut Criterion) {
         partition_bytes: usize::MAX,
         ..config.ingest
     };
-    let ingested = ingest::ingest(&files, &registry, one_partition);
-    let pieces = ingested.partitions.into_iter().flatten().collect();
-    let all_rows = ingest::concat_pieces(pieces);
+    let budget = mpxn_recon::spill::Budget::unlimited();
+    let mut ingested = ingest::ingest(&files, &registry, one_partition, &budget).expect("ingest");
+    let all_rows = ingested.partitions.take(0).expect("in memory");
     let corpus = Corpus {
         files: &files,
         registry: &registry,
@@ -45,7 +45,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(matching::group_installations(corpus)))
     });
     g.bench_function("find_matches", |b| {
-        b.iter(|| black_box(matching::find_matches(&[(0, &keys)], count)))
+        b.iter(|| {
+            let dir = std::env::temp_dir();
+            let mut buckets = matching::KeyBuckets::new(rows, u64::MAX, &dir);
+            buckets.add(0, &keys).expect("in memory");
+            black_box(buckets.find_matches(&[0], count, true).expect("in memory"))
+        })
     });
 
     let image = sweep::run(&config, Purpose::Sweep).expect("sweep").image;

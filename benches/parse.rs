@@ -21,7 +21,14 @@ fn bench(c: &mut Criterion) {
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Bytes(data.generated.bytes));
     g.bench_function("ingest_200k_rows", |b| {
-        b.iter(|| black_box(ingest::ingest(&files, &registry, config.ingest)))
+        b.iter(|| {
+            black_box(ingest::ingest(
+                &files,
+                &registry,
+                config.ingest,
+                &config.budget,
+            ))
+        })
     });
     // Bytes per core per second of the parse alone (split, UTF-8, trim, normalise,
     // intern): the figure the bounded-memory rework's "twice as fast a parse" is
@@ -31,7 +38,16 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("a one-thread pool");
     g.bench_function("ingest_200k_rows_one_core", |b| {
-        b.iter(|| one_core.install(|| black_box(ingest::ingest(&files, &registry, config.ingest))))
+        b.iter(|| {
+            one_core.install(|| {
+                black_box(ingest::ingest(
+                    &files,
+                    &registry,
+                    config.ingest,
+                    &config.budget,
+                ))
+            })
+        })
     });
     g.bench_function("sweep_run_200k_rows", |b| {
         b.iter(|| black_box(sweep::run(&config, Purpose::Sweep).expect("sweep")))

@@ -29,6 +29,11 @@ pub enum InputError {
          never by editing it in place"
     )]
     Changed { path: PathBuf },
+    #[error(
+        "{dir}: cannot write spill files to this folder: {error}; free space there, name \
+         another with --temp-dir, or raise --memory-limit"
+    )]
+    Spill { dir: PathBuf, error: std::io::Error },
     #[error("{path}: the file is empty; expected a header line naming the columns")]
     Empty { path: PathBuf },
     #[error("{path}:1: the header is not valid UTF-8")]
@@ -66,6 +71,13 @@ impl InputError {
     pub(crate) fn io(path: &Path, error: std::io::Error) -> InputError {
         InputError::Io {
             path: path.to_path_buf(),
+            error,
+        }
+    }
+
+    pub(crate) fn spill(dir: &Path, error: std::io::Error) -> InputError {
+        InputError::Spill {
+            dir: dir.to_path_buf(),
             error,
         }
     }

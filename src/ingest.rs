@@ -25,6 +25,7 @@ use crate::mapped::MappedFile;
 use crate::normalize::{self, Day, Guid, Mpan, Mprn, MpxnKey};
 use crate::partition::Plan;
 use crate::registry::{Registry, UNKNOWN_PARTY};
+use crate::spill::{Buckets, Budget, Record};
 
 /// A rejected line: where it is and why. The raw text is read back from the mapped file
 /// when the report is written.
@@ -263,19 +264,75 @@ impl Row {
     }
 }
 
-fn date_field(v: i32) -> DateField {
-    match v {
-        NO_DAY => DateField::None,
-        DAY_INVALID => DateField::Invalid,
-        d => DateField::Day(Day(d)),
+/// A row as a spill record: its fields little-endian, 72 bytes, no padding.
+impl Record for Row {
+    const SIZE: usize = 72;
+
+    fn encode(&self, out: &mut [u8]) {
+        out[0..8].copy_from_slice(&self.line_ref.0.to_le_bytes());
+        out[8..16].copy_from_slice(&self.installation_key.to_le_bytes());
+        out[16..24].copy_from_slice(&self.fingerprint.to_le_bytes());
+        out[24..32].copy_from_slice(&self.device.to_le_bytes());
+        out[32..40].copy_from_slice(&self.mpxn_raw.to_le_bytes());
+        out[40..44].copy_from_slice(&self.installation_start.to_le_bytes());
+        out[44..48].copy_from_slice(&self.installation_len.to_le_bytes());
+        out[48..52].copy_from_slice(&self.source.to_le_bytes());
+        out[52..56].copy_from_slice(&self.group.to_le_bytes());
+        out[56..60].copy_from_slice(&self.party.to_le_bytes());
+        out[60..64].copy_from_slice(&self.installed_on.to_le_bytes());
+        out[64..68].copy_from_slice(&self.last_comms.to_le_bytes());
+        out[68] = self.flags;
+        out[69] = self.chain;
+        out[70..72].copy_from_slice(&self.device_type.to_le_bytes());
+    }
+
+    fn decode(b: &[u8]) -> Row {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        Row {
+            line_ref: LineRef(u64_at(0)),
+            installation_key: u64_at(8),
+            fingerprint: u64_at(16),
+            device: u64_at(24),
+            mpxn_raw: u64_at(32),
+            installation_start: u32_at(40),
+            installation_len: u32_at(44),
+            source: u32_at(48),
+            group: u32_at(52),
+            party: u32_at(56),
+            installed_on: u32_at(60) as i32,
+            last_comms: u32_at(64) as i32,
+            flags: b[68],
+            chain: b[69],
+            device_type: u16::from_le_bytes([b[70], b[71]]),
+        }
     }
 }
 
+fn date_field(v: i32) -> DateField {
+    DateField::unpack(v)
+}
+
 fn pack_date(d: DateField) -> i32 {
-    match d {
-        DateField::None => NO_DAY,
-        DateField::Invalid => DAY_INVALID,
-        DateField::Day(Day(d)) => d,
+    d.pack()
+}
+
+impl DateField {
+    /// As one `i32` (for fixed-size records): a day number, or a sentinel.
+    pub fn pack(self) -> i32 {
+        match self {
+            DateField::None => NO_DAY,
+            DateField::Invalid => DAY_INVALID,
+            DateField::Day(Day(d)) => d,
+        }
+    }
+
+    pub fn unpack(v: i32) -> DateField {
+        match v {
+            NO_DAY => DateField::None,
+            DAY_INVALID => DateField::Invalid,
+            d => DateField::Day(Day(d)),
+        }
     }
 }
 
@@ -371,10 +428,10 @@ impl InventoryFile {
 
 /// Everything ingest hands on.
 pub struct Ingested {
-    /// The accepted rows, by partition of the [`Plan`] (`partitions[k]` holds every
-    /// row whose installation id falls in partition `k`), each as pieces in file and
-    /// line order (one piece per parse chunk that had such rows).
-    pub partitions: Vec<Vec<Vec<Row>>>,
+    /// The accepted rows, by partition of the [`Plan`] (bucket `k` holds every row
+    /// whose installation id falls in partition `k`, in file and line order), in memory
+    /// or spilled.
+    pub partitions: Buckets<Row>,
     pub plan: Plan,
     pub rejects: Vec<Reject>,
     /// Lines read, header excluded, over all files.
@@ -384,18 +441,6 @@ pub struct Ingested {
     pub device_types: Interned,
     /// CRC-32C of each file's bytes, in file order.
     pub checksums: Vec<u32>,
-}
-
-/// One partition's pieces as one vector, in order (the pieces are freed as they go).
-pub fn concat_pieces(mut pieces: Vec<Vec<Row>>) -> Vec<Row> {
-    if pieces.len() == 1 {
-        return pieces.pop().expect("one piece");
-    }
-    let mut rows = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
-    for piece in pieces {
-        rows.extend_from_slice(&piece);
-    }
-    rows
 }
 
 /// What one parse chunk produces; merged in chunk order.
@@ -443,36 +488,46 @@ impl Default for IngestSettings {
 /// on already cut by partition of installation id, so no later step handles all rows
 /// at once. Ids interned per chunk are then remapped to global ones in parallel. The
 /// outcome is the same for any thread count and chunk size.
-pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSettings) -> Ingested {
+pub fn ingest(
+    files: &[InventoryFile],
+    registry: &Registry,
+    settings: IngestSettings,
+    budget: &Budget,
+) -> Result<Ingested, InputError> {
     let jobs = chunk_jobs(files, settings);
     let t = crate::timing::stage("ingest: plan partitions");
     let plan = plan_partitions(files, registry, settings);
     drop(t);
 
-    let t = crate::timing::stage("ingest: parse chunks");
-    let mut outputs: Vec<ChunkOutput> = jobs
-        .par_iter()
-        .map(|job| parse_chunk(files, job, registry, &plan))
-        .collect();
-    drop(t);
-
-    let _t = crate::timing::stage("ingest: merge chunks");
-    let mut pieces: Vec<Vec<(u32, Vec<Row>)>> = outputs
-        .iter_mut()
-        .map(|o| std::mem::take(&mut o.parts))
-        .collect();
-    let merged = merge_chunks(files, &jobs, outputs);
-    pieces
-        .par_iter_mut()
-        .zip(&merged.maps)
-        .for_each(|(parts, map)| parts.iter_mut().for_each(|(_, rows)| map.apply(rows)));
-    let mut partitions: Vec<Vec<Vec<Row>>> = (0..plan.count()).map(|_| Vec::new()).collect();
-    for parts in pieces {
-        for (p, rows) in parts {
-            partitions[p as usize].push(rows);
+    let _t = crate::timing::stage("ingest: parse chunks");
+    let mut partitions: Buckets<Row> = Buckets::new(plan.count(), budget.spillable(), &budget.dir);
+    let mut merged = Merged::new(files);
+    // Batches of a few chunks per thread: parsed in parallel, merged in order, and the
+    // rows spilled between batches when they exceed the budget.
+    let batch = (rayon::current_num_threads() * 4).max(1);
+    for jobs in jobs.chunks(batch) {
+        let outputs: Vec<ChunkOutput> = jobs
+            .par_iter()
+            .map(|job| parse_chunk(files, job, registry, &plan))
+            .collect();
+        let mut pieces = Vec::with_capacity(outputs.len());
+        for (job, mut output) in jobs.iter().zip(outputs) {
+            let parts = std::mem::take(&mut output.parts);
+            pieces.push((merged.add(job, output), parts));
         }
+        pieces.par_iter_mut().for_each(|(map, parts)| {
+            parts.iter_mut().for_each(|(_, rows)| map.apply(rows));
+        });
+        for (_, parts) in pieces {
+            for (p, rows) in parts {
+                partitions.extend(p as usize, rows);
+            }
+        }
+        partitions
+            .settle()
+            .map_err(|e| InputError::spill(&budget.dir, e))?;
     }
-    Ingested {
+    Ok(Ingested {
         partitions,
         plan,
         rejects: merged.rejects,
@@ -481,7 +536,7 @@ pub fn ingest(files: &[InventoryFile], registry: &Registry, settings: IngestSett
         groups: merged.groups,
         device_types: merged.device_types,
         checksums: merged.checksums,
-    }
+    })
 }
 
 /// The partition plan: about one partition per `settings.partition_bytes` of input,
@@ -576,61 +631,64 @@ impl IdMap {
     }
 }
 
-/// The chunks' outputs merged in chunk order.
+/// The chunks' outputs merged in chunk order, one chunk at a time.
 struct Merged {
-    maps: Vec<IdMap>,
     rejects: Vec<Reject>,
     rows_read: u64,
     sources: Interned,
     groups: Interned,
     device_types: Interned,
     checksums: Vec<u32>,
+    /// Per file, the line number of the next chunk's first line.
+    next_line: Vec<u64>,
 }
 
-/// Merges chunk outputs in order: line numbers by prefix sums per file, interned ids
-/// remapped to merged ones (first seen, first numbered), file checksums combined.
-fn merge_chunks(files: &[InventoryFile], jobs: &[ChunkJob], outputs: Vec<ChunkOutput>) -> Merged {
-    let mut m = Merged {
-        maps: Vec::with_capacity(outputs.len()),
-        rejects: Vec::new(),
-        rows_read: 0,
-        sources: Interned::default(),
-        groups: Interned::default(),
-        device_types: Interned::default(),
-        checksums: files
-            .iter()
-            .map(|f| crc32c::crc32c(&f.bytes[..f.header.body_start]))
-            .collect(),
-    };
-    let mut next_line = vec![2u64; files.len()];
-    for (output, job) in outputs.into_iter().zip(jobs) {
+impl Merged {
+    fn new(files: &[InventoryFile]) -> Merged {
+        Merged {
+            rejects: Vec::new(),
+            rows_read: 0,
+            sources: Interned::default(),
+            groups: Interned::default(),
+            device_types: Interned::default(),
+            checksums: files
+                .iter()
+                .map(|f| crc32c::crc32c(&f.bytes[..f.header.body_start]))
+                .collect(),
+            next_line: vec![2u64; files.len()],
+        }
+    }
+
+    /// Merges the next chunk's output (chunks come in order): line numbers by prefix
+    /// sums per file, interned ids remapped to merged ones (first seen, first
+    /// numbered), file checksums combined. Returns the chunk's id map.
+    fn add(&mut self, job: &ChunkJob, output: ChunkOutput) -> IdMap {
         let remap = |from: &Interned, to: &mut Interned| -> Vec<u32> {
             (0..from.len() as u32)
                 .map(|id| to.intern(from.get(id)))
                 .collect()
         };
-        let sources = remap(&output.sources, &mut m.sources);
-        let groups = remap(&output.groups, &mut m.groups);
-        let device_types = remap(&output.device_types, &mut m.device_types)
+        let sources = remap(&output.sources, &mut self.sources);
+        let groups = remap(&output.groups, &mut self.groups);
+        let device_types = remap(&output.device_types, &mut self.device_types)
             .into_iter()
             .map(|global| u16::try_from(global).unwrap_or(OTHER_DEVICE_TYPE))
             .collect();
-        m.maps.push(IdMap {
-            sources,
-            groups,
-            device_types,
-        });
-        let first_line = next_line[job.file];
-        m.rejects.extend(output.rejects.into_iter().map(|mut r| {
+        let first_line = self.next_line[job.file];
+        self.rejects.extend(output.rejects.into_iter().map(|mut r| {
             r.line_no += first_line;
             r
         }));
-        next_line[job.file] += output.lines;
-        m.rows_read += output.lines;
-        m.checksums[job.file] =
-            crc32c::crc32c_combine(m.checksums[job.file], output.crc, job.end - job.start);
+        self.next_line[job.file] += output.lines;
+        self.rows_read += output.lines;
+        self.checksums[job.file] =
+            crc32c::crc32c_combine(self.checksums[job.file], output.crc, job.end - job.start);
+        IdMap {
+            sources,
+            groups,
+            device_types,
+        }
     }
-    m
 }
 
 /// Parses one chunk's lines into rows (cut by partition) and rejects.
@@ -1127,13 +1185,17 @@ mod tests {
         let registry = Registry::open(&suppliers).unwrap();
         let files = vec![InventoryFile::open(&inventory).unwrap()];
         let rows = |settings| {
-            let ingested = ingest(&files, &registry, settings);
+            let mut ingested = ingest(&files, &registry, settings, &Budget::unlimited()).unwrap();
             assert_eq!(ingested.rows_read, 10);
             assert_eq!(ingested.rejects.len(), 1);
-            let pieces: Vec<Vec<Row>> = ingested.partitions.into_iter().flatten().collect();
-            pieces
+            let buckets = &mut ingested.partitions;
+            let partitions: Vec<Vec<Row>> = (0..buckets.count())
+                .map(|p| buckets.take(p).unwrap())
+                .filter(|rows| !rows.is_empty())
+                .collect();
+            partitions
         };
-        // One partition, one chunk: the nine accepted rows in line order.
+        // One partition: the nine accepted rows in line order.
         let pieces = rows(IngestSettings::default());
         assert_eq!(pieces.len(), 1);
         let chains: Vec<u8> = pieces[0].iter().map(|r| r.chain).collect();

@@ -102,5 +102,6 @@ pub mod publish;
 pub mod registry;
 pub mod report;
 pub mod resolve;
+pub mod spill;
 pub mod sweep;
 pub mod timing;

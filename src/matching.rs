@@ -11,7 +11,9 @@
 //! Leaves to `resolve` what a duplicate *means* (TMAD 4.1C).
 
 use std::borrow::Cow;
+use std::io;
 use std::ops::Range;
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -20,6 +22,7 @@ use crate::ingest::{
 };
 use crate::normalize::MpxnKey;
 use crate::registry::Registry;
+use crate::spill::{Buckets, Record};
 
 /// Read access to the rows and the mapped lines they came from.
 #[derive(Clone, Copy)]
@@ -495,8 +498,9 @@ pub struct Matches {
     pub duplicate_guid: Vec<bool>,
     pub groups: Vec<DuplicateGroup>,
     pub members: Vec<GroupMember>,
-    /// Every meter with a valid MPxN: equal keys together, but the runs in bucket order,
-    /// not key order (users sort what they show).
+    /// The meters with a valid MPxN — every one, or only those of shared MPxNs (see
+    /// [`KeyBuckets::find_matches`]): equal keys together, but the runs in bucket
+    /// order, not key order (users sort what they show).
     pub meters: Vec<MeterRef>,
 }
 
@@ -510,92 +514,200 @@ impl Matches {
     }
 }
 
-/// Finds duplicate GUIDs and shared MPxNs across partitions: `parts` are each
-/// partition's keys with the global number of its first installation, `installations`
-/// the total. Cost: two bucketed sorts ([`bucket_sorted`]), of one `u64` pair per
-/// valid GUID and one 24-byte key per valid meter.
-pub fn find_matches(parts: &[(u32, &PartitionKeys)], installations: usize) -> Matches {
-    let guid_count: usize = parts.iter().map(|(_, k)| k.guids.len()).sum();
-    let bits = bucket_bits(guid_count);
+/// A valid GUID of a laid-out run's installation: (GUID, run, installation in run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct GuidKey {
+    guid: u64,
+    run: u32,
+    installation: u32,
+}
 
-    // DUPLICATE_GUID: a canonical GUID on more than one distinct accepted row.
-    let guids = bucket_sorted(
-        parts.len(),
-        1 << bits,
-        |p, push| {
-            let (base, keys) = parts[p];
-            for &(g, inst) in &keys.guids {
-                push((g, base + inst));
+impl Record for GuidKey {
+    const SIZE: usize = 16;
+    fn encode(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.guid.to_le_bytes());
+        out[8..12].copy_from_slice(&self.run.to_le_bytes());
+        out[12..16].copy_from_slice(&self.installation.to_le_bytes());
+    }
+    fn decode(b: &[u8]) -> GuidKey {
+        GuidKey {
+            guid: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            run: u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
+            installation: u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")),
+        }
+    }
+}
+
+/// A meter of a laid-out run's installation; `installation` is the number in its run.
+#[derive(Clone, Copy, Debug)]
+struct MeterKey {
+    run: u32,
+    meter: MeterRef,
+}
+
+impl Record for MeterKey {
+    const SIZE: usize = 24;
+    fn encode(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.meter.key.to_le_bytes());
+        out[8..12].copy_from_slice(&self.run.to_le_bytes());
+        out[12..16].copy_from_slice(&self.meter.installation.to_le_bytes());
+        out[16..20].copy_from_slice(&self.meter.installed_on.pack().to_le_bytes());
+        out[20..24].copy_from_slice(&self.meter.party.to_le_bytes());
+    }
+    fn decode(b: &[u8]) -> MeterKey {
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        MeterKey {
+            run: u32_at(8),
+            meter: MeterRef {
+                key: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+                installation: u32_at(12),
+                installed_on: DateField::unpack(u32_at(16) as i32),
+                party: u32_at(20),
+            },
+        }
+    }
+}
+
+/// The GUID and MPxN keys of every laid-out run, in key buckets (by a mix of the key's
+/// bits, so each bucket holds all of its keys' occurrences), within a memory allowance.
+pub struct KeyBuckets {
+    guids: Buckets<GuidKey>,
+    meters: Buckets<MeterKey>,
+    bits: u32,
+}
+
+impl KeyBuckets {
+    /// Buckets for about `rows` rows' keys, holding at most `allowance` bytes of them in
+    /// memory (spilled to `dir` past it).
+    pub fn new(rows: u64, allowance: u64, dir: &Path) -> KeyBuckets {
+        let bits = bucket_bits(usize::try_from(rows).unwrap_or(usize::MAX));
+        KeyBuckets {
+            guids: Buckets::new(1 << bits, allowance / 5 * 3, dir),
+            meters: Buckets::new(1 << bits, allowance / 5 * 2, dir),
+            bits,
+        }
+    }
+
+    /// Adds the keys of run `run` (numbered in the order runs are laid out).
+    pub fn add(&mut self, run: u32, keys: &PartitionKeys) -> io::Result<()> {
+        for &(guid, installation) in &keys.guids {
+            let key = GuidKey {
+                guid,
+                run,
+                installation,
+            };
+            self.guids.push(top_bits(mix(guid), self.bits), key);
+        }
+        for &meter in &keys.meters {
+            let key = MeterKey { run, meter };
+            self.meters.push(top_bits(mix(meter.key), self.bits), key);
+        }
+        self.guids.settle()?;
+        self.meters.settle()
+    }
+
+    /// Bytes of keys written to spill files.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.guids.spilled_bytes() + self.meters.spilled_bytes()
+    }
+
+    /// Finds duplicate GUIDs and shared MPxNs: `bases[run]` is the global number of the
+    /// run's first installation, `installations` the total. Buckets are taken back a
+    /// few at a time and sorted in cache, in parallel. `all_meters` keeps every meter
+    /// (the index's lookup map needs them); otherwise only those of shared MPxNs.
+    pub fn find_matches(
+        mut self,
+        bases: &[u32],
+        installations: usize,
+        all_meters: bool,
+    ) -> io::Result<Matches> {
+        let batch = rayon::current_num_threads() * 4;
+        let count = self.guids.count();
+        let mut duplicate_guid = vec![false; installations];
+        for first in (0..count).step_by(batch) {
+            let buckets = (first..(first + batch).min(count))
+                .map(|b| self.guids.take(b))
+                .collect::<io::Result<Vec<_>>>()?;
+            // DUPLICATE_GUID: a canonical GUID on more than one distinct accepted row.
+            let flagged: Vec<Vec<u32>> = buckets
+                .into_par_iter()
+                .map(|bucket| {
+                    let mut keys: Vec<(u64, u32)> = bucket
+                        .iter()
+                        .map(|k| (k.guid, bases[k.run as usize] + k.installation))
+                        .collect();
+                    drop(bucket);
+                    keys.sort_unstable();
+                    keys.chunk_by(|a, b| a.0 == b.0)
+                        .filter(|run| run.len() > 1)
+                        .flat_map(|run| run.iter().map(|&(_, inst)| inst))
+                        .collect()
+                })
+                .collect();
+            for inst in flagged.into_iter().flatten() {
+                duplicate_guid[inst as usize] = true;
             }
-        },
-        |&(guid, _): &(u64, u32)| top_bits(mix(guid), bits),
-    );
-    let flagged: Vec<Vec<u32>> = guids
-        .par_iter()
-        .map(|bucket| {
-            bucket
-                .chunk_by(|a, b| a.0 == b.0)
-                .filter(|run| run.len() > 1)
-                .flat_map(|run| run.iter().map(|&(_, inst)| inst))
-                .collect()
+        }
+
+        // Meters by MPxN: each bucket sorted (key, installation, ...), in bucket order.
+        let mut meters = Vec::new();
+        let mut groups = Vec::new();
+        let mut members = Vec::new();
+        for first in (0..count).step_by(batch) {
+            let buckets = (first..(first + batch).min(count))
+                .map(|b| self.meters.take(b))
+                .collect::<io::Result<Vec<_>>>()?;
+            let sorted: Vec<Vec<MeterRef>> = buckets
+                .into_par_iter()
+                .map(|bucket| {
+                    let mut refs: Vec<MeterRef> = bucket
+                        .iter()
+                        .map(|k| MeterRef {
+                            installation: bases[k.run as usize] + k.meter.installation,
+                            ..k.meter
+                        })
+                        .collect();
+                    drop(bucket);
+                    refs.sort_unstable();
+                    refs
+                })
+                .collect();
+            for bucket in sorted {
+                for run in bucket.chunk_by(|a, b| a.key == b.key) {
+                    let shared =
+                        run.first().map(|m| m.installation) != run.last().map(|m| m.installation);
+                    if !shared && !all_meters {
+                        continue;
+                    }
+                    let offset = meters.len() as u32;
+                    meters.extend_from_slice(run);
+                    if !shared {
+                        // Carried by one installation only: not shared (a repeat inside
+                        // it is REPEATED_MPXN alone).
+                        continue;
+                    }
+                    let first_member = members.len() as u32;
+                    let mut member_offset = offset;
+                    for part in run.chunk_by(|a, b| a.installation == b.installation) {
+                        members.push(GroupMember {
+                            installation: part[0].installation,
+                            meters: member_offset..member_offset + part.len() as u32,
+                        });
+                        member_offset += part.len() as u32;
+                    }
+                    groups.push(DuplicateGroup {
+                        mpxn: MpxnKey::from_raw(run[0].key).expect("valid keys are non-zero"),
+                        members: first_member..members.len() as u32,
+                    });
+                }
+            }
+        }
+        Ok(Matches {
+            duplicate_guid,
+            groups,
+            members,
+            meters,
         })
-        .collect();
-    drop(guids);
-    let mut duplicate_guid = vec![false; installations];
-    for inst in flagged.into_iter().flatten() {
-        duplicate_guid[inst as usize] = true;
-    }
-
-    // Meters by MPxN (buckets by a mix of the key, so equal keys stay together).
-    let buckets = bucket_sorted(
-        parts.len(),
-        1 << bits,
-        |p, push| {
-            let (base, keys) = parts[p];
-            for &m in &keys.meters {
-                push(MeterRef {
-                    installation: base + m.installation,
-                    ..m
-                });
-            }
-        },
-        |m: &MeterRef| top_bits(mix(m.key), bits),
-    );
-    let mut meters = Vec::with_capacity(buckets.iter().map(Vec::len).sum());
-    for bucket in buckets {
-        meters.extend_from_slice(&bucket);
-    }
-
-    let mut groups = Vec::new();
-    let mut members = Vec::new();
-    let mut offset = 0u32;
-    for run in meters.chunk_by(|a, b| a.key == b.key) {
-        let first_member = members.len() as u32;
-        let mut member_offset = offset;
-        for part in run.chunk_by(|a, b| a.installation == b.installation) {
-            members.push(GroupMember {
-                installation: part[0].installation,
-                meters: member_offset..member_offset + part.len() as u32,
-            });
-            member_offset += part.len() as u32;
-        }
-        if members.len() as u32 - first_member > 1 {
-            groups.push(DuplicateGroup {
-                mpxn: MpxnKey::from_raw(run[0].key).expect("valid keys are non-zero"),
-                members: first_member..members.len() as u32,
-            });
-        } else {
-            // Carried by one installation only: not shared (a repeat inside it is
-            // REPEATED_MPXN alone).
-            members.truncate(first_member as usize);
-        }
-        offset += run.len() as u32;
-    }
-    Matches {
-        duplicate_guid,
-        groups,
-        members,
-        meters,
     }
 }
 

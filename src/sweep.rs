@@ -22,17 +22,19 @@ use crate::index::build::{
 };
 use crate::index::Image;
 use crate::ingest::{self, IngestSettings, InventoryFile, Row};
-use crate::matching::{self, Corpus, PartitionKeys};
+use crate::matching::{self, Corpus, KeyBuckets, PartitionKeys};
 use crate::registry::Registry;
 use crate::resolve;
+use crate::spill::{Buckets, Budget};
 use crate::timing;
 
-/// What to read.
+/// What to read, and within what memory.
 #[derive(Clone, Debug)]
 pub struct SweepConfig {
     pub inventories: Vec<PathBuf>,
     pub suppliers: PathBuf,
     pub ingest: IngestSettings,
+    pub budget: Budget,
 }
 
 pub use crate::index::format::Accounting;
@@ -54,9 +56,12 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         .map(|p| InventoryFile::open(p))
         .collect::<Result<Vec<_>, _>>()?;
     let t = timing::stage("ingest");
-    let mut ingested = ingest::ingest(&files, &registry, config.ingest);
+    let budget = &config.budget;
+    let mut ingested = ingest::ingest(&files, &registry, config.ingest, budget)?;
     drop(t);
-    let partitions = std::mem::take(&mut ingested.partitions);
+    let spilled_rows = ingested.partitions.spilled_bytes();
+    let mut partitions =
+        std::mem::replace(&mut ingested.partitions, Buckets::new(0, 0, &budget.dir));
     let dict = Dictionaries::of(&ingested, &registry);
     let smets2_sources: Vec<bool> = (0..ingested.sources.len() as u32)
         .map(|id| ingested.sources.get(id) == b"SMETS2")
@@ -71,31 +76,50 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         with_devices: purpose == Purpose::Index,
     };
 
+    // Partitions a few at a time (one per thread), in parallel; their keys go to key
+    // buckets in partition order, so nothing depends on the thread count.
     let t = timing::stage("partitions: group, order, facts, lay out");
-    let mut runs: Vec<Run> = partitions
-        .into_par_iter()
-        .enumerate()
-        .flat_map_iter(|(p, pieces)| context.partition(p, ingest::concat_pieces(pieces)))
-        .collect();
+    let spill = |e| InputError::spill(&budget.dir, e);
+    let mut keys = KeyBuckets::new(ingested.rows_read, budget.spillable() / 2, &budget.dir);
+    let mut runs: Vec<Run> = Vec::new();
+    let threads = rayon::current_num_threads().max(1);
+    for first in (0..partitions.count()).step_by(threads) {
+        let batch = (first..(first + threads).min(partitions.count()))
+            .map(|p| Ok((p, partitions.take(p)?)))
+            .collect::<std::io::Result<Vec<(usize, Vec<Row>)>>>()
+            .map_err(spill)?;
+        let done: Vec<Vec<Run>> = batch
+            .into_par_iter()
+            .map(|(p, rows)| context.partition(p, rows))
+            .collect();
+        for mut run in done.into_iter().flatten() {
+            keys.add(runs.len() as u32, &run.keys).map_err(spill)?;
+            run.keys = PartitionKeys::default();
+            runs.push(run);
+        }
+    }
+    drop(partitions);
     drop(t);
-    // Output order is source first: each source's runs, in partition (= id) order.
-    runs.sort_by_key(|r| (r.source_rank, r.partition));
 
     let t = timing::stage("find matches");
-    let mut bases = Vec::with_capacity(runs.len());
+    // Output order is source first: each source's runs, in partition (= id) order.
+    let mut order: Vec<u32> = (0..runs.len() as u32).collect();
+    order.sort_by_key(|&r| (runs[r as usize].source_rank, runs[r as usize].partition));
+    let mut bases = vec![0u32; runs.len()];
     let mut installations = 0u32;
-    for run in &runs {
-        bases.push(installations);
-        installations += run.part.installations();
+    for &r in &order {
+        bases[r as usize] = installations;
+        installations += runs[r as usize].part.installations();
     }
-    let keyed: Vec<(u32, &PartitionKeys)> = bases
-        .iter()
-        .copied()
-        .zip(runs.iter().map(|r| &r.keys))
-        .collect();
-    let matches = matching::find_matches(&keyed, installations as usize);
-    drop(keyed);
+    let spilled_keys = keys.spilled_bytes();
+    let matches = keys
+        .find_matches(&bases, installations as usize, purpose == Purpose::Index)
+        .map_err(spill)?;
     drop(t);
+    crate::timing::note(&format!(
+        "spilled: {spilled_rows} bytes of rows, {spilled_keys} bytes of keys (limit {} MB)",
+        budget.limit.min(u64::MAX >> 1) >> 20
+    ));
 
     let accounting = Accounting {
         read: ingested.rows_read,
@@ -103,7 +127,11 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         rejected: ingested.rejects.len() as u64,
         duplicate_rows: runs.iter().map(|r| r.duplicate_rows).sum(),
     };
-    let parts: Vec<InstallationPart> = runs.into_iter().map(|r| r.part).collect();
+    let mut slots: Vec<Option<Run>> = runs.into_iter().map(Some).collect();
+    let parts: Vec<InstallationPart> = order
+        .iter()
+        .map(|&r| slots[r as usize].take().expect("each run once").part)
+        .collect();
     let inputs = Inputs {
         suppliers: &config.suppliers,
         files: &files,

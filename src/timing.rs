@@ -36,3 +36,10 @@ impl Drop for Stage {
         }
     }
 }
+
+/// Prints a note beside the timings (how much was spilled, say), only when they are on.
+pub fn note(text: &str) {
+    if enabled() {
+        eprintln!("timing: {text}");
+    }
+}

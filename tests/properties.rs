@@ -3,8 +3,9 @@
 //! common):
 //!
 //! - outputs are byte-identical under any permutation of rows and any split into files;
-//! - outputs are byte-identical with 1 and 2 threads, even with tiny parse chunks, and
-//!   however the installations are cut into partitions (the index image too);
+//! - outputs are byte-identical with 1 and 2 threads, even with tiny parse chunks,
+//!   however the installations are cut into partitions and whether or not rows and keys
+//!   spill to disk under a tiny memory budget (the index image too);
 //! - no MPxN is carried by two installations that are both unblocked for DUP_RESOLVED;
 //! - every SMETS1 installation appears exactly once in decisions.csv, and the row
 //!   accounting holds;
@@ -23,6 +24,7 @@ use mpxn_recon::judge;
 use mpxn_recon::normalize::Day;
 use mpxn_recon::report;
 use mpxn_recon::resolve::AsOf;
+use mpxn_recon::spill::Budget;
 use mpxn_recon::sweep::{self, SweepConfig};
 use proptest::prelude::*;
 
@@ -167,16 +169,23 @@ fn sweep_outputs(
         chunk_bytes: chunk,
         ..IngestSettings::default()
     };
-    sweep_outputs_with(inventories, suppliers, threads, settings)
+    sweep_outputs_with(
+        inventories,
+        suppliers,
+        threads,
+        settings,
+        Budget::unlimited(),
+    )
 }
 
-/// Runs a sweep in-process on `threads` threads with these ingest settings and returns
-/// the four output files by name.
+/// Runs a sweep in-process on `threads` threads with these ingest settings and memory
+/// budget and returns the four output files by name.
 fn sweep_outputs_with(
     inventories: Vec<PathBuf>,
     suppliers: PathBuf,
     threads: usize,
     settings: IngestSettings,
+    budget: Budget,
 ) -> BTreeMap<&'static str, String> {
     let out = tempfile::tempdir().unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -188,6 +197,7 @@ fn sweep_outputs_with(
             inventories,
             suppliers,
             ingest: settings,
+            budget,
         };
         let image = sweep::run(&config, build::Purpose::Sweep)
             .expect("generated inputs are never refused")
@@ -217,6 +227,7 @@ fn csv_and_index_outputs(
         inventories,
         suppliers,
         ingest: IngestSettings::default(),
+        budget: Budget::unlimited(),
     };
     let image = sweep::run(&config, build::Purpose::Sweep)
         .map(|b| b.image)
@@ -293,22 +304,30 @@ proptest! {
     }
 
     /// Cutting the installations into many tiny partitions (a few rows each, so that
-    /// runs of one source, installations and shared MPxNs straddle partitions) writes
-    /// the bytes of one partition, on one thread or two.
+    /// runs of one source, installations and shared MPxNs straddle partitions), under a
+    /// memory budget so small that rows and keys spill after every batch, writes the
+    /// bytes of one partition held in memory, on one thread or two.
     #[test]
-    fn outputs_ignore_partitioning(lines in dataset(), chunk in 1usize..400, partition in 1usize..600, threads in 1usize..3) {
+    fn outputs_ignore_partitioning_and_spilling(lines in dataset(), chunk in 1usize..400, partition in 1usize..600, limit in prop::sample::select(vec![2u64, 300, 5_000, u64::MAX]), threads in 1usize..3) {
         let dir = tempfile::tempdir().unwrap();
+        let spill = tempfile::tempdir().unwrap();
         let (inv, reg) = write_inputs(dir.path(), &lines, &[], 2);
         let whole = sweep_outputs(inv.clone(), reg.clone(), 1, 1 << 20);
         let settings = IngestSettings { chunk_bytes: chunk, partition_bytes: partition };
-        let cut = sweep_outputs_with(inv.clone(), reg.clone(), threads, settings);
+        let budget = Budget { limit, dir: spill.path().to_path_buf() };
+        let cut = sweep_outputs_with(inv.clone(), reg.clone(), threads, settings, budget.clone());
         prop_assert_eq!(whole, cut);
         // The index image too, devices and lookup maps included, section by section.
-        let image = |ingest| {
-            let config = SweepConfig { inventories: inv.clone(), suppliers: reg.clone(), ingest };
+        let image = |ingest, budget| {
+            let config = SweepConfig { inventories: inv.clone(), suppliers: reg.clone(), ingest, budget };
             sweep::run(&config, build::Purpose::Index).unwrap().image.sections
         };
-        prop_assert!(image(IngestSettings::default()) == image(settings), "index images differ");
+        prop_assert!(
+            image(IngestSettings::default(), Budget::unlimited()) == image(settings, budget),
+            "index images differ"
+        );
+        // Spill files never outlive the run's handle on them.
+        prop_assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0);
     }
 
     /// A sweep from the index file writes the CSV sweep's bytes, whatever the as-of date.

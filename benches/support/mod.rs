@@ -57,6 +57,7 @@ impl Dataset {
             inventories: self.generated.inventories.clone(),
             suppliers: self.generated.suppliers.clone(),
             ingest: IngestSettings::default(),
+            budget: mpxn_recon::spill::Budget::unlimited(),
         }
     }
 

@@ -25,6 +25,7 @@ use mpxn_recon::index::file::{self, IndexFile};
 use mpxn_recon::index::Section;
 use mpxn_recon::ingest::{self, Column, IngestSettings, InventoryFile};
 use mpxn_recon::registry::Registry;
+use mpxn_recon::spill::Budget;
 use mpxn_recon::sweep::{self, SweepConfig};
 
 /// Which columns must be present: every one but `last_comms_at` and `dormant`
@@ -89,18 +90,22 @@ fn main() {
     fuzz!(|data: &[u8]| {
         check_lines(data);
         let inventory = scratch_file("inventory.csv", data);
-        let config = |chunk_bytes, partition_bytes| SweepConfig {
+        let config = |chunk_bytes, partition_bytes, limit| SweepConfig {
             inventories: vec![inventory.clone()],
             suppliers: suppliers.clone(),
             ingest: IngestSettings {
                 chunk_bytes,
                 partition_bytes,
             },
+            budget: Budget {
+                limit,
+                ..Budget::unlimited()
+            },
         };
         let defaults = IngestSettings::default();
         let header = Header::parse(&inventory, data, &names, &required);
         let built = match sweep::run(
-            &config(defaults.chunk_bytes, defaults.partition_bytes),
+            &config(defaults.chunk_bytes, defaults.partition_bytes, u64::MAX),
             Purpose::Index,
         ) {
             Err(e) => {
@@ -130,10 +135,11 @@ fn main() {
         );
         let registry = Registry::open(&suppliers).expect("the sample registry");
         let files = [InventoryFile::open(&inventory).expect("the sweep opened it")];
-        let ingested = ingest::ingest(&files, &registry, defaults);
-        let rows: usize = ingested.partitions.iter().flatten().map(Vec::len).sum();
+        let ingested = ingest::ingest(&files, &registry, defaults, &Budget::unlimited())
+            .expect("an unlimited budget never spills");
+        let rows = ingested.partitions.records();
         assert_eq!(
-            rows as u64 + a.rejected,
+            rows + a.rejected,
             a.read,
             "each line is either a row or a reject"
         );
@@ -151,7 +157,7 @@ fn main() {
         let policy = policy();
         let image = built.image;
         let sweep_image = sweep::run(
-            &config(defaults.chunk_bytes, defaults.partition_bytes),
+            &config(defaults.chunk_bytes, defaults.partition_bytes, u64::MAX),
             Purpose::Sweep,
         )
         .expect("accepted once, accepted again")
@@ -172,8 +178,9 @@ fn main() {
             "the sweep image and the index image report differently"
         );
 
-        // One chunk per line, and one partition per few rows, give the same image.
-        let chunked = sweep::run(&config(1, 1), Purpose::Index)
+        // One chunk per line, one partition per few rows, and a budget so small that
+        // every batch of rows and keys spills, give the same image.
+        let chunked = sweep::run(&config(1, 1, 2), Purpose::Index)
             .expect("the same file is accepted with any chunk and partition size")
             .image;
         for (i, section) in Section::ALL.iter().enumerate() {

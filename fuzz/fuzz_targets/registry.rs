@@ -102,6 +102,7 @@ fn main() {
             inventories: inventories.clone(),
             suppliers,
             ingest: IngestSettings::default(),
+            budget: mpxn_recon::spill::Budget::unlimited(),
         };
         let built = sweep::run(&config, Purpose::Index)
             .expect("an accepted registry is accepted by a sweep");

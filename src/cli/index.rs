@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
-use super::{Console, Failure};
+use super::{Console, Failure, MemoryArgs};
 use crate::index::build;
 use crate::index::file::{self, IndexFile};
 use crate::ingest::IngestSettings;
@@ -41,6 +41,8 @@ pub struct BuildArgs {
     /// Where to write the index, e.g. index/national.mxi.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     /// No progress display (it is shown only when stderr is a terminal anyway).
     #[arg(long)]
     pub quiet: bool,
@@ -65,6 +67,7 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
     // Staged beside --out: removes what interrupted builds left there, and refuses an
     // --out that is one of the inputs, before any work.
+    let budget = args.memory.budget()?;
     let mut set = OutputSet::beside(&args.out)?;
     for path in &set.removed_stale {
         eprintln!(
@@ -95,6 +98,7 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
         inventories: args.inventories,
         suppliers: args.suppliers,
         ingest: IngestSettings::default(),
+        budget,
     };
     let sweep::Built { image, accounting } = sweep::run(&config, build::Purpose::Index)?;
     progress.set_message(format!("writing {}", args.out.display()));

@@ -5,6 +5,7 @@
 //! here; the library never prints.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -53,11 +54,14 @@ pub enum Failure {
 }
 
 impl From<crate::delimited::InputError> for Failure {
-    /// An unreadable file is an I/O error (exit 1); anything else about an input refuses
-    /// it (exit 2).
+    /// An unreadable file, or a spill folder that cannot be written, is an I/O error
+    /// (exit 1); anything else about an input refuses it (exit 2).
     fn from(err: crate::delimited::InputError) -> Failure {
         match err {
-            crate::delimited::InputError::Io { .. } => Failure::Other(anyhow::Error::from(err)),
+            crate::delimited::InputError::Io { .. }
+            | crate::delimited::InputError::Spill { .. } => {
+                Failure::Other(anyhow::Error::from(err))
+            }
             _ => Failure::Refused(anyhow::Error::from(err)),
         }
     }
@@ -192,6 +196,57 @@ pub struct AsOfArgs {
     /// last communication falls in [as-of - W, as-of]. 0 means the as-of date only.
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub window_days: u32,
+}
+
+/// How much memory a run that reads CSV inputs may hold, and where it spills: one
+/// entrance for `sweep` and `index build`.
+#[derive(Clone, Debug, Args)]
+pub struct MemoryArgs {
+    /// The memory the run keeps within, e.g. 3G or 512M (K, M, G, T are powers of 1024).
+    /// Default: an eighth of what the machine allows (the memory cgroup's limit if one
+    /// is set, else the kernel's available memory), at least 1G. Half of it is for the
+    /// rows while they are read and then their matching keys; past that they spill to
+    /// --temp-dir and are read back one partition at a time. Cost: a national sweep
+    /// (60 million rows) in 3G spills about 3 GB of rows and 1 GB of keys, which is
+    /// written once and read once (seconds on a local disk; the page cache absorbs it
+    /// when it can). The other half is for what does not spill: the laid-out
+    /// installations (about 80 bytes each, 1.6 GB for 20 million) and the outputs.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_limit)]
+    pub memory_limit: Option<u64>,
+
+    /// The folder for spill files. Default: the system temporary folder ($TMPDIR, else
+    /// /tmp). Spill files are unlinked the moment they are created, so none is ever left
+    /// behind, whatever ends the run.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl MemoryArgs {
+    /// The run's budget; refuses a --temp-dir that is not a folder before any work.
+    pub fn budget(&self) -> Result<crate::spill::Budget, Failure> {
+        let mut budget = crate::spill::Budget::machine_default();
+        if let Some(limit) = self.memory_limit {
+            budget.limit = limit;
+        }
+        if let Some(dir) = &self.temp_dir {
+            if !dir.is_dir() {
+                return Err(Failure::Refused(anyhow::anyhow!(
+                    "--temp-dir {}: not a folder (name an existing folder for spill files)",
+                    dir.display()
+                )));
+            }
+            budget.dir = dir.clone();
+        }
+        Ok(budget)
+    }
+}
+
+fn parse_memory_limit(text: &str) -> Result<u64, String> {
+    let bytes = crate::spill::parse_size(text)?;
+    if bytes < 1 << 20 {
+        return Err(format!("`{text}` is below 1M, too little to run in"));
+    }
+    Ok(bytes)
 }
 
 /// Where the as-of date of a run came from, for the console.

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use clap::Args;
 
-use super::{parse_as_of, AsOfArgs, AsOfOrigin, Console, Failure};
+use super::{parse_as_of, AsOfArgs, AsOfOrigin, Console, Failure, MemoryArgs};
 use crate::index::build;
 use crate::index::file::{FileError, IndexFile, Reads};
 use crate::index::View;
@@ -47,6 +47,9 @@ pub struct SweepArgs {
 
     #[command(flatten)]
     pub as_of: AsOfArgs,
+
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 
     /// Directory for the output files (created if missing; files in it are replaced).
     #[arg(long, value_name = "DIR", default_value = "out")]
@@ -156,6 +159,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         inventories: inventories.clone(),
         suppliers: suppliers.clone(),
         ingest: IngestSettings::default(),
+        budget: args.memory.budget()?,
     };
     let purpose = if args.per_party.is_some() {
         build::Purpose::Index

@@ -410,6 +410,7 @@ mod tests {
                 inventories: vec![inv],
                 suppliers: reg,
                 ingest: Default::default(),
+                budget: crate::spill::Budget::unlimited(),
             },
             Purpose::Index,
         )

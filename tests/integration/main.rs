@@ -16,6 +16,8 @@ mod gen;
 mod hostile;
 // The index: CSV and index sweeps byte for byte, corruption, lookups, atomic builds.
 mod index;
+// The memory budget: spilling writes the same bytes; bad options refused early.
+mod memory;
 // Portfolios and per-party notices: never another party's identifiers.
 mod portfolio;
 // Inputs the run refuses (exit 2, nothing written) and exit codes.

@@ -22,6 +22,7 @@ fn build(out: &Path, name: &str, inventories: Vec<PathBuf>, suppliers: &Path) {
         inventories,
         suppliers: suppliers.to_path_buf(),
         ingest: IngestSettings::default(),
+        budget: mpxn_recon::spill::Budget::unlimited(),
     };
     let image = sweep::run(&config, Purpose::Index)
         .expect("the seed inputs are accepted")

@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("csv_to_image_per_row", |b| {
         b.iter(|| black_box(sweep::run(&config, Purpose::Index).expect("sweep")))
     });
-    let image = built.image;
+    let image = built.image.into_image();
     let size = file::write(&image, &path).expect("write index");
     g.throughput(Throughput::Bytes(size));
     g.bench_function("file_write", |b| {

@@ -115,6 +115,26 @@ impl MappedFile {
         })
     }
 
+    /// Maps a file this process created and already unlinked (a spill file): no other
+    /// process can reach it, so nothing can change it under the mapping.
+    pub fn of_private_file(file: File) -> io::Result<MappedFile> {
+        let meta = file.metadata()?;
+        let identity = Identity::of(&meta);
+        if meta.len() == 0 {
+            return Ok(MappedFile {
+                bytes: Backing::Empty,
+                identity: Some((file, identity)),
+            });
+        }
+        // SAFETY: read-only and private; the file has no name left, so only this
+        // process holds it, and this process never writes it once it is mapped.
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        Ok(MappedFile {
+            bytes: Backing::Mapped(map),
+            identity: Some((file, identity)),
+        })
+    }
+
     /// Reads a FIFO or pipe to its end. Opened non-blocking, so a FIFO with no writer
     /// cannot block the open forever, then switched to blocking reads (which end at once
     /// when no writer holds the FIFO). A writer that is still connecting gets a grace of

@@ -285,7 +285,7 @@ impl<T: Record> Buckets<T> {
 
 /// A new file in `dir`, unlinked at once: only the handle keeps it, so it is gone
 /// however the process ends.
-fn unnamed_file(dir: &Path) -> io::Result<File> {
+pub(crate) fn unnamed_file(dir: &Path) -> io::Result<File> {
     let path = dir.join(format!(
         ".mpxn-recon-spill-{}-{:016x}",
         std::process::id(),

@@ -18,9 +18,10 @@ use rayon::prelude::*;
 
 use crate::delimited::InputError;
 use crate::index::build::{
-    self, Dictionaries, Inputs, InstallationPart, PartitionEvidence, Purpose,
+    self, Dictionaries, Inputs, InstallationPart, PartStore, PartitionEvidence, Purpose,
 };
-use crate::index::Image;
+use crate::index::file::{IndexFile, Reads, SectionFile, SectionVecs};
+use crate::index::{Image, View};
 use crate::ingest::{self, IngestSettings, InventoryFile, Row};
 use crate::matching::{self, Corpus, KeyBuckets, PartitionKeys};
 use crate::registry::Registry;
@@ -41,8 +42,33 @@ pub use crate::index::format::Accounting;
 
 /// A finished CSV sweep: the image and its row accounting.
 pub struct Built {
-    pub image: Image,
+    pub image: Evidence,
     pub accounting: Accounting,
+}
+
+/// The image a sweep judges: in memory, or — when it would not fit the budget — in an
+/// unlinked spill file, mapped (its pages are then the kernel's to drop and read back,
+/// not the run's memory).
+pub enum Evidence {
+    Memory(Image),
+    File(IndexFile),
+}
+
+impl Evidence {
+    pub fn view(&self) -> Result<View<'_>, anyhow::Error> {
+        match self {
+            Evidence::Memory(image) => Ok(image.view()?),
+            Evidence::File(file) => Ok(file.view()?),
+        }
+    }
+
+    /// The sections in memory. Index builds ([`Purpose::Index`]) always are.
+    pub fn into_image(self) -> Image {
+        match self {
+            Evidence::Memory(image) => image,
+            Evidence::File(_) => unreachable!("only sweep images are made in a file"),
+        }
+    }
 }
 
 /// Runs the CSV stages and lays the evidence out as an image for `purpose`. Fails only
@@ -82,19 +108,20 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
     let spill = |e| InputError::spill(&budget.dir, e);
     let mut keys = KeyBuckets::new(ingested.rows_read, budget.spillable() / 2, &budget.dir);
     let mut runs: Vec<Run> = Vec::new();
+    let mut parts = PartStore::new(budget.limit / 4, &budget.dir);
     let threads = rayon::current_num_threads().max(1);
     for first in (0..partitions.count()).step_by(threads) {
         let batch = (first..(first + threads).min(partitions.count()))
             .map(|p| Ok((p, partitions.take(p)?)))
             .collect::<std::io::Result<Vec<(usize, Vec<Row>)>>>()
             .map_err(spill)?;
-        let done: Vec<Vec<Run>> = batch
+        let done: Vec<Vec<(Run, InstallationPart, PartitionKeys)>> = batch
             .into_par_iter()
             .map(|(p, rows)| context.partition(p, rows))
             .collect();
-        for mut run in done.into_iter().flatten() {
-            keys.add(runs.len() as u32, &run.keys).map_err(spill)?;
-            run.keys = PartitionKeys::default();
+        for (run, part, run_keys) in done.into_iter().flatten() {
+            keys.add(runs.len() as u32, &run_keys).map_err(spill)?;
+            parts.push(part).map_err(spill)?;
             runs.push(run);
         }
     }
@@ -109,7 +136,7 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
     let mut installations = 0u32;
     for &r in &order {
         bases[r as usize] = installations;
-        installations += runs[r as usize].part.installations();
+        installations += parts.installations(r);
     }
     let spilled_keys = keys.spilled_bytes();
     let matches = keys
@@ -117,7 +144,9 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         .map_err(spill)?;
     drop(t);
     crate::timing::note(&format!(
-        "spilled: {spilled_rows} bytes of rows, {spilled_keys} bytes of keys (limit {} MB)",
+        "spilled: {spilled_rows} bytes of rows, {spilled_keys} bytes of keys, {} bytes of \
+         laid-out parts (limit {} MB)",
+        parts.spilled_bytes(),
         budget.limit.min(u64::MAX >> 1) >> 20
     ));
 
@@ -127,11 +156,7 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         rejected: ingested.rejects.len() as u64,
         duplicate_rows: runs.iter().map(|r| r.duplicate_rows).sum(),
     };
-    let mut slots: Vec<Option<Run>> = runs.into_iter().map(Some).collect();
-    let parts: Vec<InstallationPart> = order
-        .iter()
-        .map(|&r| slots[r as usize].take().expect("each run once").part)
-        .collect();
+    drop(runs);
     let inputs = Inputs {
         suppliers: &config.suppliers,
         files: &files,
@@ -139,7 +164,25 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         ingested: &ingested,
         accounting,
     };
-    let image = build::assemble(&inputs, &dict, parts, &matches, purpose);
+    // A sweep's image goes to a spill file when it would take more than a quarter of
+    // the limit; an index build's stays in memory (`index build` writes it out whole).
+    let image = if purpose == Purpose::Sweep && parts.image_bytes() > budget.limit / 4 {
+        let file = crate::spill::unnamed_file(&budget.dir).map_err(spill)?;
+        let mut sink = SectionFile::new(file).map_err(spill)?;
+        build::assemble(&inputs, &dict, &parts, &order, &matches, purpose, &mut sink)
+            .map_err(spill)?;
+        let (file, _) = sink.finish().map_err(spill)?;
+        let label = budget.dir.join("(the sweep's image, spilled)");
+        let file = IndexFile::of_private_file(&label, file, Reads::SweepSections)
+            .map_err(|e| InputError::spill(&budget.dir, std::io::Error::other(e.to_string())))?;
+        Evidence::File(file)
+    } else {
+        let mut sink = SectionVecs::default();
+        build::assemble(&inputs, &dict, &parts, &order, &matches, purpose, &mut sink)
+            .map_err(spill)?;
+        Evidence::Memory(sink.into_image())
+    };
+    drop(parts);
     check_inputs_unchanged(&files)?;
     Ok(Built { image, accounting })
 }
@@ -154,12 +197,11 @@ struct Context<'a> {
     with_devices: bool,
 }
 
-/// One source's installations of one partition, laid out, with their keys.
+/// One source's installations of one partition (laid out beside it, in a
+/// [`PartStore`], with the same number).
 struct Run {
     source_rank: u32,
     partition: usize,
-    part: InstallationPart,
-    keys: PartitionKeys,
     /// Distinct accepted rows, and rows dropped as identical to one kept.
     accepted: u64,
     duplicate_rows: u64,
@@ -168,7 +210,11 @@ struct Run {
 impl Context<'_> {
     /// Groups, orders and lays out one partition's rows (freed on return), as one run
     /// per source.
-    fn partition(&self, partition: usize, rows: Vec<Row>) -> Vec<Run> {
+    fn partition(
+        &self,
+        partition: usize,
+        rows: Vec<Row>,
+    ) -> Vec<(Run, InstallationPart, PartitionKeys)> {
         let corpus = Corpus {
             files: self.files,
             registry: self.registry,
@@ -196,24 +242,20 @@ impl Context<'_> {
             let rank =
                 self.dict.source_ranks()[installations.list[range.start as usize].source as usize];
             let rows_in_run = &installations.list[range.start as usize..range.end as usize];
-            runs.push(Run {
+            let run = Run {
                 source_rank: rank,
                 partition,
-                part: build::installation_part(
-                    &evidence,
-                    self.dict,
-                    range.clone(),
-                    self.with_devices,
-                ),
-                keys: keys.slice(range),
                 accepted: rows_in_run
                     .iter()
                     .map(|i| u64::from(i.rows.end - i.rows.start))
                     .sum(),
                 duplicate_rows: 0,
-            });
+            };
+            let part =
+                build::installation_part(&evidence, self.dict, range.clone(), self.with_devices);
+            runs.push((run, part, keys.slice(range)));
         }
-        if let Some(first) = runs.first_mut() {
+        if let Some((first, _, _)) = runs.first_mut() {
             first.duplicate_rows = installations.duplicate_rows;
         }
         runs

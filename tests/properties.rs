@@ -248,7 +248,10 @@ fn csv_and_index_outputs(
     };
     let csv = write_outputs(&image.view().unwrap(), &dir.path().join("csv"));
     // The index file is built as `index build` builds it: every section.
-    let full = sweep::run(&config, build::Purpose::Index).unwrap().image;
+    let full = sweep::run(&config, build::Purpose::Index)
+        .unwrap()
+        .image
+        .into_image();
     let path = dir.path().join("x.mxi");
     index_file::write(&full, &path).unwrap();
     let file = index_file::IndexFile::open_verified(&path).unwrap();
@@ -320,7 +323,7 @@ proptest! {
         // The index image too, devices and lookup maps included, section by section.
         let image = |ingest, budget| {
             let config = SweepConfig { inventories: inv.clone(), suppliers: reg.clone(), ingest, budget };
-            sweep::run(&config, build::Purpose::Index).unwrap().image.sections
+            sweep::run(&config, build::Purpose::Index).unwrap().image.into_image().sections
         };
         prop_assert!(
             image(IngestSettings::default(), Budget::unlimited()) == image(settings, budget),

@@ -155,13 +155,14 @@ fn main() {
 
         // The evidence, judged and reported, looked up and reported per party.
         let policy = policy();
-        let image = built.image;
+        let image = built.image.into_image();
         let sweep_image = sweep::run(
             &config(defaults.chunk_bytes, defaults.partition_bytes, u64::MAX),
             Purpose::Sweep,
         )
         .expect("accepted once, accepted again")
-        .image;
+        .image
+        .into_image();
         let view = image.view().expect("a built index image is a valid view");
         let (judgement, outputs) =
             walk_sweep(&view, policy).expect("a built index image is never damaged");
@@ -182,7 +183,8 @@ fn main() {
         // every batch of rows and keys spills, give the same image.
         let chunked = sweep::run(&config(1, 1, 2), Purpose::Index)
             .expect("the same file is accepted with any chunk and partition size")
-            .image;
+            .image
+            .into_image();
         for (i, section) in Section::ALL.iter().enumerate() {
             assert!(
                 chunked.sections[i] == image.sections[i],
@@ -190,6 +192,20 @@ fn main() {
                 section.name()
             );
         }
+
+        // A sweep image spilled to a file under a tiny budget reports the same.
+        let spilled = sweep::run(&config(1, 1, 2), Purpose::Sweep)
+            .expect("the same file is accepted under any budget")
+            .image;
+        let spilled_view = spilled
+            .view()
+            .expect("a spilled sweep image is a valid view");
+        let (_, spilled_outputs) =
+            walk_sweep(&spilled_view, policy).expect("a spilled sweep image is never damaged");
+        assert_eq!(
+            spilled_outputs, outputs,
+            "the spilled sweep image and the index image report differently"
+        );
 
         // Through a file: written, opened, verified, the same outputs.
         let mxi = fuzz_common::scratch_dir().join("built.mxi");

@@ -108,7 +108,7 @@ fn main() {
             .expect("an accepted registry is accepted by a sweep");
         let a = built.accounting;
         assert_eq!(a.read, a.accepted + a.rejected + a.duplicate_rows, "{a:?}");
-        let image = built.image;
+        let image = built.image.into_image();
         let view = image.view().expect("a built image is a valid view");
         assert_eq!(view.party_count(), registry.parties().len());
         let view = image.view().expect("a built image is a valid view");

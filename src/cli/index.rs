@@ -102,7 +102,7 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
     };
     let sweep::Built { image, accounting } = sweep::run(&config, build::Purpose::Index)?;
     progress.set_message(format!("writing {}", args.out.display()));
-    let size = file::stage(&image, &mut set, &args.out)?;
+    let size = file::stage(&image.into_image(), &mut set, &args.out)?;
     set.commit()?;
     progress.finish_and_clear();
     let mut w = Console::new();

@@ -167,7 +167,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         build::Purpose::Sweep
     };
     let image = crate::sweep::run(&config, purpose)?.image;
-    let view = image.view().map_err(anyhow::Error::from)?;
+    let view = image.view()?;
     // The inventories were checked against in-place rewrites when the image was built;
     // the image holds its own copy of everything it shows.
     finish(&view, as_of, &args, outputs, started, &|| Ok(()))

@@ -11,17 +11,20 @@
 //! ([`assemble`]). Deterministic: the same inputs in any row or file order, cut into
 //! any partitions, give the same bytes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::io;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::file::SectionSink;
 use super::format::{
     mpxn_fst_key, Accounting, BuildMeta, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
     INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
 };
-use super::{Fixed, Image, Section, SECTION_COUNT};
+use super::{Fixed, Section, SECTION_COUNT};
 use crate::delimited::push_record;
 use crate::ingest::{self, DateField, Ingested, InventoryFile, MpxnField, Row};
 use crate::matching::{Installations, Matches, PartitionKeys};
@@ -33,6 +36,8 @@ use crate::timing;
 /// Appends texts to the heap and hands back references.
 #[derive(Default)]
 struct Heap {
+    /// Where these bytes start in the image's heap.
+    base: usize,
     bytes: Vec<u8>,
 }
 
@@ -41,7 +46,7 @@ impl Heap {
         // Longer texts than 16 MiB cannot come from an accepted row of a sane file;
         // they are cut rather than allowed to corrupt the reference.
         let text = &text[..text.len().min(StrRef::MAX_LEN)];
-        let r = StrRef::new(self.bytes.len(), text.len());
+        let r = StrRef::new(self.base + self.bytes.len(), text.len());
         self.bytes.extend_from_slice(text);
         r.0
     }
@@ -110,66 +115,287 @@ impl PartitionEvidence<'_> {
     }
 }
 
-/// Puts the laid-out partitions (in output order), the dictionaries and the matches of
-/// the whole sweep together as an image for `purpose`. Cost: one sort of the shared
-/// MPxNs and, for an index, one of all MPxN keys by text and one of all GUIDs; memory
-/// about the size of the image itself (columns are sized exactly, and each part is
-/// freed once appended).
+/// Puts the laid-out parts (`order` lists them in output order), the dictionaries and
+/// the matches of the whole sweep together as the sections of an image for `purpose`,
+/// made one after another into `sink` (memory, or straight into a file). Cost: one
+/// sort of the shared MPxNs and, for an index, one of all MPxN keys by text and one of
+/// all GUIDs; each part is read once per column (from memory or its spill file) and
+/// rebased on the way, so the parts are never copied together in memory.
 pub fn assemble(
     inputs: &Inputs<'_>,
     dict: &Dictionaries,
-    parts: Vec<InstallationPart>,
+    parts: &PartStore,
+    order: &[u32],
     matches: &Matches,
     purpose: Purpose,
-) -> Image {
+    sink: &mut impl SectionSink,
+) -> io::Result<()> {
     let lookup = purpose == Purpose::Index;
-    let installations: usize = parts.iter().map(|p| p.installations as usize).sum();
-    let devices: usize = parts.iter().map(|p| p.devices as usize).sum();
-    let mut out = Sections::reserved(installations, devices);
-    let mut heap = Heap::default();
-    put_dictionaries(inputs, dict, &mut heap, &mut out);
-    let t = timing::stage("image: installation columns");
-    put_installations(parts, &matches.duplicate_guid, &mut heap, &mut out);
-    drop(t);
-    let t = timing::stage("image: shared MPxNs");
-    let group_of_key = put_shared_mpxns(inputs.registry, matches, &mut heap, &mut out);
-    drop(t);
-    if lookup {
-        let _t = timing::stage("image: lookup maps");
-        lookup_maps(matches, &group_of_key, &mut out);
+    let mut dictionaries = Sections(vec![Vec::new(); SECTION_COUNT]);
+    let mut dict_heap = Heap::default();
+    put_dictionaries(inputs, dict, &mut dict_heap, &mut dictionaries);
+    // Where each part lands: heap offset, first device, first installation.
+    let mut bases = Vec::with_capacity(order.len());
+    let (mut heap, mut devices, mut installations) = (dict_heap.bytes.len() as u64, 0u32, 0u32);
+    for &p in order {
+        bases.push((heap, devices, installations));
+        heap += parts.heap_len(p);
+        devices += parts.devices(p);
+        installations += parts.installations(p);
     }
-    out.0[Section::Rejects.index()] = rejects_csv(inputs);
-    out.0[Section::Meta.index()] =
-        postcard::to_allocvec(&meta(inputs)).expect("serialising to memory");
-    out.0[Section::Heap.index()] = heap.bytes;
-    Image { sections: out.0 }
+    let t = timing::stage("image: shared MPxNs");
+    let mut shared = Sections(vec![Vec::new(); SECTION_COUNT]);
+    let mut shared_heap = Heap {
+        base: heap as usize,
+        bytes: Vec::new(),
+    };
+    let group_of_key = put_shared_mpxns(inputs.registry, matches, &mut shared_heap, &mut shared);
+    drop(t);
+
+    let _t = timing::stage("image: sections");
+    let mut dev_guid = Vec::new();
+    for &section in Section::ALL {
+        let lookup_map = matches!(
+            section,
+            Section::MpxnFst | Section::MpxnPostings | Section::GuidFst | Section::GuidPostings
+        );
+        if lookup_map && lookup {
+            // Made with the member sections, below.
+            continue;
+        }
+        sink.begin(section)?;
+        match section {
+            Section::Meta => {
+                let meta = postcard::to_allocvec(&meta(inputs)).expect("serialising to memory");
+                sink.write(&meta)?;
+            }
+            Section::Heap => {
+                sink.write(&dict_heap.bytes)?;
+                for &p in order {
+                    sink.write(&parts.heap(p)?)?;
+                }
+                sink.write(&shared_heap.bytes)?;
+            }
+            Section::Sources
+            | Section::GroupIds
+            | Section::Parties
+            | Section::PartyStatus
+            | Section::DeviceTypes => sink.write(&dictionaries.0[section.index()])?,
+            Section::GroupKey
+            | Section::GroupMembers
+            | Section::MemberInst
+            | Section::MemberInstalled
+            | Section::MemberParties => sink.write(&shared.0[section.index()])?,
+            Section::MpxnFst | Section::MpxnPostings | Section::GuidFst | Section::GuidPostings => {
+            }
+            Section::Rejects => sink.write(&rejects_csv(inputs))?,
+            column => {
+                if column == Section::InstDevices {
+                    sink.write(&0u32.to_le_bytes())?;
+                }
+                for (&p, &(heap_base, device_base, inst_base)) in order.iter().zip(&bases) {
+                    let mut bytes = parts.section(p, column)?.into_owned();
+                    let flagged = &matches.duplicate_guid[inst_base as usize..]
+                        [..parts.installations(p) as usize];
+                    rebase(
+                        column,
+                        &mut bytes,
+                        (heap_base, device_base, inst_base),
+                        flagged,
+                    );
+                    if column == Section::DevGuid && lookup {
+                        dev_guid.extend_from_slice(&bytes);
+                    }
+                    sink.write(&bytes)?;
+                }
+            }
+        }
+        // The lookup maps come after the columns they are built from.
+        if lookup && section == Section::MemberParties {
+            let _t = timing::stage("image: lookup maps");
+            let ((mpxn_fst, mpxn_postings), (guid_fst, guid_postings)) = rayon::join(
+                || mpxn_map(matches, &group_of_key),
+                || guid_map(&std::mem::take(&mut dev_guid)),
+            );
+            for (s, bytes) in [
+                (Section::MpxnFst, mpxn_fst),
+                (Section::MpxnPostings, mpxn_postings),
+                (Section::GuidFst, guid_fst),
+                (Section::GuidPostings, guid_postings),
+            ] {
+                sink.begin(s)?;
+                sink.write(&bytes)?;
+            }
+        }
+    }
+    Ok(())
 }
 
-impl Sections {
-    /// Sections for `n` installations and `d` devices, each column reserved exactly.
-    fn reserved(n: usize, d: usize) -> Sections {
-        let mut out = Sections(vec![Vec::new(); SECTION_COUNT]);
-        for (section, width, count) in [
-            (Section::InstSource, 4, n),
-            (Section::InstId, 8, n),
-            (Section::InstGroup, 4, n),
-            (Section::InstFindings, 4, n),
-            (Section::InstFlags, 4, n),
-            (Section::InstLastComms, 4, n),
-            (Section::InstMpxns, 8, n),
-            (Section::InstDevices, 4, n + 1),
-            (Section::DevInst, 4, d),
-            (Section::DevGuid, 8, d),
-            (Section::DevMpxn, 8, d),
-            (Section::DevInstalled, 4, d),
-            (Section::DevLastComms, 4, d),
-            (Section::DevParty, 4, d),
-            (Section::DevType, 4, d),
-            (Section::DevFlags, 4, d),
-        ] {
-            out.0[section.index()].reserve_exact(width * count);
+/// Rebases one column of a part, local to it, to where the part lands: heap
+/// references, device offsets and installation numbers; and adds DUPLICATE_GUID (found
+/// across partitions) to the findings of the installations `flagged` says.
+fn rebase(
+    column: Section,
+    bytes: &mut [u8],
+    (heap_base, device_base, inst_base): (u64, u32, u32),
+    flagged: &[bool],
+) {
+    match column {
+        Section::InstId | Section::InstMpxns => {
+            for r in bytes.chunks_exact_mut(8) {
+                let rebased = u64::read(r) + (heap_base << 24);
+                r.copy_from_slice(&rebased.to_le_bytes());
+            }
         }
-        out
+        Section::InstDevices | Section::DevInst => {
+            let base = if column == Section::DevInst {
+                inst_base
+            } else {
+                device_base
+            };
+            for d in bytes.chunks_exact_mut(4) {
+                let rebased = u32::read(d) + base;
+                d.copy_from_slice(&rebased.to_le_bytes());
+            }
+        }
+        Section::InstFindings => {
+            for (f, &dup) in bytes.chunks_exact_mut(4).zip(flagged) {
+                if dup {
+                    let stored = resolve::FindingSet::from_bits(u32::read(f));
+                    let bits = stored.union(resolve::matching_findings(true, false)).bits();
+                    f.copy_from_slice(&bits.to_le_bytes());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The laid-out parts, in memory while they fit an allowance, else in a spill file
+/// (each part's columns and heap one after another), read back column by column.
+pub struct PartStore {
+    parts: Vec<Stored>,
+    file: Option<std::fs::File>,
+    file_len: u64,
+    held: u64,
+    allowance: u64,
+    dir: PathBuf,
+}
+
+enum Stored {
+    Memory(InstallationPart),
+    /// Spilled: where each column and the heap are in the file (`SECTION_COUNT`
+    /// ranges, then the heap's).
+    Disk {
+        ranges: Vec<(u64, u64)>,
+        devices: u32,
+        installations: u32,
+    },
+}
+
+impl PartStore {
+    pub fn new(allowance: u64, dir: &Path) -> PartStore {
+        PartStore {
+            parts: Vec::new(),
+            file: None,
+            file_len: 0,
+            held: 0,
+            allowance,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Bytes of parts written to the spill file.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.file_len
+    }
+
+    /// Keeps a part (numbered in push order), in memory or spilled.
+    pub fn push(&mut self, part: InstallationPart) -> io::Result<()> {
+        let size = part.size();
+        if self.held + size <= self.allowance {
+            self.held += size;
+            self.parts.push(Stored::Memory(part));
+            return Ok(());
+        }
+        use std::os::unix::fs::FileExt;
+        if self.file.is_none() {
+            self.file = Some(crate::spill::unnamed_file(&self.dir)?);
+        }
+        let file = self.file.as_ref().expect("created above");
+        let mut ranges = Vec::with_capacity(SECTION_COUNT + 1);
+        for bytes in part.sections.0.iter().chain([&part.heap]) {
+            file.write_all_at(bytes, self.file_len)?;
+            ranges.push((self.file_len, bytes.len() as u64));
+            self.file_len += bytes.len() as u64;
+        }
+        self.parts.push(Stored::Disk {
+            ranges,
+            devices: part.devices,
+            installations: part.installations,
+        });
+        Ok(())
+    }
+
+    fn read(&self, (at, len): (u64, u64)) -> io::Result<Cow<'_, [u8]>> {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = vec![0u8; len as usize];
+        let file = self.file.as_ref().expect("a spilled part has a file");
+        file.read_exact_at(&mut bytes, at)?;
+        Ok(Cow::Owned(bytes))
+    }
+
+    fn section(&self, part: u32, section: Section) -> io::Result<Cow<'_, [u8]>> {
+        match &self.parts[part as usize] {
+            Stored::Memory(p) => Ok(Cow::Borrowed(&p.sections.0[section.index()])),
+            Stored::Disk { ranges, .. } => self.read(ranges[section.index()]),
+        }
+    }
+
+    fn heap(&self, part: u32) -> io::Result<Cow<'_, [u8]>> {
+        match &self.parts[part as usize] {
+            Stored::Memory(p) => Ok(Cow::Borrowed(&p.heap)),
+            Stored::Disk { ranges, .. } => self.read(ranges[SECTION_COUNT]),
+        }
+    }
+
+    fn heap_len(&self, part: u32) -> u64 {
+        match &self.parts[part as usize] {
+            Stored::Memory(p) => p.heap.len() as u64,
+            Stored::Disk { ranges, .. } => ranges[SECTION_COUNT].1,
+        }
+    }
+
+    pub fn installations(&self, part: u32) -> u32 {
+        match &self.parts[part as usize] {
+            Stored::Memory(p) => p.installations,
+            Stored::Disk { installations, .. } => *installations,
+        }
+    }
+
+    fn devices(&self, part: u32) -> u32 {
+        match &self.parts[part as usize] {
+            Stored::Memory(p) => p.devices,
+            Stored::Disk { devices, .. } => *devices,
+        }
+    }
+
+    /// Bytes of the image the parts make (columns and heap), a lower bound of its size.
+    pub fn image_bytes(&self) -> u64 {
+        (0..self.parts.len() as u32)
+            .map(|p| match &self.parts[p as usize] {
+                Stored::Memory(part) => part.size(),
+                Stored::Disk { ranges, .. } => ranges.iter().map(|r| r.1).sum(),
+            })
+            .sum()
     }
 }
 
@@ -199,41 +425,6 @@ fn put_dictionaries(inputs: &Inputs<'_>, dict: &Dictionaries, heap: &mut Heap, o
             SupplierStatus::NotLiveUser => 2,
         };
         out.put(Section::PartyStatus, status);
-    }
-}
-
-/// The installation and device columns, from the parts in output order: each part's
-/// heap references, device offsets and installation numbers are rebased (in parallel)
-/// to where it lands, its installations' DUPLICATE_GUID (found across partitions) is
-/// added to their findings, and it is appended and freed.
-fn put_installations(
-    mut parts: Vec<InstallationPart>,
-    duplicate_guid: &[bool],
-    heap: &mut Heap,
-    out: &mut Sections,
-) {
-    let mut bases = Vec::with_capacity(parts.len());
-    let (mut heap_len, mut devices, mut installations) = (heap.bytes.len() as u64, 0u32, 0u32);
-    for part in &parts {
-        bases.push((heap_len, devices, installations));
-        heap_len += part.heap.len() as u64;
-        devices += part.devices;
-        installations += part.installations;
-    }
-    parts
-        .par_iter_mut()
-        .zip(&bases)
-        .for_each(|(part, &(heap_base, device_base, inst_base))| {
-            part.rebase(heap_base, device_base, inst_base);
-            let flagged = &duplicate_guid[inst_base as usize..][..part.installations as usize];
-            part.add_duplicate_guid(flagged);
-        });
-    out.put(Section::InstDevices, 0u32);
-    for part in parts {
-        heap.bytes.extend_from_slice(&part.heap);
-        for (section, bytes) in part.sections.0.iter().enumerate() {
-            out.0[section].extend_from_slice(bytes);
-        }
     }
 }
 
@@ -284,19 +475,6 @@ fn put_shared_mpxns(
         out.put(Section::GroupMembers, members);
     }
     group_of_key
-}
-
-/// The lookup maps: every valid MPxN and every valid GUID, as fst maps to postings. The
-/// two maps are independent and are built at the same time (each fst is built on one
-/// thread).
-fn lookup_maps(matches: &Matches, group_of_key: &hashbrown::HashMap<u64, u32>, out: &mut Sections) {
-    let dev_guid = &out.0[Section::DevGuid.index()];
-    let ((mpxn_fst, mpxn_postings), (guid_fst, guid_postings)) =
-        rayon::join(|| mpxn_map(matches, group_of_key), || guid_map(dev_guid));
-    out.0[Section::MpxnFst.index()] = mpxn_fst;
-    out.0[Section::MpxnPostings.index()] = mpxn_postings;
-    out.0[Section::GuidFst.index()] = guid_fst;
-    out.0[Section::GuidPostings.index()] = guid_postings;
 }
 
 /// Every valid MPxN → [group or NONE, count, installations...], as (fst, postings).
@@ -394,35 +572,9 @@ impl InstallationPart {
         self.installations
     }
 
-    /// Rebases the part's heap references, device offsets and installation numbers,
-    /// local to it, to where it lands in the image.
-    fn rebase(&mut self, heap_base: u64, device_base: u32, inst_base: u32) {
-        for section in [Section::InstId, Section::InstMpxns] {
-            for r in self.sections.0[section.index()].chunks_exact_mut(8) {
-                let rebased = u64::read(r) + (heap_base << 24);
-                r.copy_from_slice(&rebased.to_le_bytes());
-            }
-        }
-        for d in self.sections.0[Section::InstDevices.index()].chunks_exact_mut(4) {
-            let rebased = u32::read(d) + device_base;
-            d.copy_from_slice(&rebased.to_le_bytes());
-        }
-        for i in self.sections.0[Section::DevInst.index()].chunks_exact_mut(4) {
-            let rebased = u32::read(i) + inst_base;
-            i.copy_from_slice(&rebased.to_le_bytes());
-        }
-    }
-
-    /// Adds DUPLICATE_GUID to the findings of the part's installations `flagged` says.
-    fn add_duplicate_guid(&mut self, flagged: &[bool]) {
-        let column = &mut self.sections.0[Section::InstFindings.index()];
-        for (f, &dup) in column.chunks_exact_mut(4).zip(flagged) {
-            if dup {
-                let stored = resolve::FindingSet::from_bits(u32::read(f));
-                let bits = stored.union(resolve::matching_findings(true, false)).bits();
-                f.copy_from_slice(&bits.to_le_bytes());
-            }
-        }
+    /// Bytes it holds (columns and heap).
+    fn size(&self) -> u64 {
+        (self.sections.0.iter().map(Vec::len).sum::<usize>() + self.heap.len()) as u64
     }
 }
 

@@ -217,6 +217,127 @@ fn write_to(image: &Image, w: &mut impl Write) -> io::Result<u64> {
     Ok(file_len)
 }
 
+/// Where an image's sections go as they are made, one after another in
+/// [`Section::ALL`] order: every section is begun once, in that order, then written.
+pub trait SectionSink {
+    fn begin(&mut self, section: Section) -> io::Result<()>;
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+/// Sections kept in memory: an [`Image`].
+#[derive(Default)]
+pub struct SectionVecs {
+    sections: Vec<Vec<u8>>,
+}
+
+impl SectionSink for SectionVecs {
+    fn begin(&mut self, section: Section) -> io::Result<()> {
+        debug_assert_eq!(self.sections.len(), section.index());
+        self.sections.push(Vec::new());
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.sections
+            .last_mut()
+            .expect("a section is begun before it is written")
+            .extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+impl SectionVecs {
+    pub fn into_image(self) -> Image {
+        assert_eq!(self.sections.len(), SECTION_COUNT, "every section is made");
+        Image {
+            sections: self.sections,
+        }
+    }
+}
+
+/// Sections written straight into an index file as they are made: laid out as
+/// [`write`] lays out an image (same bytes), the header and table written last, at
+/// the front, once every section's length and checksum is known. Memory: a write
+/// buffer.
+pub struct SectionFile {
+    file: std::fs::File,
+    out: io::BufWriter<std::fs::File>,
+    entries: Vec<Entry>,
+    at: u64,
+    crc: u32,
+}
+
+impl SectionFile {
+    pub fn new(file: std::fs::File) -> io::Result<SectionFile> {
+        let start = (HEADER_LEN + SECTION_COUNT * ENTRY_LEN) as u64;
+        let mut out = io::BufWriter::with_capacity(1 << 20, file.try_clone()?);
+        out.write_all(&vec![0u8; start as usize])?;
+        Ok(SectionFile {
+            file,
+            out,
+            entries: Vec::with_capacity(SECTION_COUNT),
+            at: start,
+            crc: 0,
+        })
+    }
+
+    fn end_section(&mut self) {
+        if let Some(last) = self.entries.last_mut() {
+            last.length = self.at - last.offset;
+            last.crc32c = self.crc;
+        }
+    }
+
+    /// Writes the header and the table and hands back the file, flushed.
+    pub fn finish(mut self) -> io::Result<(std::fs::File, u64)> {
+        use std::os::unix::fs::FileExt;
+        self.end_section();
+        assert_eq!(self.entries.len(), SECTION_COUNT, "every section is made");
+        self.out.flush()?;
+        drop(self.out);
+        let mut table = Vec::with_capacity(SECTION_COUNT * ENTRY_LEN);
+        for e in &self.entries {
+            table.extend_from_slice(&e.encode());
+        }
+        let header = Header {
+            version: FORMAT_VERSION,
+            section_count: SECTION_COUNT as u32,
+            file_len: self.at,
+            table_crc32c: crc32c::crc32c(&table),
+        }
+        .encode();
+        self.file.write_all_at(&header, 0)?;
+        self.file.write_all_at(&table, HEADER_LEN as u64)?;
+        Ok((self.file, self.at))
+    }
+}
+
+impl SectionSink for SectionFile {
+    fn begin(&mut self, section: Section) -> io::Result<()> {
+        debug_assert_eq!(self.entries.len(), section.index());
+        self.end_section();
+        let aligned = self.at.next_multiple_of(ALIGN as u64);
+        self.out
+            .write_all(&[0u8; ALIGN][..(aligned - self.at) as usize])?;
+        self.at = aligned;
+        self.crc = 0;
+        self.entries.push(Entry {
+            section,
+            offset: aligned,
+            length: 0,
+            crc32c: 0,
+        });
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.crc = crc32c::crc32c_append(self.crc, bytes);
+        self.at += bytes.len() as u64;
+        Ok(())
+    }
+}
+
 /// An opened, structurally checked index file.
 pub struct IndexFile {
     path: PathBuf,
@@ -322,6 +443,24 @@ impl IndexFile {
             path: path.to_path_buf(),
             error,
         })?;
+        IndexFile::of_mapped(path, bytes, reads)
+    }
+
+    /// An index this process just wrote into an unlinked spill file (see
+    /// [`SectionFile`]), mapped and checked structurally; `label` names it in errors.
+    pub fn of_private_file(
+        label: &Path,
+        file: std::fs::File,
+        reads: Reads,
+    ) -> Result<IndexFile, FileError> {
+        let bytes = MappedFile::of_private_file(file).map_err(|error| FileError::Io {
+            path: label.to_path_buf(),
+            error,
+        })?;
+        IndexFile::of_mapped(label, bytes, reads)
+    }
+
+    fn of_mapped(path: &Path, bytes: MappedFile, reads: Reads) -> Result<IndexFile, FileError> {
         let invalid = |problem: String| FileError::Invalid {
             path: path.to_path_buf(),
             problem,

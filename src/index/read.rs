@@ -416,6 +416,7 @@ mod tests {
         )
         .unwrap()
         .image
+        .into_image()
     }
 
     #[test]

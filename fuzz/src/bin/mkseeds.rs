@@ -26,7 +26,8 @@ fn build(out: &Path, name: &str, inventories: Vec<PathBuf>, suppliers: &Path) {
     };
     let image = sweep::run(&config, Purpose::Index)
         .expect("the seed inputs are accepted")
-        .image;
+        .image
+        .into_image();
     let path = out.join(name);
     let size = file::write(&image, &path).expect("cannot write a seed");
     IndexFile::open_verified(&path).expect("a seed verifies");

@@ -60,7 +60,7 @@ pub enum PublishError {
 }
 
 impl PublishError {
-    fn write(path: &Path, error: io::Error) -> PublishError {
+    pub fn write(path: &Path, error: io::Error) -> PublishError {
         PublishError::Write {
             path: path.to_path_buf(),
             error,
@@ -245,6 +245,31 @@ impl OutputSet {
         let file = w.inner.into_inner().map_err(|e| werr(e.into_error()))?;
         file.sync_data().map_err(werr)?;
         Ok(digest)
+    }
+
+    /// Stages `name` written by `body` through the raw file (for writers that place
+    /// bytes by offset); `body` hands the file back with its length, and it is synced.
+    pub fn stage_file<E>(
+        &mut self,
+        name: &str,
+        body: impl FnOnce(File) -> Result<(File, u64), E>,
+    ) -> Result<u64, E>
+    where
+        E: From<PublishError>,
+    {
+        let target = self.dir.join(name);
+        self.refuse_replacing_input(&target)?;
+        let werr = |e| E::from(PublishError::write(&target, e));
+        let (tmp, file) = create_temporary(&self.dir, name).map_err(werr)?;
+        let held = file.try_clone().map_err(werr)?;
+        self.staged.push(Staged {
+            tmp,
+            target: target.clone(),
+            _file: held,
+        });
+        let (file, len) = body(file)?;
+        file.sync_data().map_err(werr)?;
+        Ok(len)
     }
 
     /// Stages `name` with exactly `bytes`.

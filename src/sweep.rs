@@ -75,6 +75,38 @@ impl Evidence {
 /// on a refusal (a bad header or registry), an unreadable file, or an input rewritten
 /// while it was read; bad rows are counted and kept as rejects.
 pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> {
+    match make(config, purpose, None)? {
+        (Made::Evidence(image), accounting) => Ok(Built { image, accounting }),
+        (Made::Written(_), _) => unreachable!("no file was given"),
+    }
+}
+
+/// Runs the CSV stages and writes every section of the index ([`Purpose::Index`])
+/// straight into `file` as it is made, so the image is never held in memory. Fails
+/// (outer) on what `run` fails on; the inner result is the writing of `file`: its
+/// length and the file (written, not synced), or the error writing it.
+pub fn write_index(
+    config: &SweepConfig,
+    file: std::fs::File,
+) -> Result<(std::io::Result<(std::fs::File, u64)>, Accounting), InputError> {
+    match make(config, Purpose::Index, Some(file))? {
+        (Made::Written(written), accounting) => Ok((written, accounting)),
+        (Made::Evidence(_), _) => unreachable!("a file was given"),
+    }
+}
+
+/// What [`make`] made: an image to judge, or an index file written (or the error that
+/// stopped the writing).
+enum Made {
+    Evidence(Evidence),
+    Written(std::io::Result<(std::fs::File, u64)>),
+}
+
+fn make(
+    config: &SweepConfig,
+    purpose: Purpose,
+    into: Option<std::fs::File>,
+) -> Result<(Made, Accounting), InputError> {
     let registry = Registry::open(&config.suppliers)?;
     let files = config
         .inventories
@@ -102,16 +134,16 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         with_devices: purpose == Purpose::Index,
     };
 
-    // Partitions a few at a time (one per thread), in parallel; their keys go to key
+    // Partitions a few at a time (four per thread), in parallel; their keys go to key
     // buckets in partition order, so nothing depends on the thread count.
     let t = timing::stage("partitions: group, order, facts, lay out");
     let spill = |e| InputError::spill(&budget.dir, e);
     let mut keys = KeyBuckets::new(ingested.rows_read, budget.spillable() / 2, &budget.dir);
     let mut runs: Vec<Run> = Vec::new();
     let mut parts = PartStore::new(budget.limit / 4, &budget.dir);
-    let threads = rayon::current_num_threads().max(1);
-    for first in (0..partitions.count()).step_by(threads) {
-        let batch = (first..(first + threads).min(partitions.count()))
+    let batch = rayon::current_num_threads().max(1) * 4;
+    for first in (0..partitions.count()).step_by(batch) {
+        let batch = (first..(first + batch).min(partitions.count()))
             .map(|p| Ok((p, partitions.take(p)?)))
             .collect::<std::io::Result<Vec<(usize, Vec<Row>)>>>()
             .map_err(spill)?;
@@ -166,7 +198,24 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
     };
     // A sweep's image goes to a spill file when it would take more than a quarter of
     // the limit; an index build's stays in memory (`index build` writes it out whole).
-    let image = if purpose == Purpose::Sweep && parts.image_bytes() > budget.limit / 4 {
+    let made = if let Some(file) = into {
+        // Errors writing the file are the caller's to name; errors reading back spilled
+        // parts are the spill folder's.
+        let written = SectionFile::new(file).and_then(|mut sink| {
+            let assembled =
+                build::assemble(&inputs, &dict, &parts, &order, &matches, purpose, &mut sink);
+            match (assembled, sink.failed()) {
+                (Err(e), false) => Ok(Err(e)),
+                (Err(e), true) => Err(e),
+                (Ok(()), _) => sink.finish().map(Ok),
+            }
+        });
+        match written {
+            Ok(Ok((file, len))) => Made::Written(Ok((file, len))),
+            Ok(Err(e)) => return Err(spill(e)),
+            Err(e) => Made::Written(Err(e)),
+        }
+    } else if purpose == Purpose::Sweep && parts.image_bytes() > budget.limit / 4 {
         let file = crate::spill::unnamed_file(&budget.dir).map_err(spill)?;
         let mut sink = SectionFile::new(file).map_err(spill)?;
         build::assemble(&inputs, &dict, &parts, &order, &matches, purpose, &mut sink)
@@ -175,16 +224,16 @@ pub fn run(config: &SweepConfig, purpose: Purpose) -> Result<Built, InputError> 
         let label = budget.dir.join("(the sweep's image, spilled)");
         let file = IndexFile::of_private_file(&label, file, Reads::SweepSections)
             .map_err(|e| InputError::spill(&budget.dir, std::io::Error::other(e.to_string())))?;
-        Evidence::File(file)
+        Made::Evidence(Evidence::File(file))
     } else {
         let mut sink = SectionVecs::default();
         build::assemble(&inputs, &dict, &parts, &order, &matches, purpose, &mut sink)
             .map_err(spill)?;
-        Evidence::Memory(sink.into_image())
+        Made::Evidence(Evidence::Memory(sink.into_image()))
     };
     drop(parts);
     check_inputs_unchanged(&files)?;
-    Ok(Built { image, accounting })
+    Ok((made, accounting))
 }
 
 /// What every partition's work reads.

@@ -9,10 +9,9 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 
 use super::{Console, Failure, MemoryArgs};
-use crate::index::build;
 use crate::index::file::{self, IndexFile};
 use crate::ingest::IngestSettings;
-use crate::publish::OutputSet;
+use crate::publish::{OutputSet, PublishError};
 use crate::sweep::{self, SweepConfig};
 
 #[derive(Debug, Subcommand)]
@@ -100,9 +99,21 @@ fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
         ingest: IngestSettings::default(),
         budget,
     };
-    let sweep::Built { image, accounting } = sweep::run(&config, build::Purpose::Index)?;
-    progress.set_message(format!("writing {}", args.out.display()));
-    let size = file::stage(&image.into_image(), &mut set, &args.out)?;
+    // The sections go straight into the staged file as they are made.
+    let name = args
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "index.mxi".to_string());
+    let target = set.target(&name);
+    let mut accounting = None;
+    let size = set.stage_file(&name, |file| -> Result<_, Failure> {
+        let (written, counted) = sweep::write_index(&config, file)?;
+        accounting = Some(counted);
+        written.map_err(|e| Failure::from(PublishError::write(&target, e)))
+    })?;
+    let accounting = accounting.expect("set when the index was written");
+    progress.set_message(format!("publishing {}", args.out.display()));
     set.commit()?;
     progress.finish_and_clear();
     let mut w = Console::new();

@@ -265,9 +265,16 @@ pub struct SectionFile {
     entries: Vec<Entry>,
     at: u64,
     crc: u32,
+    /// Whether a write into the file failed (so an error is the file's, not the
+    /// producer's).
+    failed: bool,
 }
 
 impl SectionFile {
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
     pub fn new(file: std::fs::File) -> io::Result<SectionFile> {
         let start = (HEADER_LEN + SECTION_COUNT * ENTRY_LEN) as u64;
         let mut out = io::BufWriter::with_capacity(1 << 20, file.try_clone()?);
@@ -278,6 +285,7 @@ impl SectionFile {
             entries: Vec::with_capacity(SECTION_COUNT),
             at: start,
             crc: 0,
+            failed: false,
         })
     }
 
@@ -317,8 +325,10 @@ impl SectionSink for SectionFile {
         debug_assert_eq!(self.entries.len(), section.index());
         self.end_section();
         let aligned = self.at.next_multiple_of(ALIGN as u64);
+        let pad = &[0u8; ALIGN][..(aligned - self.at) as usize];
         self.out
-            .write_all(&[0u8; ALIGN][..(aligned - self.at) as usize])?;
+            .write_all(pad)
+            .inspect_err(|_| self.failed = true)?;
         self.at = aligned;
         self.crc = 0;
         self.entries.push(Entry {
@@ -331,7 +341,9 @@ impl SectionSink for SectionFile {
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(bytes)?;
+        self.out
+            .write_all(bytes)
+            .inspect_err(|_| self.failed = true)?;
         self.crc = crc32c::crc32c_append(self.crc, bytes);
         self.at += bytes.len() as u64;
         Ok(())

@@ -14,19 +14,23 @@
 //!   [`normalize::Guid`] (each a `u64`) and [`normalize::Day`] numbers.
 //! - [`delimited`] — header checks, RFC 4180 line splitting, minimal-quoting CSV writing.
 //! - [`registry`] — supplier ids → parties and their status; a bad registry refuses the run.
+//! - [`partition`] — ranges of installation id, cut from a sample, so that each
+//!   partition of installations can be grouped and ordered on its own.
 //! - [`ingest`] — parallel chunk parsing of mapped inventories into fixed-size
-//!   [`ingest::Row`]s and [`ingest::Reject`]s.
-//! - [`matching`] — rows → installations (identical rows collapsed), duplicate GUIDs,
-//!   repeated and shared MPxNs, by parallel sorts of fixed-size keys.
+//!   [`ingest::Row`]s, each put in its partition's bucket, and [`ingest::Reject`]s.
+//! - [`matching`] — one partition's rows → installations in output order (identical
+//!   rows collapsed) and their keys; then, across partitions, duplicate GUIDs and shared
+//!   MPxNs from key buckets, each sorted in cache.
 //! - [`resolve`] — SPEC §6 as code: one table of [`resolve::Finding`]s (code, kind,
 //!   clause, when decided, words), a named function per rule, TMAD 4.1C
 //!   ([`resolve::evaluate_group`]) and the outcome precedence of §6.2
 //!   ([`resolve::decide`]). Every finding is decided here, from rows and values; it
 //!   never reads the index.
-//! - [`sweep`] — runs the CSV stages in order; the result is evidence, independent of
-//!   any as-of date.
-//! - [`index`] — that evidence as fixed-width little-endian sections: built in memory by
-//!   every CSV sweep, or written once to a `.mxi` file and mapped; read through one
+//! - [`sweep`] — runs the CSV stages, partition by partition, then matches and
+//!   assembles; the result is evidence, independent of any as-of date.
+//! - [`index`] — that evidence as fixed-width little-endian sections: made by every CSV
+//!   sweep (in memory, or a mapped spill file), or written once to a `.mxi` file and
+//!   mapped; read through one
 //!   [`index::View`] either way, whose typed accessors ([`index::read`]) are the only way
 //!   other modules see it (the encodings live in [`index::format`]).
 //! - [`judge`] — reads a view and calls `resolve`'s date-dependent rules as of a date
@@ -40,30 +44,34 @@
 //!   of any other party (its notice under TMAD 4.1C).
 //! - [`cli`] — one file per subcommand; `main.rs` only dispatches and sets the exit code.
 //!
-//! Beside the flow: [`generate`] writes deterministic synthetic national inventories
+//! Beside the flow: [`spill`] keeps records in numbered buckets within a memory
+//! allowance, spilling them to unlinked temporary files past it, and holds the run's
+//! [`spill::Budget`]; [`generate`] writes deterministic synthetic national inventories
 //! (`mpxn-recon gen`) for benchmarks and tests at scale; [`timing`] prints stage
 //! timings to stderr when `MPXN_RECON_TIMINGS` is set.
 //!
 //! # Memory
 //!
 //! Input files are mapped, not read (a pipe or FIFO is read into memory): rows hold
-//! offsets into them, and each installation's id is copied once, while grouping, into
-//! one arena. Each line becomes one 72-byte [`ingest::Row`] slot (rejected lines
-//! included, as tombstones); grouping
-//! buckets one 24-byte key per row, then one 16-byte key per valid GUID and per valid
-//! meter. At national scale (60 million rows) that is about 4 GiB of rows plus about
-//! 3 GiB of transient keys at the peak. The in-memory index image a CSV sweep judges
-//! holds only what the judge and report read (no devices or lookup maps; about 40 bytes
-//! per installation plus its texts). Measured peaks are in `BENCHMARKS.md` (about 15 GB
-//! for the national 60 million rows, the mapped 5.8 GB input included, inside 24 GiB).
-//! A sweep from a built `.mxi` file maps it and holds only the judgement (a few bytes
-//! per installation).
+//! offsets into them. Each accepted line becomes one 72-byte [`ingest::Row`] in its
+//! partition's bucket; grouping then takes one partition (about 170,000 rows, 12 MB) at
+//! a time per task, and what crosses partitions is matched on 16-byte GUID and 24-byte
+//! meter keys in hash buckets. Everything that grows with the input spills past the
+//! run's limit ([`spill::Budget`]: `--memory-limit`, by default an eighth of the memory
+//! cgroup's limit or of available memory, at least 1 GiB): rows and then keys past half
+//! of it, the laid-out installations past a quarter, and a sweep's image is then written
+//! to a spill file in the `.mxi` format and mapped, so its pages are the kernel's, not
+//! the run's. Measured peaks are in `BENCHMARKS.md` (a national 60 million rows: 2.7 GB
+//! of anonymous memory for a CSV sweep under the default 2.9 GB limit on a 24 GiB
+//! machine; `index build` still holds its lookup maps' keys, about 7 GB). A sweep from a
+//! built `.mxi` file maps it and holds only the judgement (a few bytes per
+//! installation).
 //!
 //! # Parallelism
 //!
 //! rayon throughout: files are cut into ~4 MiB chunks at line ends and parsed in
-//! parallel; grouping and matching use bucketed sorts (scatter by hash bits, sort each
-//! bucket in cache, in parallel); per-installation facts, group
+//! parallel batches; partitions are grouped, ordered and laid out a few per thread at a
+//! time; key buckets are sorted in cache, in parallel; per-installation facts, group
 //! verdicts and output formatting are parallel maps. Every parallel result is merged in
 //! a fixed order and every output is sorted on its text, so the bytes written never
 //! depend on `RAYON_NUM_THREADS` or on input row order.
@@ -75,7 +83,7 @@
 //!   compared byte for byte), equal row fingerprints on the full identity bytes.
 //! - A quoted installation id with `""` escapes is the one text that is not a slice of
 //!   the mapped file; it is re-read from its line when needed (rare by construction).
-//! - The CSV sweep takes a detour through an in-memory index image on purpose: it makes
+//! - The CSV sweep takes a detour through an index image on purpose: it makes
 //!   "CSV sweep and index sweep write the same bytes" true by construction.
 //! - Sweeps and lookups from a `.mxi` file check the CRC-32C of every section they read
 //!   first (a sweep's view leaves out what it does not check): a flipped bit must never

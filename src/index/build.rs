@@ -153,7 +153,9 @@ pub fn assemble(
     drop(t);
 
     let _t = timing::stage("image: sections");
-    let mut dev_guid = Vec::new();
+    // (GUID, device) of every device with a valid GUID, for the GUID map.
+    let mut dev_guid: Vec<(u64, u32)> = Vec::new();
+    let mut dev_guid_count = 0u32;
     for &section in Section::ALL {
         let lookup_map = matches!(
             section,
@@ -204,7 +206,12 @@ pub fn assemble(
                         flagged,
                     );
                     if column == Section::DevGuid && lookup {
-                        dev_guid.extend_from_slice(&bytes);
+                        let first = dev_guid_count;
+                        dev_guid.extend(bytes.chunks_exact(8).enumerate().filter_map(|(d, b)| {
+                            let g = u64::read(b);
+                            (g != 0).then_some((g, first + d as u32))
+                        }));
+                        dev_guid_count += (bytes.len() / 8) as u32;
                     }
                     sink.write(&bytes)?;
                 }
@@ -213,19 +220,10 @@ pub fn assemble(
         // The lookup maps come after the columns they are built from.
         if lookup && section == Section::MemberParties {
             let _t = timing::stage("image: lookup maps");
-            let ((mpxn_fst, mpxn_postings), (guid_fst, guid_postings)) = rayon::join(
-                || mpxn_map(matches, &group_of_key),
-                || guid_map(&std::mem::take(&mut dev_guid)),
-            );
-            for (s, bytes) in [
-                (Section::MpxnFst, mpxn_fst),
-                (Section::MpxnPostings, mpxn_postings),
-                (Section::GuidFst, guid_fst),
-                (Section::GuidPostings, guid_postings),
-            ] {
-                sink.begin(s)?;
-                sink.write(&bytes)?;
-            }
+            // One after the other, each fst streamed into the sink as it is built:
+            // the peak is one map's keys and postings, not both maps whole.
+            mpxn_map(matches, &group_of_key, sink)?;
+            guid_map(std::mem::take(&mut dev_guid), sink)?;
         }
     }
     Ok(())
@@ -477,9 +475,14 @@ fn put_shared_mpxns(
     group_of_key
 }
 
-/// Every valid MPxN → [group or NONE, count, installations...], as (fst, postings).
-/// Keys are sorted as fst text; each points at its run of `matches.meters`.
-fn mpxn_map(matches: &Matches, group_of_key: &hashbrown::HashMap<u64, u32>) -> (Vec<u8>, Vec<u8>) {
+/// Every valid MPxN → [group or NONE, count, installations...]: the `mpxn_fst` section
+/// (streamed into the sink as it is built), then `mpxn_postings`. Keys are sorted as fst
+/// text; each points at its run of `matches.meters`.
+fn mpxn_map(
+    matches: &Matches,
+    group_of_key: &hashbrown::HashMap<u64, u32>,
+    sink: &mut impl SectionSink,
+) -> io::Result<()> {
     let runs: Vec<(usize, usize)> = {
         let mut runs = Vec::new();
         let mut start = 0;
@@ -503,7 +506,8 @@ fn mpxn_map(matches: &Matches, group_of_key: &hashbrown::HashMap<u64, u32>) -> (
         .collect();
     // Zero padding sorts below every digit, so this is the keys' text order.
     keys.par_sort_unstable();
-    let mut map = fst::MapBuilder::memory();
+    sink.begin(Section::MpxnFst)?;
+    let mut map = fst::MapBuilder::new(SinkWriter(&mut *sink)).map_err(fst_error)?;
     let mut postings = Vec::with_capacity(4 * (2 * keys.len() + matches.meters.len()));
     let mut posting = 0u64;
     let mut insts: Vec<u32> = Vec::new();
@@ -528,22 +532,18 @@ fn mpxn_map(matches: &Matches, group_of_key: &hashbrown::HashMap<u64, u32>) -> (
         }
         posting += 2 + insts.len() as u64;
     }
-    (map.into_inner().expect("in-memory fst"), postings)
+    map.finish().map_err(fst_error)?;
+    drop(keys);
+    sink.begin(Section::MpxnPostings)?;
+    sink.write(&postings)
 }
 
-/// Every valid GUID → [count, devices...], as (fst, postings), from the `dev_guid`
-/// column.
-fn guid_map(dev_guid: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut guids: Vec<(u64, u32)> = dev_guid
-        .chunks_exact(8)
-        .enumerate()
-        .filter_map(|(d, b)| {
-            let g = u64::read(b);
-            (g != 0).then_some((g, d as u32))
-        })
-        .collect();
+/// Every valid GUID → [count, devices...], from the `dev_guid` column's (GUID, device)
+/// pairs: the `guid_fst` section (streamed), then `guid_postings`.
+fn guid_map(mut guids: Vec<(u64, u32)>, sink: &mut impl SectionSink) -> io::Result<()> {
     guids.par_sort_unstable();
-    let mut map = fst::MapBuilder::memory();
+    sink.begin(Section::GuidFst)?;
+    let mut map = fst::MapBuilder::new(SinkWriter(&mut *sink)).map_err(fst_error)?;
     let mut postings = Vec::with_capacity(8 * guids.len());
     let mut posting = 0u64;
     for run in guids.chunk_by(|a, b| a.0 == b.0) {
@@ -555,7 +555,32 @@ fn guid_map(dev_guid: &[u8]) -> (Vec<u8>, Vec<u8>) {
         }
         posting += 1 + run.len() as u64;
     }
-    (map.into_inner().expect("in-memory fst"), postings)
+    map.finish().map_err(fst_error)?;
+    drop(guids);
+    sink.begin(Section::GuidPostings)?;
+    sink.write(&postings)
+}
+
+/// A sink as an `io::Write`, for the fst builders.
+struct SinkWriter<'a, S: SectionSink>(&'a mut S);
+
+impl<S: SectionSink> io::Write for SinkWriter<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An fst build error: only the writer's can happen (the keys are sorted and distinct).
+fn fst_error(e: fst::Error) -> io::Error {
+    match e {
+        fst::Error::Io(e) => e,
+        other => panic!("fst keys are sorted and distinct: {other}"),
+    }
 }
 
 /// One run of installations' columns (one source's installations of one partition),

@@ -1,11 +1,12 @@
 //! Index: the sweep's evidence as fixed-width little-endian sections, in memory or on disk.
 //!
-//! Takes a finished CSV [`Sweep`](crate::sweep::Sweep) and lays out everything a
+//! Takes the CSV sweep's laid-out partitions and its matches and lays out everything a
 //! judgement needs — installations in output order, their date-independent findings
 //! and communication evidence, shared MPxNs with their members, devices, fst maps from
-//! MPxN and GUID to postings, the rejects — as sections ([`build`]). A [`View`] reads
-//! those sections in place, from a `Vec<u8>` (the CSV sweep) or from a mapped `.mxi`
-//! file ([`file`]), so both paths run the very same judge and report code and agree byte
+//! MPxN and GUID to postings, the rejects — as sections ([`build`]), made one after
+//! another into memory or straight into a file. A [`View`] reads those sections in
+//! place, from `Vec<u8>`s or from a mapped `.mxi` file ([`file`]: an index, or a CSV
+//! sweep's image spilled to disk), so both paths run the very same judge and report code and agree byte
 //! for byte by construction. The view checks every section's length against its counts
 //! when it is made, and every cross-reference (an installation index in a member column,
 //! a string reference into the heap) when it is read: a corrupt index gives

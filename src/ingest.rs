@@ -637,6 +637,35 @@ fn parse_chunk(
     out
 }
 
+/// Parses every body line of one file on the calling thread with one [`RowParser`] and
+/// returns how many rows it accepted: the per-line parse alone (split, trim, normalise,
+/// intern, fingerprint), without chunking, line counting, UTF-8 checks, checksums,
+/// chaining or merging. For `benches/parse.rs`; not part of the engine's interface.
+#[doc(hidden)]
+pub fn parse_file_lines(file: &InventoryFile, registry: &Registry) -> u64 {
+    let bytes: &[u8] = &file.bytes;
+    let mut out = ChunkOutput {
+        rejects: Vec::new(),
+        lines: 0,
+        sources: Interned::default(),
+        groups: Interned::default(),
+        device_types: Interned::default(),
+        crc: 0,
+    };
+    let mut parser = RowParser::new(file, registry);
+    let mut accepted = 0;
+    let mut offset = file.header.body_start;
+    while offset < bytes.len() {
+        let (line, next) = line_at(bytes, offset);
+        if let Ok(row) = parser.parse(line, LineRef::new(0, offset), &mut out) {
+            std::hint::black_box(row);
+            accepted += 1;
+        }
+        offset = next;
+    }
+    accepted
+}
+
 /// Whether two rows of one chunk (same file, chunk-local interned ids) have the same
 /// source and the same installation_id text. Escaped ids are never judged equal here.
 fn same_installation(bytes: &[u8], a: &Row, b: &Row) -> bool {

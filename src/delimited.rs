@@ -310,7 +310,8 @@ pub fn split_line(
 }
 
 /// Splits a line that holds no `"` in one pass, finding delimiters and quotes together,
-/// eight bytes at a time (SWAR on `u64` words, so no `unsafe` and no target features).
+/// eight bytes at a time (SWAR on `u64` words: no `unsafe`, no target features; for
+/// lines of about a hundred bytes this beats a vectorised search for each delimiter).
 /// Calls `field(index, start, end)` for each field in order and returns the number of
 /// fields; returns `None` as soon as it meets a `"`, and then the calls made so far are
 /// void: the caller splits the line with [`split_line`] instead. For a line without a
@@ -325,7 +326,17 @@ pub fn split_unquoted(
     let quotes = broadcast(b'"');
     let mut index = 0;
     let mut start = 0;
-    let mut scan = |word: u64, base: usize| -> Option<()> {
+    let mut base = 0;
+    while base < line.len() {
+        let word = match line.get(base..base + 8) {
+            Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+            None => {
+                // The tail, padded with NULs (never a delimiter or a quote).
+                let mut tail = [0u8; 8];
+                tail[..line.len() - base].copy_from_slice(&line[base..]);
+                u64::from_le_bytes(tail)
+            }
+        };
         if byte_matches(word, quotes) != 0 {
             return None;
         }
@@ -337,18 +348,8 @@ pub fn split_unquoted(
             start = end + 1;
             hits &= hits - 1;
         }
-        Some(())
-    };
-    let mut words = line.chunks_exact(8);
-    let mut base = 0;
-    for word in &mut words {
-        scan(u64::from_le_bytes(word.try_into().expect("8 bytes")), base)?;
         base += 8;
     }
-    // The tail, padded with NULs (never a delimiter or a quote).
-    let mut tail = [0u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    scan(u64::from_le_bytes(tail), base)?;
     field(index, start, line.len());
     Some(index + 1)
 }
@@ -449,6 +450,12 @@ mod tests {
             "ab\"c,d",
             "a,\"b\",c",
         ];
+        let long = [
+            "x,".repeat(40),
+            format!("{}\"", "y|".repeat(70)),
+            format!("{},{}", "z".repeat(64), "w".repeat(63)),
+        ];
+        let lines = lines.iter().copied().chain(long.iter().map(String::as_str));
         for line in lines {
             for delim in [b',', b'|'] {
                 let mut got = Vec::new();

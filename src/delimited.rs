@@ -473,6 +473,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn split_unquoted_agrees_on_any_line(
+            line in proptest::collection::vec(
+                proptest::sample::select(
+                    &[b'a', b',', b'|', b'"', b' ', b'\t', b'\r', 0, 0x0B, 0xC3, 0xA9][..]
+                ),
+                0..200,
+            ),
+            pipe: bool,
+        ) {
+            let delimiter = if pipe { b'|' } else { b',' };
+            let mut got = Vec::new();
+            let count = split_unquoted(&line, delimiter, |i, start, end| {
+                got.truncate(i);
+                got.push(line[start..end].to_vec());
+            });
+            if line.contains(&b'"') {
+                proptest::prop_assert_eq!(count, None);
+            } else {
+                let (mut scratch, mut fields) = (Vec::new(), Vec::new());
+                split_line(&line, delimiter, &mut scratch, &mut fields).unwrap();
+                let want: Vec<Vec<u8>> =
+                    fields.iter().map(|f| f.bytes(&line, &scratch).to_vec()).collect();
+                proptest::prop_assert_eq!(count, Some(want.len()));
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
     #[test]
     fn rejects_malformed_quoting() {
         assert_eq!(split("\"abc,d", b','), Err(RejectReason::MalformedQuoting));

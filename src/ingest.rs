@@ -1259,6 +1259,166 @@ mod tests {
     }
 
     #[test]
+    fn identical_rows_share_a_fingerprint_on_either_split_path() {
+        let first12 = "140012345678";
+        let check = Mpan::check_digit(first12.as_bytes()).unwrap();
+        let mpan = format!("{first12}{check}");
+        let spaced = format!("{} {}", &mpan[..4], &mpan[4..]);
+        let row = |cells: [&str; 10]| cells.join(",") + "\n";
+        let same = [
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            // Case, whitespace and spelling that normalise away.
+            row([
+                "smso-a",
+                " ga ",
+                "I1\t",
+                "000d6f0000123456",
+                "esme",
+                &spaced,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "s1",
+                "Y",
+            ]),
+            // The same through the quoted path.
+            row([
+                "\"SMSO-A\"",
+                "\"Ga\"",
+                "\"I1\"",
+                "\"00:0D:6F:00:00:12:34:56\"",
+                "ESME",
+                &format!("\"{mpan}\""),
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "\"Y\"",
+            ]),
+        ];
+        let differ = [
+            row([
+                "SMSO-A",
+                "GB",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-57",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-02",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "GSME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "not-a-guid",
+                "ESME",
+                "not-an-mpan",
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "N",
+            ]),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let inventory = dir.path().join("inv.csv");
+        let header = "source,group_id,installation_id,device_id,device_type,mpxn,installed_on,\
+                      last_comms_at,supplier_id,dormant\n";
+        let text = [header.to_string()]
+            .into_iter()
+            .chain(same.iter().cloned())
+            .chain(differ.iter().cloned());
+        std::fs::write(&inventory, text.collect::<String>()).unwrap();
+        let suppliers = dir.path().join("suppliers.csv");
+        std::fs::write(
+            &suppliers,
+            "supplier_id,party_id,name,status\nS1,P1,One,live\n",
+        )
+        .unwrap();
+        let registry = Registry::open(&suppliers).unwrap();
+        let files = vec![InventoryFile::open(&inventory).unwrap()];
+        let ingested = ingest(&files, &registry, IngestSettings::default());
+        assert!(ingested.rows.iter().all(Row::accepted));
+        let identity = |r: &Row| {
+            let mut out = Vec::new();
+            with_fields(&files, &registry, r.line_ref, |f| {
+                identity_bytes(f, &mut out)
+            });
+            out
+        };
+        let rows = &ingested.rows;
+        for r in &rows[1..same.len()] {
+            assert_eq!(identity(r), identity(&rows[0]));
+            assert_eq!(r.fingerprint, rows[0].fingerprint);
+            assert_eq!(r.installation_key, rows[0].installation_key);
+        }
+        for r in &rows[same.len()..] {
+            assert_ne!(identity(r), identity(&rows[0]));
+            assert_ne!(r.fingerprint, rows[0].fingerprint);
+            assert_eq!(r.installation_key, rows[0].installation_key);
+        }
+    }
+
+    #[test]
     fn row_stays_small() {
         // The memory figures in lib.rs and the CLI help depend on this.
         assert_eq!(std::mem::size_of::<Row>(), 72);

@@ -1,5 +1,6 @@
-//! Ingest throughput in bytes of CSV: `ingest::ingest` alone (on all cores and on one),
-//! and the whole CSV sweep (`sweep::run`: registry, ingest, grouping, matching,
+//! Ingest throughput in bytes of CSV: the per-line parse alone (`RowParser` over every
+//! line, one thread), `ingest::ingest` alone (on all cores and on one), and the whole CSV
+//! sweep (`sweep::run`: registry, ingest, grouping, matching,
 //! per-installation facts).
 
 use std::hint::black_box;
@@ -20,6 +21,19 @@ fn bench(c: &mut Criterion) {
     // Runs take milliseconds to a fifth of a second: a fixed count per sample.
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Bytes(data.generated.bytes));
+    // Bytes per core per second of the line split and field normalisation alone: one
+    // `RowParser` per file over every body line on this thread (split, trim, normalise
+    // MPxN/GUID/dates, intern, fingerprint), without chunk jobs, line counting, UTF-8
+    // and checksum passes, chaining, merging or grouping.
+    g.bench_function("row_parser_200k_rows_one_core", |b| {
+        b.iter(|| {
+            let accepted: u64 = files
+                .iter()
+                .map(|f| ingest::parse_file_lines(f, &registry))
+                .sum();
+            black_box(accepted)
+        })
+    });
     g.bench_function("ingest_200k_rows", |b| {
         b.iter(|| {
             black_box(ingest::ingest(

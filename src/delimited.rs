@@ -321,6 +321,66 @@ pub fn split_line(
     }
 }
 
+/// Splits a line that holds no `"` in one pass, finding delimiters and quotes together,
+/// eight bytes at a time (SWAR on `u64` words: no `unsafe`, no target features; for
+/// lines of about a hundred bytes this beats a vectorised search for each delimiter).
+/// Calls `field(index, start, end)` for each field in order and returns the number of
+/// fields; returns `None` as soon as it meets a `"`, and then the calls made so far are
+/// void: the caller splits the line with [`split_line`] instead. For a line without a
+/// quote the fields are exactly those of [`split_line`].
+#[inline]
+pub fn split_unquoted(
+    line: &[u8],
+    delimiter: u8,
+    mut field: impl FnMut(usize, usize, usize),
+) -> Option<usize> {
+    let delimiters = broadcast(delimiter);
+    let quotes = broadcast(b'"');
+    let mut index = 0;
+    let mut start = 0;
+    let mut base = 0;
+    while base < line.len() {
+        let word = match line.get(base..base + 8) {
+            Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+            None => {
+                // The tail, padded with NULs (never a delimiter or a quote).
+                let mut tail = [0u8; 8];
+                tail[..line.len() - base].copy_from_slice(&line[base..]);
+                u64::from_le_bytes(tail)
+            }
+        };
+        if byte_matches(word, quotes) != 0 {
+            return None;
+        }
+        let mut hits = byte_matches(word, delimiters);
+        while hits != 0 {
+            let end = base + (hits.trailing_zeros() / 8) as usize;
+            field(index, start, end);
+            index += 1;
+            start = end + 1;
+            hits &= hits - 1;
+        }
+        base += 8;
+    }
+    field(index, start, line.len());
+    Some(index + 1)
+}
+
+/// `b` in every byte of a word.
+#[inline]
+fn broadcast(b: u8) -> u64 {
+    u64::from(b) * 0x0101_0101_0101_0101
+}
+
+/// The high bit of each byte of `word` that equals the byte of `pattern` (a broadcast
+/// byte), exactly: no carries cross bytes, so there are no false positives.
+#[inline]
+fn byte_matches(word: u64, pattern: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ pattern;
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
 /// Appends one CSV field, quoted only when it holds `,`, `"`, CR or LF.
 pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
     if field
@@ -385,6 +445,74 @@ mod tests {
             [" \"a\"", "b"],
             "quote not first"
         );
+    }
+
+    #[test]
+    fn split_unquoted_agrees_with_split_line() {
+        let lines = [
+            "",
+            ",",
+            "a",
+            "a,b,,c",
+            ",,,",
+            "0123456,89abcdef,",
+            "0123456789abcdef",
+            "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p",
+            " x , y ,\x0b,\u{e9}t\u{e9},\0,",
+            "ab\"c,d",
+            "a,\"b\",c",
+        ];
+        let long = [
+            "x,".repeat(40),
+            format!("{}\"", "y|".repeat(70)),
+            format!("{},{}", "z".repeat(64), "w".repeat(63)),
+        ];
+        let lines = lines.iter().copied().chain(long.iter().map(String::as_str));
+        for line in lines {
+            for delim in [b',', b'|'] {
+                let mut got = Vec::new();
+                let count = split_unquoted(line.as_bytes(), delim, |i, s, e| {
+                    assert_eq!(i, got.len());
+                    got.push(line[s..e].to_string());
+                });
+                if line.contains('"') {
+                    assert_eq!(count, None, "{line:?}");
+                } else {
+                    assert_eq!(count, Some(got.len()));
+                    assert_eq!(got, split(line, delim).unwrap(), "{line:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn split_unquoted_agrees_on_any_line(
+            line in proptest::collection::vec(
+                proptest::sample::select(
+                    &[b'a', b',', b'|', b'"', b' ', b'\t', b'\r', 0, 0x0B, 0xC3, 0xA9][..]
+                ),
+                0..200,
+            ),
+            pipe: bool,
+        ) {
+            let delimiter = if pipe { b'|' } else { b',' };
+            let mut got = Vec::new();
+            let count = split_unquoted(&line, delimiter, |i, start, end| {
+                got.truncate(i);
+                got.push(line[start..end].to_vec());
+            });
+            if line.contains(&b'"') {
+                proptest::prop_assert_eq!(count, None);
+            } else {
+                let (mut scratch, mut fields) = (Vec::new(), Vec::new());
+                split_line(&line, delimiter, &mut scratch, &mut fields).unwrap();
+                let want: Vec<Vec<u8>> =
+                    fields.iter().map(|f| f.bytes(&line, &scratch).to_vec()).collect();
+                proptest::prop_assert_eq!(count, Some(want.len()));
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]

@@ -12,14 +12,14 @@
 //! Leaves to others: collapsing identical rows and grouping (`matching`), what an invalid
 //! value means (`resolve`).
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
 use crate::delimited::{
-    line_at, split_line, Field, Header, InputError, RejectReason, MAX_FIELD_LEN,
+    line_at, split_line, split_unquoted, Field, Header, InputError, RejectReason, MAX_FIELD_LEN,
 };
 use crate::mapped::MappedFile;
 use crate::normalize::{self, Day, Guid, Mpan, Mprn, MpxnKey};
@@ -144,7 +144,8 @@ pub struct Row {
     pub line_ref: LineRef,
     /// Hash of (upper-cased source, installation_id): rows of one installation share it.
     pub installation_key: u64,
-    /// Hash of the row's identity (all ten columns, SPEC Appendix); equal rows share it.
+    /// Hash of the row's identity (all ten columns, SPEC Appendix); identical rows share
+    /// it, and rows of one installation rarely share it otherwise (see [`fingerprint`]).
     pub fingerprint: u64,
     /// Canonical GUID, or 0 when the device id does not normalise.
     pub device: u64,
@@ -345,13 +346,24 @@ pub struct Interned {
 
 impl Interned {
     /// The id of the upper-cased `raw`, interning it if new. Rows of one file mostly
-    /// repeat the previous row's text, so that is checked first, without upper-casing
-    /// or hashing (stored texts are upper-case, so a case-blind match is exact).
+    /// repeat the previous row's text, so that is checked first, then the first few
+    /// texts (a column that cycles through a handful of values, as device types do from
+    /// row to row), all without upper-casing or hashing (stored texts are upper-case, so
+    /// a case-blind match is exact).
     pub fn intern_upper(&mut self, raw: &[u8], last: &mut u32, upper: &mut Vec<u8>) -> u32 {
         if let Some(text) = self.texts.get(*last as usize) {
             if text.eq_ignore_ascii_case(raw) {
                 return *last;
             }
+        }
+        if let Some(id) = self
+            .texts
+            .iter()
+            .take(8)
+            .position(|text| text.eq_ignore_ascii_case(raw))
+        {
+            *last = id as u32;
+            return *last;
         }
         upper_into(upper, raw);
         *last = self.intern(upper);
@@ -788,6 +800,36 @@ fn by_partition(rows: Vec<Row>, partition_of: &[u32], partitions: usize) -> Vec<
     parts
 }
 
+/// Parses every body line of one file on the calling thread with one [`RowParser`] and
+/// returns how many rows it accepted: the per-line parse alone (split, trim, normalise,
+/// intern, fingerprint), without chunking, line counting, UTF-8 checks, checksums,
+/// chaining or merging. For `benches/parse.rs`; not part of the engine's interface.
+#[doc(hidden)]
+pub fn parse_file_lines(file: &InventoryFile, registry: &Registry) -> u64 {
+    let bytes: &[u8] = &file.bytes;
+    let mut out = ChunkOutput {
+        parts: Vec::new(),
+        rejects: Vec::new(),
+        lines: 0,
+        sources: Interned::default(),
+        groups: Interned::default(),
+        device_types: Interned::default(),
+        crc: 0,
+    };
+    let mut parser = RowParser::new(file, registry);
+    let mut accepted = 0;
+    let mut offset = file.header.body_start;
+    while offset < bytes.len() {
+        let (line, next) = line_at(bytes, offset);
+        if let Ok(row) = parser.parse(line, LineRef::new(0, offset), &mut out) {
+            std::hint::black_box(row);
+            accepted += 1;
+        }
+        offset = next;
+    }
+    accepted
+}
+
 /// Whether two rows of one chunk (same file, chunk-local interned ids) have the same
 /// source and the same installation_id text. Escaped ids are never judged equal here.
 fn same_installation(bytes: &[u8], a: &Row, b: &Row) -> bool {
@@ -823,28 +865,43 @@ pub struct RowParser<'f> {
 }
 
 /// The buffers a line is split into.
-#[derive(Default)]
 struct LineSplitter {
+    /// The known column each field of the header holds (by field index), or
+    /// [`NO_COLUMN`].
+    columns: Vec<u8>,
+    /// The trimmed byte range of each known column in the line last split, when that
+    /// line took the quote-free path (`in_line`); otherwise `fields` holds the split.
+    ranges: [(u32, u32); 10],
+    in_line: bool,
     scratch: Vec<u8>,
     fields: Vec<Field>,
 }
+
+/// A field of the header that is none of the ten known columns.
+const NO_COLUMN: u8 = u8::MAX;
 
 /// Buffers and the recent-value cache reused from row to row.
 #[derive(Default)]
 struct Caches {
     upper: Vec<u8>,
-    identity: Vec<u8>,
     recent: Recent,
 }
 
-/// The previous row's interned ids and supplier, for the common case of a repeat. Only a
-/// cache: a fresh one just misses once.
+/// The previous row's interned ids, supplier, installation key and dates, for the common
+/// case of a repeat (the rows of one installation come together and share most of
+/// their text). Only a cache: a fresh one just misses once.
 struct Recent {
     source: u32,
     group: u32,
     device_type: u32,
     supplier: Vec<u8>,
     party: u32,
+    /// The (interned source, installation_id text) whose key is `installation_key`.
+    installation_source: u32,
+    installation: Vec<u8>,
+    installation_key: u64,
+    installed_on: RecentDate,
+    last_comms: RecentDate,
 }
 
 impl Default for Recent {
@@ -855,11 +912,55 @@ impl Default for Recent {
             device_type: u32::MAX,
             supplier: Vec::new(),
             party: UNKNOWN_PARTY,
+            installation_source: u32::MAX,
+            installation: Vec::new(),
+            installation_key: 0,
+            installed_on: RecentDate::default(),
+            last_comms: RecentDate::default(),
         }
     }
 }
 
+/// The last text of one date column and what it parsed to.
+#[derive(Default)]
+struct RecentDate {
+    text: Vec<u8>,
+    value: Option<DateField>,
+}
+
+impl RecentDate {
+    /// `Day::parse` of `text`, reusing the last result when the text repeats.
+    fn parse(&mut self, text: &[u8]) -> DateField {
+        if let Some(value) = self.value {
+            if self.text == text {
+                return value;
+            }
+        }
+        let value = Day::parse(text).map_or(DateField::Invalid, DateField::Day);
+        self.text.clear();
+        self.text.extend_from_slice(text);
+        self.value = Some(value);
+        value
+    }
+}
+
 impl LineSplitter {
+    fn new(file: &InventoryFile) -> LineSplitter {
+        let mut columns = vec![NO_COLUMN; file.header.field_count];
+        for column in Column::ALL {
+            if let Some(i) = file.position(column) {
+                columns[i] = column as u8;
+            }
+        }
+        LineSplitter {
+            columns,
+            ranges: [(0, 0); 10],
+            in_line: false,
+            scratch: Vec::new(),
+            fields: Vec::new(),
+        }
+    }
+
     /// Splits a line and returns the trimmed known fields, or why it is rejected
     /// (quoting, field count, field length; the emptiness checks are the caller's).
     fn split<'l>(
@@ -868,6 +969,31 @@ impl LineSplitter {
         line: &'l [u8],
     ) -> Result<RowFields<'l>, RejectReason> {
         let header = &file.header;
+        // The common line holds no quote: one pass finds its delimiters (and would find
+        // a quote), and each known column's trimmed range is noted as its field ends,
+        // with no list of fields in between. No field of a line this short can be too
+        // long, and without quotes the quoting cannot be malformed.
+        if line.len() <= MAX_FIELD_LEN {
+            let mut ranges = [(0u32, 0u32); 10];
+            let columns = &self.columns;
+            let count = split_unquoted(line, header.delimiter, |i, start, end| {
+                if let Some(&column) = columns.get(i) {
+                    if column != NO_COLUMN {
+                        ranges[column as usize] = trimmed_range(line, start, end);
+                    }
+                }
+            });
+            if let Some(count) = count {
+                if count != header.field_count {
+                    return Err(RejectReason::WrongNumberOfFields);
+                }
+                self.ranges = ranges;
+                self.in_line = true;
+                let values = ranges.map(|(start, end)| &line[start as usize..end as usize]);
+                return Ok(RowFields { values });
+            }
+        }
+        self.in_line = false;
         split_line(line, header.delimiter, &mut self.scratch, &mut self.fields)?;
         if self.fields.len() != header.field_count {
             return Err(RejectReason::WrongNumberOfFields);
@@ -894,6 +1020,10 @@ impl LineSplitter {
     /// The byte range of the trimmed installation_id within `line` (as last split), if
     /// contiguous.
     fn installation_range(&self, file: &InventoryFile, line: &[u8]) -> Option<(u32, u32)> {
+        if self.in_line {
+            let (start, end) = self.ranges[Column::InstallationId as usize];
+            return Some((start, end - start));
+        }
         let i = file.position(Column::InstallationId)?;
         let (start, end) = self.fields[i].in_line()?;
         let raw = &line[start as usize..end as usize];
@@ -914,23 +1044,33 @@ struct Values {
 }
 
 impl Values {
-    fn of(fields: &RowFields<'_>) -> Values {
+    fn of(fields: &RowFields<'_>, recent: &mut Recent) -> Values {
         let meter_kind = meter_kind(fields.get(Column::DeviceType));
         Values {
             meter_kind,
             mpxn: read_mpxn(meter_kind, fields.get(Column::Mpxn)),
             guid: Guid::parse(fields.get(Column::DeviceId)),
-            installed_on: match Day::parse(fields.get(Column::InstalledOn)) {
-                Some(d) => DateField::Day(d),
-                None => DateField::Invalid,
-            },
+            installed_on: recent.installed_on.parse(fields.get(Column::InstalledOn)),
             last_comms: match fields.get(Column::LastCommsAt) {
                 b"" => DateField::None,
-                text => Day::parse(text).map_or(DateField::Invalid, DateField::Day),
+                text => recent.last_comms.parse(text),
             },
             dormant: normalize::is_dormant(fields.get(Column::Dormant)),
         }
     }
+}
+
+/// The range of `line[start..end]` with SPEC's ASCII whitespace trimmed from both ends
+/// (as [`normalize::trim`]; an all-space field gives an empty range at `end`).
+#[inline]
+fn trimmed_range(line: &[u8], mut start: usize, mut end: usize) -> (u32, u32) {
+    while start < end && normalize::is_space(line[start]) {
+        start += 1;
+    }
+    while end > start && normalize::is_space(line[end - 1]) {
+        end -= 1;
+    }
+    (start as u32, end as u32)
 }
 
 impl<'f> RowParser<'f> {
@@ -938,7 +1078,7 @@ impl<'f> RowParser<'f> {
         RowParser {
             file,
             registry,
-            splitter: LineSplitter::default(),
+            splitter: LineSplitter::new(file),
             caches: Caches::default(),
         }
     }
@@ -965,26 +1105,33 @@ impl<'f> RowParser<'f> {
         if installation.is_empty() {
             return Err(RejectReason::EmptyInstallationId);
         }
-        let values = Values::of(&fields);
         let caches = &mut self.caches;
+        let values = Values::of(&fields, &mut caches.recent);
         let party = caches.party_of(self.registry, fields.get(Column::SupplierId));
         let recent = &mut caches.recent;
         let upper = &mut caches.upper;
         let source_id = out.sources.intern_upper(source, &mut recent.source, upper);
-        let installation_key = HASH.hash_one((out.sources.get(source_id), installation));
+        let installation_key =
+            recent.installation_key(out.sources.get(source_id), source_id, installation);
         let group = match fields.get(Column::GroupId) {
             b"" => NO_GROUP,
             g => out.groups.intern_upper(g, &mut recent.group, upper),
         };
         // Chunk-local ids are remapped (and capped to u16) when chunks are merged.
-        let device_type = out.device_types.intern_upper(
+        let device_type_id = out.device_types.intern_upper(
             fields.get(Column::DeviceType),
             &mut recent.device_type,
             upper,
         );
-        let device_type = u16::try_from(device_type).unwrap_or(OTHER_DEVICE_TYPE);
-        identity_bytes_of(&fields, values.guid, values.mpxn, &mut caches.identity);
-        let fingerprint = HASH.hash_one(&caches.identity[..]);
+        let device_type = u16::try_from(device_type_id).unwrap_or(OTHER_DEVICE_TYPE);
+        let fingerprint = fingerprint(
+            installation_key,
+            &values,
+            &fields,
+            group_text(&out.groups, group),
+            out.device_types.get(device_type_id),
+            party,
+        );
         let (installation_start, installation_len) = self
             .splitter
             .installation_range(self.file, line)
@@ -1007,8 +1154,12 @@ impl<'f> RowParser<'f> {
 
 impl Caches {
     /// The party of a supplier id, remembered for the next row (rows of one supplier
-    /// come in runs).
+    /// come in runs; the non-meters between them have none, and do not reset the cache).
     fn party_of(&mut self, registry: &Registry, supplier: &[u8]) -> u32 {
+        if supplier.is_empty() {
+            // As `Registry::party_of` answers.
+            return UNKNOWN_PARTY;
+        }
         if self.recent.supplier != supplier {
             self.recent.party = registry.party_of(supplier, &mut self.upper);
             self.recent.supplier.clear();
@@ -1016,6 +1167,71 @@ impl Caches {
         }
         self.recent.party
     }
+}
+
+impl Recent {
+    /// The installation key of (upper-cased source, installation_id): the hash of the two
+    /// texts, remembered for the next row (`source_id` stands for the source's text).
+    fn installation_key(&mut self, source: &[u8], source_id: u32, installation: &[u8]) -> u64 {
+        if self.installation_source != source_id || self.installation != installation {
+            self.installation_key = HASH.hash_one((source, installation));
+            self.installation_source = source_id;
+            self.installation.clear();
+            self.installation.extend_from_slice(installation);
+        }
+        self.installation_key
+    }
+}
+
+/// The upper-cased group_id text of an interned group (empty for [`NO_GROUP`]).
+fn group_text(groups: &Interned, group: u32) -> &[u8] {
+    match group {
+        NO_GROUP => b"",
+        g => groups.get(g),
+    }
+}
+
+/// A row's fingerprint: equal for rows with equal [`identity_bytes`], and rarely equal
+/// otherwise. It only has to be a *function* of the identity, because grouping compares
+/// fingerprints only between rows of one installation and confirms every equal pair on
+/// the full identity bytes (`matching::push_installation`). So it hashes values parsing
+/// has already made, none of which depends on the chunk or the thread count: the
+/// installation key (source and installation_id), the upper-cased group and device
+/// type, the supplier's party, the parsed dates, the dormant flag, and the canonical
+/// GUID and MPxN (their trimmed text when they do not normalise). Several identities
+/// can share these (two supplier ids of one party, two spellings of a date); such rows
+/// just cost a confirmation. No identity bytes are built per row.
+fn fingerprint(
+    installation_key: u64,
+    values: &Values,
+    fields: &RowFields<'_>,
+    group: &[u8],
+    device_type: &[u8],
+    party: u32,
+) -> u64 {
+    let mut h = HASH.build_hasher();
+    h.write_u64(installation_key);
+    h.write(group);
+    h.write(device_type);
+    h.write_u32(party);
+    h.write_i32(pack_date(values.installed_on));
+    h.write_i32(pack_date(values.last_comms));
+    h.write_u8(u8::from(values.dormant));
+    match values.guid {
+        Some(g) => h.write_u64(g.to_u64()),
+        None => {
+            h.write_u8(b'D');
+            h.write(fields.get(Column::DeviceId));
+        }
+    }
+    match values.mpxn {
+        MpxnField::Valid(key) => h.write_u64(key.to_raw()),
+        _ => {
+            h.write_u8(b'X');
+            h.write(fields.get(Column::Mpxn));
+        }
+    }
+    h.finish()
 }
 
 impl Values {
@@ -1085,16 +1301,6 @@ pub fn identity_bytes(fields: &RowFields<'_>, out: &mut Vec<u8>) {
     let guid = Guid::parse(fields.get(Column::DeviceId));
     let kind = meter_kind(fields.get(Column::DeviceType));
     let mpxn = read_mpxn(kind, fields.get(Column::Mpxn));
-    identity_bytes_of(fields, guid, mpxn, out);
-}
-
-/// [`identity_bytes`] with the device id and MPxN already normalised (as parsing has).
-fn identity_bytes_of(
-    fields: &RowFields<'_>,
-    guid: Option<Guid>,
-    mpxn: MpxnField,
-    out: &mut Vec<u8>,
-) {
     out.clear();
     let text = |out: &mut Vec<u8>, tag: u8, t: &[u8]| {
         out.push(tag);
@@ -1219,6 +1425,173 @@ mod tests {
         assert!(pieces.len() > 1);
         let chained: Vec<u8> = pieces.iter().flatten().map(|r| r.chain).collect();
         assert_eq!(chained.iter().map(|&c| u32::from(c)).sum::<u32>(), 4);
+    }
+
+    #[test]
+    fn identical_rows_share_a_fingerprint_on_either_split_path() {
+        let first12 = "140012345678";
+        let check = Mpan::check_digit(first12.as_bytes()).unwrap();
+        let mpan = format!("{first12}{check}");
+        let spaced = format!("{} {}", &mpan[..4], &mpan[4..]);
+        let row = |cells: [&str; 10]| cells.join(",") + "\n";
+        let same = [
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            // Case, whitespace and spelling that normalise away.
+            row([
+                "smso-a",
+                " ga ",
+                "I1\t",
+                "000d6f0000123456",
+                "esme",
+                &spaced,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "s1",
+                "Y",
+            ]),
+            // The same through the quoted path.
+            row([
+                "\"SMSO-A\"",
+                "\"Ga\"",
+                "\"I1\"",
+                "\"00:0D:6F:00:00:12:34:56\"",
+                "ESME",
+                &format!("\"{mpan}\""),
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "\"Y\"",
+            ]),
+        ];
+        let differ = [
+            row([
+                "SMSO-A",
+                "GB",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-57",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-02",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "ESME",
+                &mpan,
+                "2020-01-01",
+                "",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "00-0D-6F-00-00-12-34-56",
+                "GSME",
+                &mpan,
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "Y",
+            ]),
+            row([
+                "SMSO-A",
+                "GA",
+                "I1",
+                "not-a-guid",
+                "ESME",
+                "not-an-mpan",
+                "2020-01-01",
+                "2024-01-01T10:00:00Z",
+                "S1",
+                "N",
+            ]),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let inventory = dir.path().join("inv.csv");
+        let header = "source,group_id,installation_id,device_id,device_type,mpxn,installed_on,\
+                      last_comms_at,supplier_id,dormant\n";
+        let text = [header.to_string()]
+            .into_iter()
+            .chain(same.iter().cloned())
+            .chain(differ.iter().cloned());
+        std::fs::write(&inventory, text.collect::<String>()).unwrap();
+        let suppliers = dir.path().join("suppliers.csv");
+        std::fs::write(
+            &suppliers,
+            "supplier_id,party_id,name,status\nS1,P1,One,live\n",
+        )
+        .unwrap();
+        let registry = Registry::open(&suppliers).unwrap();
+        let files = vec![InventoryFile::open(&inventory).unwrap()];
+        let mut ingested = ingest(
+            &files,
+            &registry,
+            IngestSettings::default(),
+            &Budget::unlimited(),
+        )
+        .unwrap();
+        assert_eq!(ingested.partitions.count(), 1);
+        let rows = ingested.partitions.take(0).unwrap();
+        assert_eq!(rows.len(), same.len() + differ.len());
+        let identity = |r: &Row| {
+            let mut out = Vec::new();
+            with_fields(&files, &registry, r.line_ref, |f| {
+                identity_bytes(f, &mut out)
+            });
+            out
+        };
+        for r in &rows[1..same.len()] {
+            assert_eq!(identity(r), identity(&rows[0]));
+            assert_eq!(r.fingerprint, rows[0].fingerprint);
+            assert_eq!(r.installation_key, rows[0].installation_key);
+        }
+        for r in &rows[same.len()..] {
+            assert_ne!(identity(r), identity(&rows[0]));
+            assert_ne!(r.fingerprint, rows[0].fingerprint);
+            assert_eq!(r.installation_key, rows[0].installation_key);
+        }
     }
 
     #[test]

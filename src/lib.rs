@@ -80,7 +80,9 @@
 //!
 //! - Hashes group rows, but never decide: equal installation hashes are confirmed on the
 //!   installation id text (or by a shared chain head: consecutive input rows already
-//!   compared byte for byte), equal row fingerprints on the full identity bytes.
+//!   compared byte for byte), equal row fingerprints on the full identity bytes. A
+//!   fingerprint is hashed from the row's normalised values, not from its identity
+//!   bytes: it only has to be equal for identical rows (`ingest::fingerprint`).
 //! - A quoted installation id with `""` escapes is the one text that is not a slice of
 //!   the mapped file; it is re-read from its line when needed (rare by construction).
 //! - The CSV sweep takes a detour through an index image on purpose: it makes

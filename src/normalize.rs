@@ -92,6 +92,12 @@ impl Mpan {
     /// characters keeps its last 13 (the supplementary 8 are not validated); the core
     /// must be 13 ASCII digits whose check digit holds. `None` when it is not a valid MPAN.
     pub fn parse(raw: &[u8]) -> Option<Mpan> {
+        // The common spelling, a bare 13-digit core, needs no cleaning.
+        if let Ok(core) = <&[u8; 13]>::try_from(raw) {
+            if core.iter().all(u8::is_ascii_digit) {
+                return Self::from_checked_core(core);
+            }
+        }
         // 21 characters of up to 4 UTF-8 bytes each fit in 84 bytes.
         let mut buf = [0u8; 84];
         let clean = filtered(raw, &mut buf, |b| !is_space(b) && b != b'-')?;
@@ -110,13 +116,25 @@ impl Mpan {
             let (cut, _) = text.char_indices().nth(8)?;
             &clean[cut..]
         };
-        if core.len() != 13 || !core.iter().all(u8::is_ascii_digit) {
+        let core = <&[u8; 13]>::try_from(core).ok()?;
+        if !core.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        if Self::check_digit(&core[..12])? != core[12] - b'0' {
-            return None;
+        Self::from_checked_core(core)
+    }
+
+    /// The MPAN of 13 ASCII digits, if its check digit holds.
+    #[inline]
+    fn from_checked_core(core: &[u8; 13]) -> Option<Mpan> {
+        let mut sum = 0;
+        let mut value = 0;
+        for (&d, w) in core.iter().zip(Self::WEIGHTS) {
+            let d = u64::from(d - b'0');
+            sum += d * w;
+            value = value * 10 + d;
         }
-        digits_value(core).map(Mpan)
+        let check = u64::from(core[12] - b'0');
+        (sum % 11 % 10 == check).then_some(Mpan(value * 10 + check))
     }
 
     /// Builds an MPAN from a 13-digit core value without checking it (generators, tests).
@@ -145,6 +163,10 @@ impl Mprn {
     /// leading zeros (`-` is *not* removed); 6 to 10 ASCII digits must remain, and the
     /// weighted sum of the first n-2 digits mod 11, as two digits, must equal the last two.
     pub fn parse(raw: &[u8]) -> Option<Mprn> {
+        // The common spelling, the bare digits, needs no cleaning.
+        if (6..=10).contains(&raw.len()) && raw[0] != b'0' && raw.iter().all(u8::is_ascii_digit) {
+            return Self::from_checked_digits(raw);
+        }
         // Streams the cleaning so that any number of leading zeros is accepted: whitespace
         // is dropped everywhere, zeros only before the first significant byte.
         let mut buf = [0u8; 10];
@@ -160,6 +182,13 @@ impl Mprn {
         if !(6..=10).contains(&n) || !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
+        Self::from_checked_digits(digits)
+    }
+
+    /// The MPRN of 6 to 10 ASCII digits (the first not `0`), if its check digits hold.
+    #[inline]
+    fn from_checked_digits(digits: &[u8]) -> Option<Mprn> {
+        let n = digits.len();
         let sum: u64 = digits[..n - 2]
             .iter()
             .enumerate()
@@ -297,16 +326,25 @@ impl Guid {
     /// Normalises a GUID: drop `-`, `:` and ASCII whitespace; exactly 16 hex digits must
     /// remain, not all zero.
     pub fn parse(raw: &[u8]) -> Option<Guid> {
+        // The two common spellings need no cleaning: DCC's `00-0D-6F-00-00-12-34-56` and
+        // the bare 16 digits. Anything else (or a non-hex byte in them) takes the general
+        // path below, which gives the same answer for these spellings.
+        let fast = match raw.len() {
+            23 if raw.chunks(3).all(|p| p.len() == 2 || p[2] == b'-') => {
+                hex_pairs(raw.chunks(3).map(|p| [p[0], p[1]]))
+            }
+            16 => hex_pairs(raw.chunks_exact(2).map(|p| [p[0], p[1]])),
+            _ => None,
+        };
+        if let Some(v) = fast {
+            return (v != 0).then_some(Guid(v));
+        }
         let mut buf = [0u8; 16];
         let clean = filtered(raw, &mut buf, |b| !is_space(b) && b != b'-' && b != b':')?;
         if clean.len() != 16 {
             return None;
         }
-        let mut v: u64 = 0;
-        for &b in clean {
-            let d = (b as char).to_digit(16)?;
-            v = (v << 4) | u64::from(d);
-        }
+        let v = hex_pairs(clean.chunks_exact(2).map(|p| [p[0], p[1]]))?;
         (v != 0).then_some(Guid(v))
     }
 
@@ -318,6 +356,41 @@ impl Guid {
         self.0
     }
 }
+
+/// The value of eight pairs of ASCII hex digits (either case), most significant first;
+/// `None` on any other byte.
+#[inline]
+fn hex_pairs(pairs: impl Iterator<Item = [u8; 2]>) -> Option<u64> {
+    let mut v: u64 = 0;
+    for [hi, lo] in pairs {
+        let (hi, lo) = (HEX[usize::from(hi)], HEX[usize::from(lo)]);
+        if (hi | lo) & NOT_HEX != 0 {
+            return None;
+        }
+        v = (v << 8) | u64::from(hi << 4 | lo);
+    }
+    Some(v)
+}
+
+/// Not a hex digit in [`HEX`]: the high bit set, so an OR of two entries shows it.
+const NOT_HEX: u8 = 0x80;
+
+/// The value of each byte as an ASCII hex digit, or [`NOT_HEX`].
+static HEX: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl fmt::Display for Guid {
     /// DCC's spelling: upper case, a hyphen every two digits (`00-0D-6F-00-00-12-34-56`).
@@ -605,6 +678,34 @@ mod tests {
         assert_eq!(Guid::parse(b"000d6f0000123456"), Some(g), "lower case");
         assert_eq!(Guid::parse(b"00:0d:6f:00:00:12:34:56"), Some(g), "colons");
         assert_eq!(Guid::parse(b" 000D 6F00 0012 3456 "), Some(g), "spaces");
+    }
+
+    #[test]
+    fn guid_spellings_off_the_fast_paths() {
+        let g = Guid::parse(b"000D6F0000123456").unwrap();
+        // 23 bytes, but not DCC's layout: the general path still reads them.
+        assert_eq!(Guid::parse(b"0-00D-6F-00-00-12-34-56"), Some(g));
+        assert_eq!(Guid::parse(b"00:0D-6F-00-00-12-34-56"), Some(g));
+        assert_eq!(Guid::parse(b"00-0D-6F-00-00-12-34-5\xC3"), None);
+        assert_eq!(Guid::parse(b"00-0D-6F-00-00-12-34-5G"), None);
+        assert_eq!(Guid::parse(b"00-00-00-00-00-00-00-00"), None);
+        assert_eq!(Guid::parse(b"0000000000000000"), None);
+        assert_eq!(Guid::parse(b"000d6f000012345\xC3"), None);
+        assert_eq!(Guid::parse(b"000d6f00 00123456"), Some(g));
+    }
+
+    #[test]
+    fn mpan_and_mprn_fast_paths_agree_with_the_general_ones() {
+        let core = with_check("140012345678");
+        let m = Mpan::parse(core.as_bytes()).unwrap();
+        assert_eq!(Mpan::parse(format!(" {core}").as_bytes()), Some(m));
+        assert_eq!(m.core().to_string(), core);
+        assert_eq!(
+            Mprn::parse(b"3938424403").map(|m| m.value()),
+            Some(3_938_424_403)
+        );
+        assert_eq!(Mprn::parse(b"0938424403"), Mprn::parse(b"938424403"));
+        assert_eq!(Mprn::parse(b"12345"), None);
     }
 
     #[test]

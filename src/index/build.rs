@@ -153,9 +153,6 @@ pub fn assemble(
     drop(t);
 
     let _t = timing::stage("image: sections");
-    // (GUID, device) of every device with a valid GUID, for the GUID map.
-    let mut dev_guid: Vec<(u64, u32)> = Vec::new();
-    let mut dev_guid_count = 0u32;
     for &section in Section::ALL {
         let lookup_map = matches!(
             section,
@@ -205,14 +202,6 @@ pub fn assemble(
                         (heap_base, device_base, inst_base),
                         flagged,
                     );
-                    if column == Section::DevGuid && lookup {
-                        let first = dev_guid_count;
-                        dev_guid.extend(bytes.chunks_exact(8).enumerate().filter_map(|(d, b)| {
-                            let g = u64::read(b);
-                            (g != 0).then_some((g, first + d as u32))
-                        }));
-                        dev_guid_count += (bytes.len() / 8) as u32;
-                    }
                     sink.write(&bytes)?;
                 }
             }
@@ -223,7 +212,22 @@ pub fn assemble(
             // One after the other, each fst streamed into the sink as it is built:
             // the peak is one map's keys and postings, not both maps whole.
             mpxn_map(matches, &group_of_key, sink)?;
-            guid_map(std::mem::take(&mut dev_guid), sink)?;
+            // (GUID, device) of every device with a valid GUID, read back from the
+            // parts' `dev_guid` columns only now, so the MPxN map never shares the
+            // memory with them.
+            let mut guids: Vec<(u64, u32)> = Vec::new();
+            let mut device = 0u32;
+            for &p in order {
+                let column = parts.section(p, Section::DevGuid)?;
+                for b in column.chunks_exact(8) {
+                    let g = u64::read(b);
+                    if g != 0 {
+                        guids.push((g, device));
+                    }
+                    device += 1;
+                }
+            }
+            guid_map(guids, sink)?;
         }
     }
     Ok(())
@@ -483,12 +487,12 @@ fn mpxn_map(
     group_of_key: &hashbrown::HashMap<u64, u32>,
     sink: &mut impl SectionSink,
 ) -> io::Result<()> {
-    let runs: Vec<(usize, usize)> = {
+    let runs: Vec<(u32, u32)> = {
         let mut runs = Vec::new();
-        let mut start = 0;
+        let mut start = 0u32;
         for run in matches.meters.chunk_by(|a, b| a.key == b.key) {
-            runs.push((start, start + run.len()));
-            start += run.len();
+            runs.push((start, start + run.len() as u32));
+            start += run.len() as u32;
         }
         runs
     };
@@ -496,8 +500,8 @@ fn mpxn_map(
         .par_iter()
         .enumerate()
         .map(|(i, &(start, _))| {
-            let key =
-                MpxnKey::from_raw(matches.meters[start].key).expect("valid keys are non-zero");
+            let key = MpxnKey::from_raw(matches.meters[start as usize].key)
+                .expect("valid keys are non-zero");
             let mut k = [0u8; 16];
             let text = mpxn_fst_key(key);
             k[..text.len()].copy_from_slice(&text);
@@ -513,7 +517,7 @@ fn mpxn_map(
     let mut insts: Vec<u32> = Vec::new();
     for (k, run) in &keys {
         let (start, end) = runs[*run as usize];
-        let run = &matches.meters[start..end];
+        let run = &matches.meters[start as usize..end as usize];
         let len = k.iter().position(|&b| b == 0).unwrap_or(k.len());
         map.insert(&k[..len], posting)
             .expect("keys are sorted and distinct");
@@ -538,8 +542,8 @@ fn mpxn_map(
     sink.write(&postings)
 }
 
-/// Every valid GUID → [count, devices...], from the `dev_guid` column's (GUID, device)
-/// pairs: the `guid_fst` section (streamed), then `guid_postings`.
+/// Every valid GUID → [count, devices...], from the (GUID, device) pairs of the
+/// `dev_guid` column: the `guid_fst` section (streamed), then `guid_postings`.
 fn guid_map(mut guids: Vec<(u64, u32)>, sink: &mut impl SectionSink) -> io::Result<()> {
     guids.par_sort_unstable();
     sink.begin(Section::GuidFst)?;

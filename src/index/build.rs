@@ -78,6 +78,8 @@ pub struct Inputs<'a> {
     /// Rejects, checksums and the interned texts (the rows are gone by now).
     pub ingested: &'a Ingested,
     pub accounting: Accounting,
+    /// Bytes the two lookup maps' keys may take at once (an index only).
+    pub map_memory: u64,
 }
 
 /// One partition's evidence, installations in output order.
@@ -209,25 +211,43 @@ pub fn assemble(
         // The lookup maps come after the columns they are built from.
         if lookup && section == Section::MemberParties {
             let _t = timing::stage("image: lookup maps");
-            // One after the other, each fst streamed into the sink as it is built:
-            // the peak is one map's keys and postings, not both maps whole.
-            mpxn_map(matches, &group_of_key, sink)?;
-            // (GUID, device) of every device with a valid GUID, read back from the
-            // parts' `dev_guid` columns only now, so the MPxN map never shares the
-            // memory with them.
-            let mut guids: Vec<(u64, u32)> = Vec::new();
-            let mut device = 0u32;
-            for &p in order {
-                let column = parts.section(p, Section::DevGuid)?;
-                for b in column.chunks_exact(8) {
-                    let g = u64::read(b);
-                    if g != 0 {
-                        guids.push((g, device));
+            let guids = |parts: &PartStore| -> io::Result<Vec<(u64, u32)>> {
+                // (GUID, device) of every device with a valid GUID, read back from the
+                // parts' `dev_guid` columns.
+                let mut guids = Vec::new();
+                let mut device = 0u32;
+                for &p in order {
+                    let column = parts.section(p, Section::DevGuid)?;
+                    for b in column.chunks_exact(8) {
+                        let g = u64::read(b);
+                        if g != 0 {
+                            guids.push((g, device));
+                        }
+                        device += 1;
                     }
-                    device += 1;
                 }
+                Ok(guids)
+            };
+            // Both maps at once, on two threads, when their keys fit the memory the
+            // run allows (about 48 bytes per meter and 40 per device); otherwise one
+            // after the other, each fst streamed into the sink as it is built, so the
+            // peak is one map's keys and postings. The bytes are the same.
+            let both = matches.meters.len() as u64 * 48 + u64::from(devices) * 40;
+            if both <= inputs.map_memory {
+                let guids = guids(parts)?;
+                let (mut mpxn, mut guid) = (Replay::default(), Replay::default());
+                let (a, b) = rayon::join(
+                    || mpxn_map(matches, &group_of_key, &mut mpxn),
+                    || guid_map(guids, &mut guid),
+                );
+                a?;
+                b?;
+                mpxn.replay(sink)?;
+                guid.replay(sink)?;
+            } else {
+                mpxn_map(matches, &group_of_key, sink)?;
+                guid_map(guids(parts)?, sink)?;
             }
-            guid_map(guids, sink)?;
         }
     }
     Ok(())
@@ -563,6 +583,35 @@ fn guid_map(mut guids: Vec<(u64, u32)>, sink: &mut impl SectionSink) -> io::Resu
     drop(guids);
     sink.begin(Section::GuidPostings)?;
     sink.write(&postings)
+}
+
+/// Sections kept aside in memory, to be written into another sink later, in order.
+#[derive(Default)]
+struct Replay {
+    sections: Vec<(Section, Vec<u8>)>,
+}
+
+impl SectionSink for Replay {
+    fn begin(&mut self, section: Section) -> io::Result<()> {
+        self.sections.push((section, Vec::new()));
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let (_, last) = self.sections.last_mut().expect("begun before written");
+        last.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+impl Replay {
+    fn replay(self, sink: &mut impl SectionSink) -> io::Result<()> {
+        for (section, bytes) in self.sections {
+            sink.begin(section)?;
+            sink.write(&bytes)?;
+        }
+        Ok(())
+    }
 }
 
 /// A sink as an `io::Write`, for the fst builders.

@@ -424,12 +424,12 @@ fn concurrent_sweeps_into_one_folder_never_both_succeed_over_a_mixed_set() {
 
 /// A small tmpfs mounted at `dir/mnt` (root only); `None`, with the reason printed,
 /// where it cannot be mounted.
-struct Tmpfs {
-    path: std::path::PathBuf,
+pub(crate) struct Tmpfs {
+    pub(crate) path: std::path::PathBuf,
 }
 
 impl Tmpfs {
-    fn mount(dir: &TestDir, size: &str) -> Option<Tmpfs> {
+    pub(crate) fn mount(dir: &TestDir, size: &str) -> Option<Tmpfs> {
         let path = dir.path().join("mnt");
         std::fs::create_dir_all(&path).unwrap();
         let ok = Command::new("mount")

@@ -141,3 +141,49 @@ fn memory_options_are_refused_before_any_work() {
         );
     }
 }
+
+#[test]
+fn a_full_spill_folder_fails_closed_naming_it_and_keeps_the_previous_outputs() {
+    let d = TestDir::new();
+    let (inventories, suppliers, as_of) = generated(&d.path().join("data"), 30_000);
+    let Some(fs) = crate::hostile::Tmpfs::mount(&d, "256k") else {
+        return;
+    };
+    let out = d.path().join("out");
+    let sweep = |limit: &str| {
+        let mut cmd = bin();
+        cmd.args(["sweep", "--as-of", &as_of]);
+        with_inputs(&mut cmd, &inventories, &suppliers);
+        cmd.args(["--memory-limit", limit])
+            .arg("--temp-dir")
+            .arg(&fs.path);
+        cmd.arg("--out").arg(&out);
+        cmd
+    };
+    run_expect(&mut sweep("64G"), 0);
+    let before = read_outputs(&out);
+    // 2 MB of rows to spill into 256 KiB: the run stops, naming the folder.
+    let failed = run_expect(&mut sweep("1M"), 1);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(&fs.path.display().to_string()) && stderr.contains("--temp-dir"),
+        "{stderr}"
+    );
+    assert!(
+        read_outputs(&out) == before,
+        "a failed run changed the outputs"
+    );
+    assert_eq!(
+        std::fs::read_dir(&fs.path).unwrap().count(),
+        0,
+        "spill files left"
+    );
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "temporaries left: {names:?}"
+    );
+}

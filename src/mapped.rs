@@ -74,14 +74,10 @@ impl MappedFile {
             ));
         }
         let file = File::open(path)?;
-        let meta = file.metadata()?;
-        let identity = Identity::of(&meta);
-        if meta.len() == 0 {
-            return Ok(MappedFile {
-                bytes: Backing::Empty,
-                identity: Some((file, identity)),
-            });
-        }
+        let (file, identity) = match MappedFile::empty_or_identity(file)? {
+            Ok(empty) => return Ok(empty),
+            Err(open) => open,
+        };
         install_sigbus_handler();
         // SAFETY: the mapping is read-only and private to this process. The remaining
         // risk is another process truncating or rewriting the file while we hold the
@@ -118,14 +114,10 @@ impl MappedFile {
     /// Maps a file this process created and already unlinked (a spill file): no other
     /// process can reach it, so nothing can change it under the mapping.
     pub fn of_private_file(file: File) -> io::Result<MappedFile> {
-        let meta = file.metadata()?;
-        let identity = Identity::of(&meta);
-        if meta.len() == 0 {
-            return Ok(MappedFile {
-                bytes: Backing::Empty,
-                identity: Some((file, identity)),
-            });
-        }
+        let (file, identity) = match MappedFile::empty_or_identity(file)? {
+            Ok(empty) => return Ok(empty),
+            Err(open) => open,
+        };
         // SAFETY: read-only and private; the file has no name left, so only this
         // process holds it, and this process never writes it once it is mapped.
         let map = unsafe { memmap2::Mmap::map(&file) }?;
@@ -133,6 +125,20 @@ impl MappedFile {
             bytes: Backing::Mapped(map),
             identity: Some((file, identity)),
         })
+    }
+
+    /// An empty file as an empty `MappedFile` (nothing to map), or the file with its
+    /// identity, to be mapped.
+    fn empty_or_identity(file: File) -> io::Result<Result<MappedFile, (File, Identity)>> {
+        let meta = file.metadata()?;
+        let identity = Identity::of(&meta);
+        if meta.len() == 0 {
+            return Ok(Ok(MappedFile {
+                bytes: Backing::Empty,
+                identity: Some((file, identity)),
+            }));
+        }
+        Ok(Err((file, identity)))
     }
 
     /// Reads a FIFO or pipe to its end. Opened non-blocking, so a FIFO with no writer

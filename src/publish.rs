@@ -211,6 +211,22 @@ impl OutputSet {
         self.dir.join(name)
     }
 
+    /// Creates `name`'s temporary file and registers it, so Drop removes it on any
+    /// error from here on; refuses a name that would replace an input.
+    fn begin_stage(&mut self, name: &str) -> Result<(PathBuf, File), PublishError> {
+        let target = self.dir.join(name);
+        self.refuse_replacing_input(&target)?;
+        let werr = |e| PublishError::write(&target, e);
+        let (tmp, file) = create_temporary(&self.dir, name).map_err(werr)?;
+        let held = file.try_clone().map_err(werr)?;
+        self.staged.push(Staged {
+            tmp,
+            target: target.clone(),
+            _file: held,
+        });
+        Ok((target, file))
+    }
+
     /// Stages `name`: `body` writes it to a new temporary file, which is then synced.
     /// Nothing appears under `name` until [`OutputSet::commit`].
     pub fn stage<E>(
@@ -221,17 +237,8 @@ impl OutputSet {
     where
         E: From<PublishError>,
     {
-        let target = self.dir.join(name);
-        self.refuse_replacing_input(&target)?;
+        let (target, file) = self.begin_stage(name)?;
         let werr = |e| E::from(PublishError::write(&target, e));
-        let (tmp, file) = create_temporary(&self.dir, name).map_err(werr)?;
-        let held = file.try_clone().map_err(werr)?;
-        // Registered before the body runs, so Drop removes it on any error.
-        self.staged.push(Staged {
-            tmp,
-            target: target.clone(),
-            _file: held,
-        });
         let mut w = Staging {
             inner: BufWriter::with_capacity(1 << 20, file),
             bytes: 0,
@@ -257,18 +264,10 @@ impl OutputSet {
     where
         E: From<PublishError>,
     {
-        let target = self.dir.join(name);
-        self.refuse_replacing_input(&target)?;
-        let werr = |e| E::from(PublishError::write(&target, e));
-        let (tmp, file) = create_temporary(&self.dir, name).map_err(werr)?;
-        let held = file.try_clone().map_err(werr)?;
-        self.staged.push(Staged {
-            tmp,
-            target: target.clone(),
-            _file: held,
-        });
+        let (target, file) = self.begin_stage(name)?;
         let (file, len) = body(file)?;
-        file.sync_data().map_err(werr)?;
+        file.sync_data()
+            .map_err(|e| E::from(PublishError::write(&target, e)))?;
         Ok(len)
     }
 

@@ -1,14 +1,16 @@
 //! Ingest: mapped input bytes → fixed-size [`Row`]s, [`Reject`]s and the row count.
 //!
-//! Takes the mapped inventory files and the loaded supplier registry; hands on one
-//! [`Row`] per accepted line (every identifier already normalised by `normalize`, every
-//! text field that matters later held as an offset into the mapped file, not a copy),
-//! the rejected lines with their reasons, and per-file sizes and checksums.
+//! Takes the mapped inventory files, the loaded supplier registry and the run's memory
+//! budget; hands on one [`Row`] per accepted line (every identifier already normalised
+//! by `normalize`, every text field that matters later held as an offset into the mapped
+//! file, not a copy) in its partition's bucket (the [`Plan`] of `partition`; spilled past
+//! the budget), the rejected lines with their reasons, and per-file sizes and checksums.
 //! Guarantees: headers are checked before any row is read (a missing or doubled column
 //! refuses the file); each line is either a row or a reject, so nothing is lost; no
 //! allocation per field (text that needs unescaping goes through a reused scratch buffer).
-//! Files are cut into chunks at line ends and parsed in parallel with rayon; results come
-//! back in file order, so nothing downstream depends on the thread count.
+//! Files are cut into chunks at line ends and parsed in parallel batches with rayon;
+//! results are merged in file order, so nothing downstream depends on the thread count
+//! or the chunk size.
 //! Leaves to others: collapsing identical rows and grouping (`matching`), what an invalid
 //! value means (`resolve`).
 
@@ -185,12 +187,9 @@ const MPXN_INVALID: u64 = 2;
 const FLAG_ESME: u8 = 1;
 const FLAG_GSME: u8 = 2;
 const FLAG_DORMANT: u8 = 4;
-/// The slot of a line that was not accepted (see [`Ingested::rows`]).
-const FLAG_REJECTED: u8 = 8;
-
 impl Row {
-    /// The slot of a rejected line: belongs to no installation.
-    const REJECTED: Row = Row {
+    /// A row with nothing set yet: what `RowParser::parse` fills in.
+    const BLANK: Row = Row {
         line_ref: LineRef(0),
         installation_key: 0,
         fingerprint: 0,
@@ -203,15 +202,10 @@ impl Row {
         party: UNKNOWN_PARTY,
         installed_on: NO_DAY,
         last_comms: NO_DAY,
-        flags: FLAG_REJECTED,
+        flags: 0,
         chain: 0,
         device_type: 0,
     };
-
-    /// False for the slot of a rejected line.
-    pub fn accepted(&self) -> bool {
-        self.flags & FLAG_REJECTED == 0
-    }
 
     pub fn meter_kind(&self) -> MeterKind {
         match self.flags & (FLAG_ESME | FLAG_GSME) {
@@ -1147,7 +1141,7 @@ impl<'f> RowParser<'f> {
             party,
             device_type,
             // Every other field is set by `into_row` (flags included).
-            ..Row::REJECTED
+            ..Row::BLANK
         }))
     }
 }

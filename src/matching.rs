@@ -1,11 +1,14 @@
 //! Matching: rows → installations, identical rows collapsed, duplicate GUIDs and shared
 //! MPxNs found.
 //!
-//! Takes ingest's [`Row`]s; hands on [`Installations`] (each installation's distinct
-//! rows) and [`Matches`] (which installations carry a GUID that is on another row, which
-//! repeat an MPxN, and every shared MPxN with its member installations). Everything is
-//! grouped by sorting fixed-size keys with rayon, never by per-row allocation: sorting
-//! 60 million 24-byte keys is the dominant cost and needs 1.3 GiB. Equal hashes are
+//! Takes one partition's [`Row`]s at a time; hands on its [`Installations`] (each
+//! installation's distinct rows, in output order with [`in_output_order`]) and their
+//! [`PartitionKeys`] (GUIDs, meters, which installations repeat an MPxN). Across
+//! partitions, [`KeyBuckets`] gathers every partition's keys in hash buckets (spilled
+//! past the budget) and hands on [`Matches`] (which installations carry a GUID that is
+//! on another row, and every shared MPxN with its member installations). Everything is
+//! grouped by sorting fixed-size keys, a partition or a bucket at a time, in cache,
+//! never by per-row allocation. Equal hashes are
 //! always confirmed on the text (installation ids) or on the full identity bytes
 //! (identical rows), so a hash collision can never merge two installations or two rows.
 //! Leaves to `resolve` what a duplicate *means* (TMAD 4.1C).
@@ -147,14 +150,12 @@ pub fn group_installations(corpus: Corpus<'_>) -> Installations {
         1 << bits,
         |i, push| {
             let r = &corpus.rows[i];
-            if r.accepted() {
-                push(GroupKey {
-                    installation_hash: r.installation_key,
-                    fingerprint: r.fingerprint,
-                    row: i as u32,
-                    chain_head: r.chain_head(i as u32),
-                });
-            }
+            push(GroupKey {
+                installation_hash: r.installation_key,
+                fingerprint: r.fingerprint,
+                row: i as u32,
+                chain_head: r.chain_head(i as u32),
+            });
         },
         |k: &GroupKey| top_bits(k.installation_hash, bits),
     );

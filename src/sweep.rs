@@ -195,7 +195,6 @@ fn make(
         registry: &registry,
         ingested: &ingested,
         accounting,
-        map_memory: budget.spillable(),
     };
     // A sweep's image goes to a spill file when it would take more than a quarter of
     // the limit; an index build's stays in memory (`index build` writes it out whole).

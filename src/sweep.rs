@@ -62,7 +62,7 @@ impl Evidence {
         }
     }
 
-    /// The sections in memory. Index builds ([`Purpose::Index`]) always are.
+    /// The sections in memory: what [`run`] makes for [`Purpose::Index`] always is.
     pub fn into_image(self) -> Image {
         match self {
             Evidence::Memory(image) => image,
@@ -196,8 +196,9 @@ fn make(
         ingested: &ingested,
         accounting,
     };
-    // A sweep's image goes to a spill file when it would take more than a quarter of
-    // the limit; an index build's stays in memory (`index build` writes it out whole).
+    // Into the given file (`index build`); else a sweep's image goes to a spill file
+    // when it would take more than a quarter of the limit, and an index image made by
+    // `run` (per-party notices, tests) stays in memory.
     let made = if let Some(file) = into {
         // Errors writing the file are the caller's to name; errors reading back spilled
         // parts are the spill folder's.

@@ -21,7 +21,7 @@ use crate::index::build::{
     self, Dictionaries, Inputs, InstallationPart, PartStore, PartitionEvidence, Purpose,
 };
 use crate::index::file::{IndexFile, Reads, SectionFile, SectionVecs};
-use crate::index::{Image, View};
+use crate::index::{Image, Section, View};
 use crate::ingest::{self, IngestSettings, InventoryFile, Row};
 use crate::matching::{self, Corpus, KeyBuckets, PartitionKeys};
 use crate::registry::Registry;
@@ -62,11 +62,22 @@ impl Evidence {
         }
     }
 
-    /// The sections in memory: what [`run`] makes for [`Purpose::Index`] always is.
+    /// Every section's bytes, in id order, wherever they are.
+    pub fn sections(&self) -> Vec<&[u8]> {
+        match self {
+            Evidence::Memory(image) => image.sections.iter().map(Vec::as_slice).collect(),
+            Evidence::File(file) => Section::ALL
+                .iter()
+                .map(|&s| file.section_bytes(s))
+                .collect(),
+        }
+    }
+
+    /// The sections in memory: what [`run`] makes within an unlimited budget always is.
     pub fn into_image(self) -> Image {
         match self {
             Evidence::Memory(image) => image,
-            Evidence::File(_) => unreachable!("only sweep images are made in a file"),
+            Evidence::File(_) => unreachable!("an image spilled to a file is not in memory"),
         }
     }
 }
@@ -196,9 +207,9 @@ fn make(
         ingested: &ingested,
         accounting,
     };
-    // Into the given file (`index build`); else a sweep's image goes to a spill file
-    // when it would take more than a quarter of the limit, and an index image made by
-    // `run` (per-party notices, tests) stays in memory.
+    // Into the given file (`index build`); else an image that would take more than a
+    // quarter of the limit goes to a spill file (a sweep's, or the full one per-party
+    // notices read), and a smaller one stays in memory.
     let made = if let Some(file) = into {
         // Errors writing the file are the caller's to name; errors reading back spilled
         // parts are the spill folder's.
@@ -216,14 +227,18 @@ fn make(
             Ok(Err(e)) => return Err(spill(e)),
             Err(e) => Made::Written(Err(e)),
         }
-    } else if purpose == Purpose::Sweep && parts.image_bytes() > budget.limit / 4 {
+    } else if parts.image_bytes() > budget.limit / 4 {
         let file = crate::spill::unnamed_file(&budget.dir).map_err(spill)?;
         let mut sink = SectionFile::new(file).map_err(spill)?;
         build::assemble(&inputs, &dict, &parts, &order, &matches, purpose, &mut sink)
             .map_err(spill)?;
         let (file, _) = sink.finish().map_err(spill)?;
         let label = budget.dir.join("(the sweep's image, spilled)");
-        let file = IndexFile::of_private_file(&label, file, Reads::SweepSections)
+        let reads = match purpose {
+            Purpose::Sweep => Reads::SweepSections,
+            Purpose::Index => Reads::Everything,
+        };
+        let file = IndexFile::of_private_file(&label, file, reads)
             .map_err(|e| InputError::spill(&budget.dir, std::io::Error::other(e.to_string())))?;
         Made::Evidence(Evidence::File(file))
     } else {

@@ -323,7 +323,13 @@ proptest! {
         // The index image too, devices and lookup maps included, section by section.
         let image = |ingest, budget| {
             let config = SweepConfig { inventories: inv.clone(), suppliers: reg.clone(), ingest, budget };
-            sweep::run(&config, build::Purpose::Index).unwrap().image.into_image().sections
+            sweep::run(&config, build::Purpose::Index)
+                .unwrap()
+                .image
+                .sections()
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
         };
         prop_assert!(
             image(IngestSettings::default(), Budget::unlimited()) == image(settings, budget),

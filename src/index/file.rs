@@ -559,6 +559,11 @@ impl IndexFile {
         &self.entries
     }
 
+    /// One section's bytes, as they are in the file (unchecked).
+    pub fn section_bytes(&self, section: Section) -> &[u8] {
+        self.slice(&self.entries[section.index()])
+    }
+
     fn slice(&self, e: &Entry) -> &[u8] {
         &self.bytes[e.offset as usize..(e.offset + e.length) as usize]
     }

@@ -99,6 +99,30 @@ fn a_sweep_over_its_memory_limit_spills_and_writes_the_same_bytes() {
         "spill files left"
     );
 
+    // Per-party notices read the full image, which then goes to a spill file too.
+    let notices = |name: &str, limit: &str| {
+        let mut cmd = bin();
+        cmd.args(["sweep", "--as-of", &as_of, "--memory-limit", limit]);
+        cmd.arg("--temp-dir").arg(&spill_dir);
+        with_inputs(&mut cmd, &inventories, &suppliers);
+        cmd.arg("--out").arg(d.path().join(format!("{name}-out")));
+        cmd.arg("--per-party").arg(d.path().join(name));
+        run_expect(&mut cmd, 0);
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d.path().join(name))
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let bytes = std::fs::read(&p).unwrap();
+                (p.file_name().unwrap().to_string_lossy().into_owned(), bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let roomy_notices = notices("pp-roomy", "64G");
+    assert!(roomy_notices.len() > 10, "{} notices", roomy_notices.len());
+    assert!(roomy_notices == notices("pp-tight", "1M"), "notices differ under a tight limit");
+
     // The index build too: the same file under any limit.
     let build = |name: &str, limit: &str| {
         let mut cmd = bin();

@@ -121,7 +121,10 @@ fn a_sweep_over_its_memory_limit_spills_and_writes_the_same_bytes() {
     };
     let roomy_notices = notices("pp-roomy", "64G");
     assert!(roomy_notices.len() > 10, "{} notices", roomy_notices.len());
-    assert!(roomy_notices == notices("pp-tight", "1M"), "notices differ under a tight limit");
+    assert!(
+        roomy_notices == notices("pp-tight", "1M"),
+        "notices differ under a tight limit"
+    );
 
     // The index build too: the same file under any limit.
     let build = |name: &str, limit: &str| {

@@ -582,6 +582,8 @@ impl KeyBuckets {
     /// memory (spilled to `dir` past it).
     pub fn new(rows: u64, allowance: u64, dir: &Path) -> KeyBuckets {
         let bits = bucket_bits(usize::try_from(rows).unwrap_or(usize::MAX));
+        // Shared in proportion to what each holds: a 16-byte GUID key for nearly every
+        // row, a 24-byte meter key for about two rows in five.
         KeyBuckets {
             guids: Buckets::new(1 << bits, allowance / 5 * 3, dir),
             meters: Buckets::new(1 << bits, allowance / 5 * 2, dir),

@@ -4,11 +4,11 @@
 //! Takes an index [`View`] and raw key text; tries the text as an MPAN (13 or 21
 //! characters), an MPRN and a GUID — a text can be more than one (a zero-padded MPRN of
 //! 16 digits is also a valid GUID), and every reading found in the index is reported.
-//! Keys go through the index's fst maps to postings; an installation's decision is
-//! `judge::judge_one` over just the shared MPxNs it belongs to (found in [`Groups`], a
-//! sorted array of the shared MPxNs, not by further fst walks), so it is the decision a
-//! full sweep would give. Cost: one fst walk, a binary search per meter and the touched
-//! rows, no full scan; the report borrows its texts from the index.
+//! Keys go through the index's sorted key maps to postings; an installation's decision
+//! is `judge::judge_one` over just the shared MPxNs it belongs to (found in [`Groups`],
+//! a sorted array of the shared MPxNs only, not by further searches of every MPxN), so
+//! it is the decision a full sweep would give. Cost: one binary search of a key map, one
+//! of `Groups` per meter and the touched rows, no full scan; the report borrows its texts from the index.
 
 use std::borrow::Cow;
 
@@ -54,7 +54,7 @@ pub struct Hit {
 
 /// The shared-MPxN groups by raw key, sorted: an MPxN's group by binary search in a
 /// small array (16 bytes per shared MPxN, about 1.7 MB at national scale) instead of a
-/// walk through the MPxN fst. Built once per opened index.
+/// search of every MPxN's key map. Built once per opened index.
 pub struct Groups {
     by_key: Vec<(u64, u32)>,
 }
@@ -126,7 +126,7 @@ pub fn find(view: &View<'_>, raw: &str) -> Result<Vec<Hit>, IndexError> {
 }
 
 /// The shared MPANs whose core starts with `prefix` (e.g. a distributor area, `14`), in
-/// order, with their groups: an fst range scan.
+/// order, with their groups: one range of the MPxN key map.
 pub fn shared_mpans_with_prefix(
     view: &View<'_>,
     prefix: &str,

@@ -242,6 +242,12 @@ impl MpxnKey {
         MpxnKey(m.0 | Self::MPAN_BIT)
     }
 
+    /// The key of the MPAN whose 13-digit core has this value (no check digit test):
+    /// for range bounds over sorted keys.
+    pub fn mpan_core(value: u64) -> MpxnKey {
+        MpxnKey(value | Self::MPAN_BIT)
+    }
+
     pub fn mprn(m: Mprn) -> MpxnKey {
         // A valid MPRN has at least 6 significant digits, so it is never 0.
         MpxnKey(m.0)

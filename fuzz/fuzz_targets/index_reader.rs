@@ -7,10 +7,9 @@
 //! 2. with its checksums recomputed and its recorded length set to the real one (a
 //!    "crafted" file: anyone can recompute a CRC), so mutations of the header fields,
 //!    the section table and every section's contents reach the view, the judge, the
-//!    report, the lookups and the per-party reports. The library's claim is that a
-//!    corrupt index gives `IndexError` / `FileError`, never a panic. This pass reads
-//!    the fst maps too (their panics inside the `fst` crate are caught by the library's
-//!    `fst_guard`; `MPXN_FUZZ_CRAFTED_FST=0` skips them: see `fuzz_common::Fst`).
+//!    report, the lookups (the sorted key maps too) and the per-party reports. The
+//!    library's claim is that a corrupt index gives `IndexError` / `FileError`, never a
+//!    panic.
 //!
 //! Also checks that the openings agree: a file that `open`s with no damaged section
 //! opens with `open_verified` and with `open_verified_for(SweepSections)`.
@@ -18,7 +17,7 @@
 //! a scratch file on tmpfs first.
 
 use afl::fuzz;
-use fuzz_common::{policy, read_index_file, scratch_file, Fst, Scratch};
+use fuzz_common::{policy, read_index_file, scratch_file, Scratch};
 
 const HEADER_LEN: usize = mpxn_recon::index::file::HEADER_LEN;
 const ENTRY_LEN: usize = mpxn_recon::index::file::ENTRY_LEN;
@@ -66,14 +65,13 @@ fn with_checksums(data: &[u8]) -> Option<Vec<u8>> {
 fn main() {
     let _scratch = Scratch;
     let policy = policy();
-    let crafted_fst = Fst::for_crafted();
     fuzz!(|data: &[u8]| {
         let path = scratch_file("index.mxi", data);
-        read_index_file(&path, policy, Fst::Read);
+        read_index_file(&path, policy);
         if let Some(fixed) = with_checksums(data) {
             if fixed != data {
                 let path = scratch_file("index.mxi", &fixed);
-                read_index_file(&path, policy, crafted_fst);
+                read_index_file(&path, policy);
             }
         }
     });

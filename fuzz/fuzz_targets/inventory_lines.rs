@@ -18,7 +18,7 @@
 //! - the image written as a `.mxi` file, opened and verified, writes the same outputs.
 
 use afl::fuzz;
-use fuzz_common::{policy, scratch_file, walk_lookups, walk_sweep, Fst, Scratch, SAMPLE_SUPPLIERS};
+use fuzz_common::{policy, scratch_file, walk_lookups, walk_sweep, Scratch, SAMPLE_SUPPLIERS};
 use mpxn_recon::delimited::{line_at, push_record, split_line, Header, RejectReason};
 use mpxn_recon::index::build::Purpose;
 use mpxn_recon::index::file::{self, IndexFile};
@@ -166,8 +166,8 @@ fn main() {
         let view = image.view().expect("a built index image is a valid view");
         let (judgement, outputs) =
             walk_sweep(&view, policy).expect("a built index image is never damaged");
-        fuzz_common::walk_accessors(&view, Fst::Read).expect("a built image reads whole");
-        walk_lookups(&view, &judgement, policy, true, Fst::Read)
+        fuzz_common::walk_accessors(&view).expect("a built image reads whole");
+        walk_lookups(&view, &judgement, policy, true)
             .expect("lookups in a built index image never fail");
         // Another image of the same evidence must report exactly what the index image does.
         let reports_the_same = |view: View<'_>, what: &str| {

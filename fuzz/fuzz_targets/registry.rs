@@ -11,9 +11,7 @@
 //!   reports never fail.
 
 use afl::fuzz;
-use fuzz_common::{
-    policy, scratch_file, walk_lookups, walk_sweep, Fst, Scratch, SAMPLE_INVENTORIES,
-};
+use fuzz_common::{policy, scratch_file, walk_lookups, walk_sweep, Scratch, SAMPLE_INVENTORIES};
 use mpxn_recon::delimited::{line_at, split_line, Header};
 use mpxn_recon::index::build::Purpose;
 use mpxn_recon::ingest::IngestSettings;
@@ -114,8 +112,7 @@ fn main() {
         let view = image.view().expect("a built image is a valid view");
         let policy = policy();
         let (judgement, _) = walk_sweep(&view, policy).expect("a built image is never damaged");
-        fuzz_common::walk_accessors(&view, Fst::Read).expect("a built image reads whole");
-        walk_lookups(&view, &judgement, policy, true, Fst::Read)
-            .expect("lookups in a built image never fail");
+        fuzz_common::walk_accessors(&view).expect("a built image reads whole");
+        walk_lookups(&view, &judgement, policy, true).expect("lookups in a built image never fail");
     });
 }

@@ -161,16 +161,12 @@ pub fn walk_sweep(view: &View<'_>, policy: AsOf) -> Result<(Judgement, Outputs),
 /// party's installations and answers for their MPxNs. With `consistent` (an image the
 /// library built itself, never a crafted one), also checks that a lookup gives the
 /// same findings as the sweep's judgement and finds every MPxN an installation carries.
-/// Without `fst`, skips everything that reads the fst maps (`lookup::find`,
-/// `shared_mpans_with_prefix`, `portfolio::describe` and `answer`): see [`Fst`].
 pub fn walk_lookups(
     view: &View<'_>,
     judgement: &Judgement,
     policy: AsOf,
     consistent: bool,
-    fst: Fst,
 ) -> Result<(), IndexError> {
-    let fst = fst == Fst::Read;
     let groups = lookup::Groups::of(view)?;
     let n = view.installation_count();
     for inst in 0..n.min(LIMIT) {
@@ -190,9 +186,6 @@ pub fn walk_lookups(
                 "lookup and sweep disagree on the reasons of installation {inst}"
             );
         }
-        if !fst {
-            continue;
-        }
         for mpxn in &report.mpxns {
             let hits = lookup::find(view, mpxn)?;
             if consistent {
@@ -205,17 +198,12 @@ pub fn walk_lookups(
         let id = String::from_utf8_lossy(view.installation_text(inst)?).into_owned();
         lookup::find(view, &id)?;
     }
-    if fst {
-        lookup::shared_mpans_with_prefix(view, "")?;
-        lookup::shared_mpans_with_prefix(view, "1")?;
-    }
+    lookup::shared_mpans_with_prefix(view, "")?;
+    lookup::shared_mpans_with_prefix(view, "1")?;
     let by_party = portfolio::installations_by_party(view)?;
     for (party, mine) in by_party.iter().enumerate().take(LIMIT) {
         let party_id = String::from_utf8_lossy(view.party_id(party)?).into_owned();
         portfolio::party_rank(view, &party_id)?;
-        if !fst {
-            continue;
-        }
         let mut described = Vec::new();
         for &inst in mine.iter().take(LIMIT) {
             let p = portfolio::describe(view, judgement, party as u32, inst)?;
@@ -244,8 +232,8 @@ pub fn walk_lookups(
 
 /// Reads every typed accessor of the view (`index::read`) for every installation,
 /// device, shared MPxN and party (the first [`LIMIT`] of each), as the judge, report,
-/// lookup and portfolio code do. With `fst`, also the key maps.
-pub fn walk_accessors(view: &View<'_>, fst: Fst) -> Result<(), IndexError> {
+/// lookup and portfolio code do, and the key maps.
+pub fn walk_accessors(view: &View<'_>) -> Result<(), IndexError> {
     let _ = view.meta()?;
     let _ = view.rejects_csv();
     let n = view.installation_count();
@@ -268,13 +256,11 @@ pub fn walk_accessors(view: &View<'_>, fst: Fst) -> Result<(), IndexError> {
             if let Some(p) = device.party {
                 view.party_id(p as usize)?;
             }
-            if fst == Fst::Read {
-                if let Some(key) = device.mpxn {
-                    view.find_mpxn(key)?;
-                }
-                if let Some(guid) = device.guid {
-                    view.find_guid(guid)?;
-                }
+            if let Some(key) = device.mpxn {
+                view.find_mpxn(key)?;
+            }
+            if let Some(guid) = device.guid {
+                view.find_guid(guid)?;
             }
         }
     }
@@ -295,48 +281,20 @@ pub fn walk_accessors(view: &View<'_>, fst: Fst) -> Result<(), IndexError> {
             seen += 1;
         }
         assert_eq!(seen, count, "members() and member_count() agree");
-        if fst == Fst::Read {
-            view.find_mpxn(key)?;
-        }
+        view.find_mpxn(key)?;
     }
     for p in 0..view.party_count().min(LIMIT) {
         view.party_id(p)?;
         view.party_status(p)?;
     }
-    if fst == Fst::Read {
-        view.shared_mpans_with_prefix("")?;
-    }
+    view.shared_mpans_with_prefix("")?;
     Ok(())
-}
-
-/// Whether a walk reads the fst maps (the `mpxn_fst` and `guid_fst` sections).
-///
-/// `fst` 0.4 trusts its bytes: a malformed fst panics inside the crate on lookup
-/// (upstream BurntSushi/fst#57), which a crafted file whose checksums were recomputed
-/// reaches (fuzz/crashes/index_reader/). The library now runs every fst read under
-/// `fst_guard` (such a panic becomes `IndexError::Corrupt`), so the crafted pass reads
-/// the fst maps too; `MPXN_FUZZ_CRAFTED_FST=0` skips them (to look elsewhere only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fst {
-    Read,
-    Skip,
-}
-
-impl Fst {
-    /// `Skip` when `MPXN_FUZZ_CRAFTED_FST=0`, else `Read`: for crafted files.
-    pub fn for_crafted() -> Fst {
-        if std::env::var_os("MPXN_FUZZ_CRAFTED_FST").is_some_and(|v| v == "0") {
-            Fst::Skip
-        } else {
-            Fst::Read
-        }
-    }
 }
 
 /// Opens an index file every way the CLI does and reads what each opening allows:
 /// `index verify` / `info` / `lookup` (open, then every checksum), a sweep
 /// (`open_verified_for(SweepSections)`). Checks that the openings agree.
-pub fn read_index_file(path: &Path, policy: AsOf, fst: Fst) {
+pub fn read_index_file(path: &Path, policy: AsOf) {
     match IndexFile::open(path) {
         Err(e) => {
             let _ = e.to_string();
@@ -347,9 +305,9 @@ pub fn read_index_file(path: &Path, policy: AsOf, fst: Fst) {
                 let _ = e.to_string();
             }
             let view = file.view().expect("open() made this view once already");
-            let _ = walk_accessors(&view, fst);
+            let _ = walk_accessors(&view);
             if let Ok((judgement, _)) = walk_sweep(&view, policy) {
-                let _ = walk_lookups(&view, &judgement, policy, false, fst);
+                let _ = walk_lookups(&view, &judgement, policy, false);
             }
             let verified = IndexFile::open_verified(path);
             assert_eq!(
@@ -368,7 +326,7 @@ pub fn read_index_file(path: &Path, policy: AsOf, fst: Fst) {
             }
         }
     }
-    // A sweep's opening checks less (no fst sections, no device columns), so it can
+    // A sweep's opening checks less (no key maps, no device columns), so it can
     // accept files that `open` refuses: read it separately.
     if let Ok(file) = IndexFile::open_verified_for(path, Reads::SweepSections) {
         let view = file

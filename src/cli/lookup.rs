@@ -13,8 +13,8 @@ use crate::lookup::{self, InstallationReport};
 
 /// Look up MPANs (13 or 21 characters), MPRNs or device GUIDs, in any spelling, and
 /// print every installation that carries each: its devices, dates, communication
-/// status, parties and decision as of --as-of. Each lookup is one fst walk plus a
-/// binary search per meter.
+/// status, parties and decision as of --as-of. Each lookup is one binary search of the
+/// index's key map plus one per meter.
 #[derive(Debug, Args)]
 pub struct LookupArgs {
     /// The index file (.mxi), from `mpxn-recon index build`.

@@ -4,8 +4,8 @@
 //! installations in output order (source, then installation id), each with its own
 //! findings (everything but FUTURE_COMMS and the duplicate findings, which depend on the
 //! as-of date), its communication evidence, its MPxNs and its devices; every shared
-//! MPxN with its members' install dates and parties; fst maps from every valid MPxN and
-//! GUID to postings; rejects.csv as written; and the build metadata. Takes one
+//! MPxN with its members' install dates and parties; sorted key maps from every valid
+//! MPxN and GUID to postings; rejects.csv as written; and the build metadata. Takes one
 //! partition's evidence at a time ([`installation_part`]: the partition's rows can be
 //! freed as soon as it is laid out), then the parts and the matches of the whole sweep
 //! ([`assemble`]). Deterministic: the same inputs in any row or file order, cut into
@@ -21,14 +21,14 @@ use rayon::prelude::*;
 
 use super::file::SectionSink;
 use super::format::{
-    mpxn_fst_key, Accounting, BuildMeta, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
+    Accounting, BuildMeta, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
     INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
 };
 use super::{Fixed, Section, SECTION_COUNT};
 use crate::delimited::push_record;
 use crate::ingest::{self, DateField, Ingested, InventoryFile, MpxnField, Row};
 use crate::matching::{Installations, Matches, PartitionKeys};
-use crate::normalize::{MpxnKey, MpxnText};
+use crate::normalize::MpxnText;
 use crate::registry::{Registry, SupplierStatus};
 use crate::resolve::{self, InstallationFacts};
 use crate::timing;
@@ -156,7 +156,7 @@ pub fn assemble(
     for &section in Section::ALL {
         let lookup_map = matches!(
             section,
-            Section::MpxnFst | Section::MpxnPostings | Section::GuidFst | Section::GuidPostings
+            Section::MpxnKeys | Section::MpxnPostings | Section::GuidKeys | Section::GuidDevices
         );
         if lookup_map && lookup {
             // Made with the member sections, below.
@@ -185,8 +185,10 @@ pub fn assemble(
             | Section::MemberInst
             | Section::MemberInstalled
             | Section::MemberParties => sink.write(&shared.0[section.index()])?,
-            Section::MpxnFst | Section::MpxnPostings | Section::GuidFst | Section::GuidPostings => {
-            }
+            Section::MpxnKeys
+            | Section::MpxnPostings
+            | Section::GuidKeys
+            | Section::GuidDevices => {}
             Section::Rejects => sink.write(&rejects_csv(inputs))?,
             column => {
                 if column == Section::InstDevices {
@@ -226,10 +228,9 @@ pub fn assemble(
                 }
                 Ok(guids)
             };
-            // One after the other, each fst streamed into the sink as it is built, so
-            // the peak is one map's keys and postings. (Both at once on two threads took
-            // 44.6 s against 47–50 s at 60M rows and twice the memory: the GUID map's
-            // single-threaded fst build dominates either way.)
+            // One after the other, so the peak is one map's keys and postings. (Format
+            // v1 built two fst maps here, 47–50 s of a 98–113 s build at 60M rows, most
+            // of it in the fst builder's node registry; sorted arrays cost their sort.)
             mpxn_map(matches, &group_of_key, sink)?;
             guid_map(guids(parts)?, sink)?;
         }
@@ -483,54 +484,36 @@ fn put_shared_mpxns(
     group_of_key
 }
 
-/// Every valid MPxN → [group or NONE, count, installations...]: the `mpxn_fst` section
-/// (streamed into the sink as it is built), then `mpxn_postings`. Keys are sorted as fst
-/// text; each points at its run of `matches.meters`.
+/// Every valid MPxN → [group or NONE, count, installations...]: the `mpxn_keys`
+/// section, (key, posting offset) pairs sorted by key value (`MpxnKey::to_raw`: MPRNs,
+/// then MPANs), then `mpxn_postings`. Each key points at its run of `matches.meters`.
+/// Cost: one sort of (key, run) pairs; the keys are streamed into the sink.
 fn mpxn_map(
     matches: &Matches,
     group_of_key: &hashbrown::HashMap<u64, u32>,
     sink: &mut impl SectionSink,
 ) -> io::Result<()> {
-    let runs: Vec<(u32, u32)> = {
-        let mut runs = Vec::new();
-        let mut start = 0u32;
-        for run in matches.meters.chunk_by(|a, b| a.key == b.key) {
-            runs.push((start, start + run.len() as u32));
-            start += run.len() as u32;
-        }
-        runs
-    };
-    let mut keys: Vec<([u8; 16], u32)> = runs
-        .par_iter()
-        .enumerate()
-        .map(|(i, &(start, _))| {
-            let key = MpxnKey::from_raw(matches.meters[start as usize].key)
-                .expect("valid keys are non-zero");
-            let mut k = [0u8; 16];
-            let text = mpxn_fst_key(key);
-            k[..text.len()].copy_from_slice(&text);
-            (k, i as u32)
-        })
-        .collect();
-    // Zero padding sorts below every digit, so this is the keys' text order.
-    keys.par_sort_unstable();
-    sink.begin(Section::MpxnFst)?;
-    let mut map = fst::MapBuilder::new(SinkWriter(&mut *sink)).map_err(fst_error)?;
-    let mut postings = Vec::with_capacity(4 * (2 * keys.len() + matches.meters.len()));
-    let mut posting = 0u64;
+    let mut runs: Vec<(u64, u32, u32)> = Vec::new();
+    let mut start = 0u32;
+    for run in matches.meters.chunk_by(|a, b| a.key == b.key) {
+        runs.push((run[0].key, start, start + run.len() as u32));
+        start += run.len() as u32;
+    }
+    runs.par_sort_unstable();
+    sink.begin(Section::MpxnKeys)?;
+    let mut keys = Batched::new(sink);
+    let mut postings = Vec::with_capacity(4 * (2 * runs.len() + matches.meters.len()));
     let mut insts: Vec<u32> = Vec::new();
-    for (k, run) in &keys {
-        let (start, end) = runs[*run as usize];
+    for &(key, start, end) in &runs {
+        let posting = (postings.len() / 4) as u64;
+        keys.put([key, posting])?;
         let run = &matches.meters[start as usize..end as usize];
-        let len = k.iter().position(|&b| b == 0).unwrap_or(k.len());
-        map.insert(&k[..len], posting)
-            .expect("keys are sorted and distinct");
         insts.clear();
         insts.extend(run.iter().map(|m| m.installation));
         insts.sort_unstable();
         insts.dedup();
         group_of_key
-            .get(&run[0].key)
+            .get(&key)
             .copied()
             .unwrap_or(NONE_U32)
             .write(&mut postings);
@@ -538,56 +521,59 @@ fn mpxn_map(
         for &i in &insts {
             i.write(&mut postings);
         }
-        posting += 2 + insts.len() as u64;
     }
-    map.finish().map_err(fst_error)?;
-    drop(keys);
+    keys.finish()?;
+    drop(runs);
     sink.begin(Section::MpxnPostings)?;
     sink.write(&postings)
 }
 
-/// Every valid GUID → [count, devices...], from the (GUID, device) pairs of the
-/// `dev_guid` column: the `guid_fst` section (streamed), then `guid_postings`.
+/// Every valid GUID's devices, from the (GUID, device) pairs of the `dev_guid` column
+/// sorted: the `guid_keys` section (the GUIDs, one per pair, so a GUID on several
+/// devices repeats), then `guid_devices` (the devices, pair by pair). Cost: one sort.
 fn guid_map(mut guids: Vec<(u64, u32)>, sink: &mut impl SectionSink) -> io::Result<()> {
     guids.par_sort_unstable();
-    sink.begin(Section::GuidFst)?;
-    let mut map = fst::MapBuilder::new(SinkWriter(&mut *sink)).map_err(fst_error)?;
-    let mut postings = Vec::with_capacity(8 * guids.len());
-    let mut posting = 0u64;
-    for run in guids.chunk_by(|a, b| a.0 == b.0) {
-        map.insert(run[0].0.to_be_bytes(), posting)
-            .expect("sorted, distinct");
-        (run.len() as u32).write(&mut postings);
-        for &(_, d) in run {
-            d.write(&mut postings);
-        }
-        posting += 1 + run.len() as u64;
+    sink.begin(Section::GuidKeys)?;
+    let mut keys = Batched::new(&mut *sink);
+    for &(guid, _) in &guids {
+        keys.put(guid)?;
     }
-    map.finish().map_err(fst_error)?;
-    drop(guids);
-    sink.begin(Section::GuidPostings)?;
-    sink.write(&postings)
+    keys.finish()?;
+    sink.begin(Section::GuidDevices)?;
+    let mut devices = Batched::new(sink);
+    for &(_, device) in &guids {
+        devices.put(device)?;
+    }
+    devices.finish()
 }
 
-/// A sink as an `io::Write`, for the fst builders.
-struct SinkWriter<'a, S: SectionSink>(&'a mut S);
+/// Fixed-width values written into a sink a block at a time.
+struct Batched<'a, S: SectionSink> {
+    sink: &'a mut S,
+    block: Vec<u8>,
+}
 
-impl<S: SectionSink> io::Write for SinkWriter<'_, S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)?;
-        Ok(buf.len())
+impl<'a, S: SectionSink> Batched<'a, S> {
+    const BLOCK: usize = 1 << 16;
+
+    fn new(sink: &'a mut S) -> Self {
+        Batched {
+            sink,
+            block: Vec::with_capacity(Self::BLOCK),
+        }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    fn put<T: Fixed>(&mut self, value: T) -> io::Result<()> {
+        value.write(&mut self.block);
+        if self.block.len() >= Self::BLOCK {
+            self.sink.write(&self.block)?;
+            self.block.clear();
+        }
         Ok(())
     }
-}
 
-/// An fst build error: only the writer's can happen (the keys are sorted and distinct).
-fn fst_error(e: fst::Error) -> io::Error {
-    match e {
-        fst::Error::Io(e) => e,
-        other => panic!("fst keys are sorted and distinct: {other}"),
+    fn finish(self) -> io::Result<()> {
+        self.sink.write(&self.block)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The index format, apart from its builder and its readers: the values a section holds
 //! and how they are encoded — sentinels in day and index columns, flag bits, string
-//! references into the heap, the fst key of an MPxN, and the build metadata
+//! references into the heap, and the build metadata
 //! ([`BuildMeta`], with its [`InputFile`]s and [`Accounting`]). `build` writes these and
 //! `read` decodes them; every other module reads the index through `read`'s typed
 //! accessors and never sees them. The byte layout is specified in `index/README.md`.
@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-use crate::normalize::MpxnKey;
 
 /// Sentinels in day columns.
 pub const DAY_NONE: i32 = i32::MAX;
@@ -67,14 +65,4 @@ pub struct BuildMeta {
     pub suppliers: InputFile,
     pub rows: Accounting,
     pub rejects_by_reason: BTreeMap<String, u64>,
-}
-
-/// The fst key of an MPxN: `E` + 13 digits for an MPAN, `G` + digits for an MPRN, so
-/// that the two kinds never meet and `E14` ranges over distributor area 14.
-pub fn mpxn_fst_key(key: MpxnKey) -> Vec<u8> {
-    let prefix = match key.kind() {
-        crate::normalize::MpxnKind::Mpan => 'E',
-        crate::normalize::MpxnKind::Mprn => 'G',
-    };
-    format!("{prefix}{key}").into_bytes()
 }

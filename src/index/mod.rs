@@ -2,8 +2,8 @@
 //!
 //! Takes the CSV sweep's laid-out partitions and its matches and lays out everything a
 //! judgement needs — installations in output order, their date-independent findings
-//! and communication evidence, shared MPxNs with their members, devices, fst maps from
-//! MPxN and GUID to postings, the rejects — as sections ([`build`]), made one after
+//! and communication evidence, shared MPxNs with their members, devices, sorted key maps
+//! from MPxN and GUID to postings, the rejects — as sections ([`build`]), made one after
 //! another into memory or straight into a file. A [`View`] reads those sections in
 //! place, from `Vec<u8>`s or from a mapped `.mxi` file ([`file`]: an index, or a CSV
 //! sweep's image spilled to disk), so both paths run the very same judge and report code and agree byte
@@ -100,10 +100,10 @@ sections! {
     MemberInst = 26, "member_inst";
     MemberInstalled = 27, "member_installed";
     MemberParties = 28, "member_parties";
-    MpxnFst = 29, "mpxn_fst";
+    MpxnKeys = 29, "mpxn_keys";
     MpxnPostings = 30, "mpxn_postings";
-    GuidFst = 31, "guid_fst";
-    GuidPostings = 32, "guid_postings";
+    GuidKeys = 31, "guid_keys";
+    GuidDevices = 32, "guid_devices";
     Rejects = 33, "rejects_csv";
 }
 
@@ -128,10 +128,10 @@ impl Section {
                 | Section::DevParty
                 | Section::DevType
                 | Section::DevFlags
-                | Section::MpxnFst
+                | Section::MpxnKeys
                 | Section::MpxnPostings
-                | Section::GuidFst
-                | Section::GuidPostings
+                | Section::GuidKeys
+                | Section::GuidDevices
         )
     }
 }
@@ -157,6 +157,18 @@ macro_rules! fixed {
     )*};
 }
 fixed!(u8, u32, i32, u64);
+
+/// A pair of `u64`s side by side (a key and its value, as in `mpxn_keys`).
+impl Fixed for [u64; 2] {
+    const WIDTH: usize = 16;
+    fn read(bytes: &[u8]) -> Self {
+        [u64::read(&bytes[..8]), u64::read(&bytes[8..16])]
+    }
+    fn write(self, out: &mut Vec<u8>) {
+        self[0].write(out);
+        self[1].write(out);
+    }
+}
 
 /// A column of fixed-width values over a byte slice. Reading past its end is an error
 /// naming the section, never a panic.
@@ -202,6 +214,21 @@ impl<'a, T: Fixed> Col<'a, T> {
             })
     }
 
+    /// The first entry for which `below` is false, in a column where it is true for
+    /// a prefix (a binary search over the sorted key columns): O(log n) reads.
+    pub fn partition_point(&self, mut below: impl FnMut(T) -> bool) -> Result<usize, IndexError> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if below(self.get(mid)?) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
     /// Checks that the column has exactly `n` entries.
     fn expect_len(self, n: usize) -> Result<Self, IndexError> {
         if self.len() != n {
@@ -245,10 +272,10 @@ pub struct View<'a> {
     member_inst: Col<'a, u32>,
     member_installed: Col<'a, i32>,
     member_parties: Col<'a, u64>,
-    mpxn_fst: &'a [u8],
+    mpxn_keys: Col<'a, [u64; 2]>,
     mpxn_postings: Col<'a, u32>,
-    guid_fst: &'a [u8],
-    guid_postings: Col<'a, u32>,
+    guid_keys: Col<'a, u64>,
+    guid_devices: Col<'a, u32>,
     rejects: &'a [u8],
 }
 
@@ -279,6 +306,7 @@ impl<'a> View<'a> {
         let member_inst = col32(Section::MemberInst)?;
         let k = member_inst.len();
         let parties = col64(Section::Parties)?;
+        let guid_keys = col64(Section::GuidKeys)?;
         View {
             meta: get(Section::Meta),
             heap: get(Section::Heap),
@@ -309,10 +337,10 @@ impl<'a> View<'a> {
             member_inst,
             member_installed: coli(Section::MemberInstalled)?.expect_len(k)?,
             member_parties: col64(Section::MemberParties)?.expect_len(k)?,
-            mpxn_fst: get(Section::MpxnFst),
+            mpxn_keys: Col::new(get(Section::MpxnKeys), Section::MpxnKeys)?,
             mpxn_postings: col32(Section::MpxnPostings)?,
-            guid_fst: get(Section::GuidFst),
-            guid_postings: col32(Section::GuidPostings)?,
+            guid_devices: col32(Section::GuidDevices)?.expect_len(guid_keys.len())?,
+            guid_keys,
             rejects: get(Section::Rejects),
         }
         .checked(devices)

@@ -1,7 +1,7 @@
 //! The friendly layer over a [`View`]: typed accessors that decode the index's
 //! sentinels, flag bits and packed keys, so no reader outside `index` sees a raw column.
 //!
-//! Like fst's `Map` over `raw::Fst`: `View`'s columns are private to `index`; judge,
+//! `View`'s columns are private to `index`; judge,
 //! report, lookup and portfolio read installations, devices, shared MPxNs with their
 //! members, parties and the build metadata through the methods here, which return
 //! domain values (`Option<Day>`, `FindingSet`, `MpxnKey`, `Guid`) and check every
@@ -9,8 +9,7 @@
 //! panic and never a misread sentinel. Each accessor reads only the columns it names.
 
 use super::format::{
-    mpxn_fst_key, BuildMeta, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE,
-    INST_SMETS2, NONE_U32,
+    BuildMeta, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
 };
 use super::{IndexError, Section, View};
 use crate::normalize::{Day, Guid, MpxnKey};
@@ -241,18 +240,24 @@ impl<'a> View<'a> {
         Ok(self.inst_flags.get(inst)? & INST_SMETS2 != 0)
     }
 
-    // ---- the key maps (fst) -------------------------------------------------------
-
-    fn fst_map(bytes: &'a [u8], section: Section) -> Result<fst::Map<&'a [u8]>, IndexError> {
-        fst_guard(section, || fst::Map::new(bytes))?
-            .map_err(|e| IndexError::corrupt(section, e.to_string()))
-    }
+    // ---- the key maps (sorted arrays) ---------------------------------------------
 
     /// The postings entry `[group, count, installations...]` at `offset`.
     fn mpxn_posting(&self, offset: u64) -> Result<MpxnPosting, IndexError> {
-        let at = offset as usize;
+        let at = usize::try_from(offset).map_err(|_| {
+            IndexError::corrupt(
+                Section::MpxnKeys,
+                format!("posting {offset} is past the end"),
+            )
+        })?;
         let group = self.mpxn_postings.get(at)?;
-        let count = self.mpxn_postings.get(at + 1)? as usize;
+        let count = self.mpxn_postings.get(at.saturating_add(1))? as usize;
+        if count > self.mpxn_postings.len().saturating_sub(at + 2) {
+            return Err(IndexError::corrupt(
+                Section::MpxnPostings,
+                format!("entry {at} lists {count} installations, past the end"),
+            ));
+        }
         let installations = (0..count)
             .map(|k| self.installation(self.mpxn_postings, at + 2 + k))
             .collect::<Result<Vec<_>, _>>()?;
@@ -269,107 +274,94 @@ impl<'a> View<'a> {
     }
 
     /// The installations carrying a valid MPxN, and its shared group, if the index knows
-    /// it: one fst walk.
+    /// it: a binary search of `mpxn_keys`.
     pub fn find_mpxn(&self, key: MpxnKey) -> Result<Option<MpxnPosting>, IndexError> {
-        let map = Self::fst_map(self.mpxn_fst, Section::MpxnFst)?;
-        match fst_guard(Section::MpxnFst, || map.get(mpxn_fst_key(key)))? {
-            Some(offset) => Ok(Some(self.mpxn_posting(offset)?)),
-            None => Ok(None),
+        let raw = key.to_raw();
+        let at = self.mpxn_keys.partition_point(|[k, _]| k < raw)?;
+        if at == self.mpxn_keys.len() {
+            return Ok(None);
+        }
+        match self.mpxn_keys.get(at)? {
+            [k, offset] if k == raw => Ok(Some(self.mpxn_posting(offset)?)),
+            _ => Ok(None),
         }
     }
 
-    /// The installations with a device of this GUID (sorted, distinct), if any.
+    /// The installations with a device of this GUID (sorted, distinct), if any: a
+    /// binary search of `guid_keys`, then its run of equal keys.
     pub fn find_guid(&self, guid: Guid) -> Result<Option<Vec<usize>>, IndexError> {
-        let map = Self::fst_map(self.guid_fst, Section::GuidFst)?;
-        let Some(offset) = fst_guard(Section::GuidFst, || map.get(guid.to_u64().to_be_bytes()))?
-        else {
-            return Ok(None);
-        };
-        let at = offset as usize;
-        let count = self.guid_postings.get(at)? as usize;
-        // The count is read from the file: bound it by what the section holds before
-        // reserving for it (a crafted count asked for 16 GiB; found by fuzzing).
-        if count > self.guid_postings.len().saturating_sub(at + 1) {
-            return Err(IndexError::corrupt(
-                Section::GuidPostings,
-                format!("entry {at} lists {count} devices, past the end"),
-            ));
-        }
-        let mut installations = Vec::with_capacity(count);
-        for k in 0..count {
-            let device = self.guid_postings.get(at + 1 + k)? as usize;
+        let g = guid.to_u64();
+        let mut at = self.guid_keys.partition_point(|k| k < g)?;
+        let mut installations = Vec::new();
+        while at < self.guid_keys.len() && self.guid_keys.get(at)? == g {
+            let device = self.guid_devices.get(at)? as usize;
             if device >= self.dev_inst.len() {
                 return Err(IndexError::corrupt(
-                    Section::GuidPostings,
+                    Section::GuidDevices,
                     format!("device {device} does not exist"),
                 ));
             }
             installations.push(self.installation(self.dev_inst, device)?);
+            at += 1;
+        }
+        if installations.is_empty() {
+            return Ok(None);
         }
         installations.sort_unstable();
         installations.dedup();
         Ok(Some(installations))
     }
 
-    /// The shared MPANs whose core starts with `digits`, in order, with their groups: an
-    /// fst range scan.
+    /// The shared MPANs whose core starts with `digits`, in order, with their groups: a
+    /// range of `mpxn_keys` (MPAN cores are 13 digits, so a prefix is a range of
+    /// values). Nothing for anything but 0 to 13 ASCII digits.
     pub fn shared_mpans_with_prefix(
         &self,
         digits: &str,
     ) -> Result<Vec<(String, usize)>, IndexError> {
-        use fst::{IntoStreamer, Streamer};
-        let map = Self::fst_map(self.mpxn_fst, Section::MpxnFst)?;
-        let from = format!("E{digits}");
-        // The keys and offsets first (the walk is what may meet malformed nodes), then
-        // their postings.
-        let found: Vec<(String, u64)> = fst_guard(Section::MpxnFst, || {
-            let mut stream = map.range().ge(from.as_bytes()).into_stream();
-            let mut found = Vec::new();
-            while let Some((key, offset)) = stream.next() {
-                if !key.starts_with(from.as_bytes()) {
-                    break;
-                }
-                found.push((String::from_utf8_lossy(&key[1..]).into_owned(), offset));
-            }
-            found
-        })?;
+        let Some((from, to)) = mpan_prefix_range(digits) else {
+            return Ok(Vec::new());
+        };
+        let mut at = self.mpxn_keys.partition_point(|[k, _]| k < from)?;
         let mut out = Vec::new();
-        for (mpan, offset) in found {
-            if let Some(group) = self.mpxn_posting(offset)?.group {
-                out.push((mpan, group));
+        while at < self.mpxn_keys.len() {
+            let [k, offset] = self.mpxn_keys.get(at)?;
+            if k >= to {
+                break;
             }
+            // `k >= from` has the MPAN bit, so it is never the empty key.
+            if let (Some(group), Some(key)) =
+                (self.mpxn_posting(offset)?.group, MpxnKey::from_raw(k))
+            {
+                out.push((
+                    String::from_utf8_lossy(key.text().as_bytes()).into_owned(),
+                    group,
+                ));
+            }
+            at += 1;
         }
         Ok(out)
     }
 }
 
-thread_local! {
-    /// Set while this thread runs an fst read inside [`fst_guard`].
-    static IN_FST_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs an fst read, turning a panic inside the `fst` crate into [`IndexError::Corrupt`]
-/// naming `section`. fst decodes its nodes trusting their bytes (BurntSushi/fst#57): a
-/// crafted map whose checksums were recomputed passes `verify` and can make it panic
-/// (index out of bounds, a failed assertion, an overflow), always memory-safely. Found
-/// by fuzzing (`fuzz/crashes/index_reader/`). The first call installs, once per
-/// process, a panic hook that stays silent for such a caught panic and defers to the
-/// previous hook for every other.
-pub(crate) fn fst_guard<T>(section: Section, read: impl FnOnce() -> T) -> Result<T, IndexError> {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !IN_FST_GUARD.with(|g| g.get()) {
-                previous(info);
-            }
-        }));
-    });
-    IN_FST_GUARD.with(|g| g.set(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
-    IN_FST_GUARD.with(|g| g.set(false));
-    result
-        .map_err(|_| IndexError::corrupt(section, "the map is malformed (its nodes do not decode)"))
+/// The raw keys `[from, to)` of the MPANs whose 13-digit core starts with `digits`;
+/// `None` unless `digits` is 0 to 13 ASCII digits. MPRN keys (no MPAN bit) lie below
+/// every MPAN key, so they are never in it.
+fn mpan_prefix_range(digits: &str) -> Option<(u64, u64)> {
+    const CORE_DIGITS: usize = 13;
+    if digits.len() > CORE_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let scale = 10u64.pow((CORE_DIGITS - digits.len()) as u32);
+    let value: u64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
+    Some((
+        MpxnKey::mpan_core(value * scale).to_raw(),
+        MpxnKey::mpan_core((value + 1) * scale).to_raw(),
+    ))
 }
 
 /// What the MPxN map holds for one MPxN.
@@ -390,13 +382,18 @@ mod tests {
     /// Two installations sharing one MPAN; A1's meter has an unknown supplier and an
     /// invalid GUID, B1's meter no parseable install date and a dormant flag.
     fn image() -> crate::index::Image {
+        image_of(
+            "SMSO-A,AA,A1,not-a-guid,ESME,1200000000002,2020-01-01,2024-06-20,NOBODY,\n\
+             SMSO-B,,B1,00-1B-C5-09-00-00-00-02,ESME,1200000000002,bad,,S1,Y\n",
+        )
+    }
+
+    fn image_of(rows: &str) -> crate::index::Image {
         let dir = tempfile::tempdir().unwrap();
         let inv = dir.path().join("inv.csv");
         std::fs::write(
             &inv,
-            "source,group_id,installation_id,device_id,device_type,mpxn,installed_on,last_comms_at,supplier_id,dormant\n\
-             SMSO-A,AA,A1,not-a-guid,ESME,1200000000002,2020-01-01,2024-06-20,NOBODY,\n\
-             SMSO-B,,B1,00-1B-C5-09-00-00-00-02,ESME,1200000000002,bad,,S1,Y\n",
+            format!("source,group_id,installation_id,device_id,device_type,mpxn,installed_on,last_comms_at,supplier_id,dormant\n{rows}"),
         )
         .unwrap();
         let reg = dir.path().join("reg.csv");
@@ -469,5 +466,70 @@ mod tests {
         assert_eq!(view.find_guid(guid).unwrap(), Some(vec![1]));
         assert_eq!(view.meta().unwrap().rows.read, 2);
         assert_eq!(view.meter_owner(0).unwrap(), Some((0, None)));
+    }
+
+    #[test]
+    fn key_maps_find_exact_keys_and_mpan_prefixes_as_value_ranges() {
+        // Shared: MPANs at both ends of area 13 and the start of 14, and an MPRN whose
+        // digits start 13 too; 1299999999990 is carried once (not shared); one GUID is
+        // on two devices.
+        let mut rows = String::new();
+        for (i, (mpxn, kind)) in [
+            ("1300000000007", "ESME"),
+            ("1399999999994", "ESME"),
+            ("1400000000001", "ESME"),
+            ("1300000007", "GSME"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for source in ["SMSO-A", "SMSO-B"] {
+                rows += &format!(
+                    "{source},AA,I{i},00-1B-C5-09-00-00-00-0{i},{kind},{mpxn},2020-01-01,,S1,\n"
+                );
+            }
+        }
+        rows += "SMSO-A,AA,I9,00-1B-C5-09-00-00-00-09,ESME,1299999999990,2020-01-01,,S1,\n";
+        let image = image_of(&rows);
+        let view = image.view().unwrap();
+        let shared = |digits: &str| -> Vec<String> {
+            view.shared_mpans_with_prefix(digits)
+                .unwrap()
+                .into_iter()
+                .map(|(mpan, _)| mpan)
+                .collect()
+        };
+        assert_eq!(shared("13"), ["1300000000007", "1399999999994"]);
+        assert_eq!(shared("14"), ["1400000000001"]);
+        assert_eq!(
+            shared(""),
+            ["1300000000007", "1399999999994", "1400000000001"]
+        );
+        assert_eq!(shared("1399999999994"), ["1399999999994"]);
+        assert!(shared("12").is_empty(), "1299999999990 is not shared");
+        assert!(shared("13999999999940").is_empty(), "14 digits");
+        assert!(shared("1x").is_empty());
+        let mpan = |t: &str| MpxnKey::mpan(crate::normalize::Mpan::parse(t.as_bytes()).unwrap());
+        let alone = view.find_mpxn(mpan("1299999999990")).unwrap().unwrap();
+        assert_eq!(alone.group, None);
+        assert_eq!(alone.installations.len(), 1);
+        let both = view.find_mpxn(mpan("1300000000007")).unwrap().unwrap();
+        assert!(both.group.is_some() && both.installations.len() == 2);
+        // The MPRN 1300000007 and an MPAN of the same value are different keys.
+        let mprn = crate::normalize::Mprn::parse(b"1300000007").unwrap();
+        assert!(view.find_mpxn(MpxnKey::mprn(mprn)).unwrap().is_some());
+        let same_value = MpxnKey::mpan_core(mprn.value());
+        assert!(view.find_mpxn(same_value).unwrap().is_none());
+        assert!(view.find_mpxn(mpan("1400000000001")).unwrap().is_some());
+        let guid = |t: &str| Guid::parse(t.as_bytes()).unwrap();
+        assert_eq!(
+            view.find_guid(guid("00-1B-C5-09-00-00-00-00")).unwrap(),
+            Some(vec![0, 5]),
+            "one GUID on two installations' devices (SMSO-A's I0 first, SMSO-B's I0 after A's five)"
+        );
+        assert_eq!(
+            view.find_guid(guid("00-1B-C5-09-00-00-00-08")).unwrap(),
+            None
+        );
     }
 }

@@ -239,10 +239,10 @@ const SECTION_NAMES: [&str; 33] = [
     "member_inst",
     "member_installed",
     "member_parties",
-    "mpxn_fst",
+    "mpxn_keys",
     "mpxn_postings",
-    "guid_fst",
-    "guid_postings",
+    "guid_keys",
+    "guid_devices",
     "rejects_csv",
 ];
 
@@ -268,10 +268,10 @@ const LOOKUP_ONLY: [&str; 12] = [
     "dev_party",
     "dev_type",
     "dev_flags",
-    "mpxn_fst",
+    "mpxn_keys",
     "mpxn_postings",
-    "guid_fst",
-    "guid_postings",
+    "guid_keys",
+    "guid_devices",
 ];
 
 #[test]
@@ -381,14 +381,14 @@ fn header_table_version_and_truncation_each_get_their_own_error() {
     );
 
     // A newer format version with a consistent header checksum.
-    let mut v2 = bytes.clone();
-    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let crc = crc32c::crc32c(&v2[..28]);
-    v2[28..32].copy_from_slice(&crc.to_le_bytes());
+    let mut v3 = bytes.clone();
+    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let crc = crc32c::crc32c(&v3[..28]);
+    v3[28..32].copy_from_slice(&crc.to_le_bytes());
     expect_refused(
-        &write("v2.mxi", &v2),
+        &write("v3.mxi", &v3),
         &["index", "verify"],
-        "index format v2, this build reads v1",
+        "index format v3, this build reads v2",
     );
 
     let mut table = bytes.clone();
@@ -572,13 +572,13 @@ fn a_refused_build_leaves_the_previous_index_intact() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-/// The golden index of the bundled sample, format v1 (`tests/fixtures/sample-v1.mxi`):
+/// The golden index of the bundled sample, format v2 (`tests/fixtures/sample-v2.mxi`):
 /// every build must keep reading it and sweep it to the sample's expected decisions.
 /// A layout change that breaks this needs a format version bump and a new fixture
 /// (see CONTRIBUTING.md).
 #[test]
-fn the_v1_golden_fixture_still_reads_and_sweeps() {
-    let fixture = crate_root().join("tests/fixtures/sample-v1.mxi");
+fn the_v2_golden_fixture_still_reads_and_sweeps() {
+    let fixture = crate_root().join("tests/fixtures/sample-v2.mxi");
     let dir = TestDir::new();
     // This build writes the fixture's exact bytes for the sample: the format's encoder
     // has not drifted.
@@ -586,7 +586,7 @@ fn the_v1_golden_fixture_still_reads_and_sweeps() {
     build_sample(&rebuilt, &sample_inventories());
     assert!(
         std::fs::read(&rebuilt).unwrap() == std::fs::read(&fixture).unwrap(),
-        "rebuilding the sample no longer writes tests/fixtures/sample-v1.mxi byte for byte"
+        "rebuilding the sample no longer writes tests/fixtures/sample-v2.mxi byte for byte"
     );
     let mut cmd = bin();
     cmd.args(["index", "verify"]).arg(&fixture);
@@ -603,9 +603,38 @@ fn the_v1_golden_fixture_still_reads_and_sweeps() {
         let got = std::fs::read(dir.out().join(name)).unwrap();
         assert!(
             expected == got,
-            "{name} from the v1 fixture differs from datasets/sample/expected/{name}"
+            "{name} from the v2 fixture differs from datasets/sample/expected/{name}"
         );
     }
+}
+
+/// The v1 index of the sample (fst key maps, before issue 12's sorted arrays) is
+/// refused on every path that opens an index, with the message that says to rebuild,
+/// and nothing is written.
+#[test]
+fn the_v1_fixture_is_refused_with_the_rebuild_message() {
+    let fixture = crate_root().join("tests/fixtures/sample-v1.mxi");
+    let dir = TestDir::new();
+    let needle = "index format v1, this build reads v2; rebuild it with `mpxn-recon index build`";
+    expect_refused(&fixture, &["index", "verify"], needle);
+    expect_refused(&fixture, &["index", "info"], needle);
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&fixture)
+        .arg("--out")
+        .arg(dir.out());
+    let out = run_expect(&mut cmd, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(needle),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.out().exists(), "a refused index wrote outputs");
+    let mut cmd = bin();
+    cmd.args(["lookup", "--index"])
+        .arg(&fixture)
+        .arg("2000000000001");
+    run_expect(&mut cmd, 2);
 }
 
 /// Rewrites section `id` of an index with `mutate` and reseals every checksum (the
@@ -679,8 +708,10 @@ fn damage_past_the_checksums_is_refused_with_exit_2_on_every_path() {
 #[test]
 fn crafted_indexes_found_by_fuzzing_are_refused_never_a_panic() {
     // fuzz/crashes/index_reader/*.crafted.mxi: every checksum recomputed, so `verify`
-    // passes; in `fst_*` the fst maps' nodes do not decode (the fst crate panicked on
-    // them), the others crashed the reader elsewhere.
+    // passed; in `fst_*` the fst maps' nodes did not decode (the fst crate panicked on
+    // them), the others crashed the reader elsewhere. They are format v1 (fst maps),
+    // so each is now refused at the version check; the two non-fst crashes are crafted
+    // again on v2 in `crafted_day_numbers_and_key_maps_are_no_crash`.
     let dir = crate_root().join("fuzz/crashes/index_reader");
     let mut crafted: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -722,15 +753,12 @@ fn crafted_indexes_found_by_fuzzing_are_refused_never_a_panic() {
             };
             let o = output(&mut cmd);
             assert_no_panic(&cmd, &o);
-            // The fst crashes (`fst_*`) are refused as a malformed map.
-            if i == 0 && name.starts_with("fst_") {
-                assert_eq!(o.status.code(), Some(2), "{}", describe(&cmd, &o));
-                assert!(
-                    String::from_utf8_lossy(&o.stderr).contains("malformed"),
-                    "{}",
-                    describe(&cmd, &o)
-                );
-            }
+            assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&cmd, &o));
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("index format v1, this build reads v2"),
+                "{name}: {}",
+                describe(&cmd, &o)
+            );
         }
         let mut cmd = bin();
         cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
@@ -745,10 +773,11 @@ fn crafted_indexes_found_by_fuzzing_are_refused_never_a_panic() {
 }
 
 #[test]
-fn crafted_day_numbers_and_posting_counts_are_no_crash() {
+fn crafted_day_numbers_and_key_maps_are_no_crash() {
     // Found by fuzzing the index reader: a day column holding an extreme day number
     // overflowed the civil-date arithmetic, and a GUID posting's count was trusted to
-    // reserve memory (up to 32 GiB). Both are crafted with valid checksums here.
+    // reserve memory (up to 32 GiB). Both are crafted with valid checksums here, with
+    // the key maps of format v2: devices, posting offsets and counts past the end.
     let dir = TestDir::new();
     let good = dir.path().join("good.mxi");
     build_sample(&good, &sample_inventories());
@@ -771,19 +800,59 @@ fn crafted_day_numbers_and_posting_counts_are_no_crash() {
     let o = output(&mut cmd);
     assert_no_panic(&cmd, &o);
 
-    let mut bytes = original;
-    // guid_postings (32): every count (and device) 0xFFFF_FFFF.
+    // guid_devices (32): every device 0xFFFF_FFFF.
+    let mut bytes = original.clone();
     reseal(&mut bytes, 32, |s| s.fill(0xFF));
-    let postings = dir.path().join("postings.mxi");
-    std::fs::write(&postings, &bytes).unwrap();
+    let devices = dir.path().join("devices.mxi");
+    std::fs::write(&devices, &bytes).unwrap();
     let mut cmd = bin();
     cmd.args(["lookup", "--as-of", "2024-06-30", "--index"])
-        .arg(&postings)
+        .arg(&devices)
         .arg("00-1B-C5-09-00-A1-01-02");
     let o = run_expect(&mut cmd, 2);
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("guid_postings"),
+        String::from_utf8_lossy(&o.stderr).contains("guid_devices"),
         "{}",
         describe(&cmd, &o)
     );
+
+    // mpxn_keys (29): every key's posting offset far past the postings; then
+    // mpxn_postings (30): every group and count 0xFFFF_FFFF.
+    for (id, section) in [(29u32, "mpxn_postings"), (30, "mpxn_postings")] {
+        let mut bytes = original.clone();
+        reseal(&mut bytes, id, |s| {
+            if id == 29 {
+                for pair in s.chunks_exact_mut(16) {
+                    pair[8..].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+                }
+            } else {
+                s.fill(0xFF);
+            }
+        });
+        let crafted = dir.path().join(format!("keys-{id}.mxi"));
+        std::fs::write(&crafted, &bytes).unwrap();
+        for args in [
+            &[
+                "lookup",
+                "--as-of",
+                "2024-06-30",
+                "--prefix",
+                "1",
+                "--index",
+            ][..],
+            &["lookup", "--as-of", "2024-06-30", "--index"][..],
+        ] {
+            let mut cmd = bin();
+            cmd.args(args).arg(&crafted);
+            if args.len() == 4 {
+                cmd.arg("1364589770815");
+            }
+            let o = run_expect(&mut cmd, 2);
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains(section),
+                "{}",
+                describe(&cmd, &o)
+            );
+        }
+    }
 }

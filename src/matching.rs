@@ -140,6 +140,29 @@ impl Installations {
 /// of (installation hash, fingerprint, row) keys; text is compared only within a hash
 /// run, and full identities are read back only for rows whose fingerprints are equal.
 pub fn group_installations(corpus: Corpus<'_>) -> Installations {
+    group_installations_up_to(corpus, SEQUENTIAL_GROUPING_ROWS)
+}
+
+/// [`group_installations`], sorting on the calling thread up to `sequential` rows.
+fn group_installations_up_to(corpus: Corpus<'_>, sequential: usize) -> Installations {
+    // A partition's rows (a few hundred thousand): one sort in cache on this thread,
+    // since partitions already run in parallel. The same order as the bucketed path
+    // below (bucket = the hash's top bits), so the same installations.
+    if corpus.rows.len() <= sequential {
+        let mut keys: Vec<GroupKey> = (0..corpus.rows.len())
+            .map(|i| {
+                let r = &corpus.rows[i];
+                GroupKey {
+                    installation_hash: r.installation_key,
+                    fingerprint: r.fingerprint,
+                    row: i as u32,
+                    chain_head: r.chain_head(i as u32),
+                }
+            })
+            .collect();
+        keys.sort_unstable();
+        return group_segment(corpus, &keys);
+    }
     // Buckets by the hash's top bits, so the buckets in order, each sorted, are the
     // keys in sorted order, and no installation spans two buckets: each bucket is
     // grouped on its own, in parallel, and concatenating in order keeps the result
@@ -197,8 +220,14 @@ pub fn in_output_order(installations: &Installations, source_rank: &[u32]) -> In
     installations.reordered(&order)
 }
 
+/// Up to this many rows, [`group_installations`] sorts on the calling thread.
+const SEQUENTIAL_GROUPING_ROWS: usize = 1 << 20;
+
 /// Concatenates parts in order, rebasing their row and id ranges.
-fn concat(parts: Vec<Installations>) -> Installations {
+fn concat(mut parts: Vec<Installations>) -> Installations {
+    if parts.len() == 1 {
+        return parts.pop().expect("one part");
+    }
     let mut out = Installations {
         list: Vec::with_capacity(parts.iter().map(|p| p.list.len()).sum()),
         rows: Vec::with_capacity(parts.iter().map(|p| p.rows.len()).sum()),
@@ -628,9 +657,7 @@ impl KeyBuckets {
         let count = self.guids.count();
         let mut duplicate_guid = vec![false; installations];
         for first in (0..count).step_by(batch) {
-            let buckets = (first..(first + batch).min(count))
-                .map(|b| self.guids.take(b))
-                .collect::<io::Result<Vec<_>>>()?;
+            let buckets = self.guids.take_batch(first..(first + batch).min(count))?;
             // DUPLICATE_GUID: a canonical GUID on more than one distinct accepted row.
             let flagged: Vec<Vec<u32>> = buckets
                 .into_par_iter()
@@ -657,9 +684,7 @@ impl KeyBuckets {
         let mut groups = Vec::new();
         let mut members = Vec::new();
         for first in (0..count).step_by(batch) {
-            let buckets = (first..(first + batch).min(count))
-                .map(|b| self.meters.take(b))
-                .collect::<io::Result<Vec<_>>>()?;
+            let buckets = self.meters.take_batch(first..(first + batch).min(count))?;
             let sorted: Vec<Vec<MeterRef>> = buckets
                 .into_par_iter()
                 .map(|bucket| {
@@ -745,6 +770,46 @@ mod tests {
         for (b, bucket) in one.iter().enumerate() {
             assert!(bucket.iter().all(|&x| top_bits(mix(x), bits) == b));
         }
+    }
+
+    #[test]
+    fn grouping_on_one_thread_equals_grouping_in_buckets() {
+        // Generated inventories (shared MPxNs, duplicate rows, chains of one
+        // installation's rows) in one partition, grouped both ways.
+        let dir = tempfile::tempdir().unwrap();
+        let data = crate::generate::generate(140_000, 7, dir.path()).unwrap();
+        let registry = Registry::open(&data.suppliers).unwrap();
+        let files: Vec<InventoryFile> = (data.inventories.iter())
+            .map(|p| InventoryFile::open(p).unwrap())
+            .collect();
+        let settings = crate::ingest::IngestSettings {
+            partition_bytes: usize::MAX,
+            ..Default::default()
+        };
+        let budget = crate::spill::Budget::unlimited();
+        let mut ingested = crate::ingest::ingest(&files, &registry, settings, &budget).unwrap();
+        let rows = ingested.partitions.take(0).unwrap();
+        assert!(bucket_bits(rows.len()) > 0, "several buckets");
+        let corpus = Corpus {
+            files: &files,
+            registry: &registry,
+            rows: &rows,
+        };
+        /// Each installation's source, rows and id; and the rows dropped.
+        type Seen = (Vec<(u32, Vec<u32>, Vec<u8>)>, u64);
+        let seen = |g: &Installations| -> Seen {
+            let list = (0..g.list.len() as u32)
+                .map(|i| {
+                    let inst = &g.list[i as usize];
+                    (inst.source, g.rows_of(i).to_vec(), g.id(i).to_vec())
+                })
+                .collect();
+            (list, g.duplicate_rows)
+        };
+        let one = seen(&group_installations_up_to(corpus, usize::MAX));
+        let bucketed = seen(&group_installations_up_to(corpus, 0));
+        assert!(one.1 > 0, "the data has duplicate rows");
+        assert_eq!(one, bucketed);
     }
 
     #[test]

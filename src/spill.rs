@@ -16,8 +16,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 /// A record of fixed size, encoded without padding.
 pub trait Record: Copy + Send + Sync {
@@ -258,25 +261,60 @@ impl<T: Record> Buckets<T> {
     /// Takes a bucket's records back, in push order: its spilled segments run by run,
     /// then what memory holds.
     pub fn take(&mut self, bucket: usize) -> io::Result<Vec<T>> {
-        let mut in_memory = std::mem::take(&mut self.memory[bucket]);
+        let detached = self.detach(bucket);
+        detached.gather(&self.runs)
+    }
+
+    /// [`Buckets::take`] of every bucket in `buckets`, in order; their records are read
+    /// back and copied together in parallel (one task per bucket).
+    pub fn take_batch(&mut self, buckets: Range<usize>) -> io::Result<Vec<Vec<T>>>
+    where
+        T: Send + Sync,
+    {
+        let detached: Vec<Detached<T>> = buckets.map(|b| self.detach(b)).collect();
+        let runs = &self.runs;
+        detached.into_par_iter().map(|d| d.gather(runs)).collect()
+    }
+
+    /// Removes a bucket's pieces and segments from the books, without reading them.
+    fn detach(&mut self, bucket: usize) -> Detached<T> {
+        let in_memory = std::mem::take(&mut self.memory[bucket]);
         let held: usize = in_memory.iter().map(Vec::len).sum();
         self.held -= (held * T::SIZE) as u64;
         // Taken: the runs no longer count this bucket's segments.
         let segments: Vec<(u64, u64)> = (self.runs.iter_mut())
             .map(|r| std::mem::take(&mut r.segments[bucket]))
             .collect();
-        let on_disk: u64 = segments.iter().map(|s| s.1).sum();
-        if on_disk == 0 && in_memory.len() == 1 {
-            return Ok(in_memory.pop().expect("one piece"));
+        Detached {
+            in_memory,
+            segments,
         }
+    }
+}
+
+/// One bucket's records taken off the books: pieces in memory, and where the rest lie
+/// in each run's file.
+struct Detached<T> {
+    in_memory: Vec<Vec<T>>,
+    segments: Vec<(u64, u64)>,
+}
+
+impl<T: Record> Detached<T> {
+    /// The records in push order: spilled segments run by run, then the pieces.
+    fn gather(mut self, runs: &[Run]) -> io::Result<Vec<T>> {
+        let on_disk: u64 = self.segments.iter().map(|s| s.1).sum();
+        if on_disk == 0 && self.in_memory.len() == 1 {
+            return Ok(self.in_memory.pop().expect("one piece"));
+        }
+        let held: usize = self.in_memory.iter().map(Vec::len).sum();
         let mut out = Vec::with_capacity(on_disk as usize + held);
         let mut bytes = Vec::new();
-        for (run, &(first, count)) in self.runs.iter().zip(&segments) {
+        for (run, &(first, count)) in runs.iter().zip(&self.segments) {
             bytes.resize(count as usize * T::SIZE, 0);
             run.file.read_exact_at(&mut bytes, first * T::SIZE as u64)?;
             out.extend(bytes.chunks_exact(T::SIZE).map(T::decode));
         }
-        for piece in in_memory {
+        for piece in self.in_memory {
             out.extend_from_slice(&piece);
         }
         Ok(out)

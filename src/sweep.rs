@@ -154,12 +154,11 @@ fn make(
     let mut parts = PartStore::new(budget.limit / 4, &budget.dir);
     let batch = rayon::current_num_threads().max(1) * 4;
     for first in (0..partitions.count()).step_by(batch) {
-        let batch = (first..(first + batch).min(partitions.count()))
-            .map(|p| Ok((p, partitions.take(p)?)))
-            .collect::<std::io::Result<Vec<(usize, Vec<Row>)>>>()
-            .map_err(spill)?;
-        let done: Vec<Vec<(Run, InstallationPart, PartitionKeys)>> = batch
+        let range = first..(first + batch).min(partitions.count());
+        let rows = partitions.take_batch(range.clone()).map_err(spill)?;
+        let done: Vec<Vec<(Run, InstallationPart, PartitionKeys)>> = range
             .into_par_iter()
+            .zip(rows)
             .map(|(p, rows)| context.partition(p, rows))
             .collect();
         for (run, part, run_keys) in done.into_iter().flatten() {

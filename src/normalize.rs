@@ -212,6 +212,63 @@ impl fmt::Display for Mprn {
     }
 }
 
+/// Why `raw` is neither a valid MPAN nor a valid MPRN (SPEC §4), in words a supplier can
+/// act on: the check digit that fails and the one the digits give, or the length or
+/// characters that rule both readings out. Read as an MPAN when, cleaned, it has an
+/// MPAN's 13 or 21 characters; else as an MPRN. Meant for values that neither
+/// [`Mpan::parse`] nor [`Mprn::parse`] accepts.
+pub fn mpxn_problem(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mpan: String = text
+        .chars()
+        .filter(|&c| !(c.is_ascii() && (is_space(c as u8) || c == '-')))
+        .collect();
+    let chars = mpan.chars().count();
+    if chars == 13 || chars == 21 {
+        let core: String = mpan.chars().skip(chars - 13).collect();
+        let bytes = core.as_bytes();
+        return match Mpan::check_digit(&bytes[..12.min(bytes.len())]) {
+            Some(expected) if bytes.len() == 13 && bytes[12].is_ascii_digit() => format!(
+                "MPAN check digit fails: the core {core} ends in {}, its first 12 digits give {expected}",
+                bytes[12] as char
+            ),
+            _ => format!("MPAN core {core} is not 13 digits"),
+        };
+    }
+    let mprn: String = text
+        .chars()
+        .filter(|&c| !(c.is_ascii() && is_space(c as u8)))
+        .collect::<String>()
+        .trim_start_matches('0')
+        .to_string();
+    if mprn.is_empty() {
+        return "no digits other than zeros".to_string();
+    }
+    if !mprn.bytes().all(|b| b.is_ascii_digit()) {
+        return format!(
+            "not an MPAN (13 or 21 characters, {chars} here) and not an MPRN (digits only)"
+        );
+    }
+    let n = mprn.len();
+    if !(6..=10).contains(&n) {
+        return format!(
+            "{n} significant digits: an MPRN has 6 to 10, an MPAN core 13 (or 21 characters with the supplementary data)"
+        );
+    }
+    let d = mprn.as_bytes();
+    let sum: u64 = d[..n - 2]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| u64::from(b - b'0') * (n - 2 - i) as u64)
+        .sum();
+    format!(
+        "MPRN check digits fail: {mprn} ends in {}, its first {} digits give {:02}",
+        &mprn[n - 2..],
+        n - 2,
+        sum % 11
+    )
+}
+
 /// Which kind of meter point a key names. An MPAN and an MPRN never match, even with
 /// equal digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -824,5 +881,38 @@ mod tests {
         assert_eq!(trim(b"   "), b"");
         // A non-breaking space is not ASCII whitespace.
         assert_eq!(trim("\u{a0}x".as_bytes()), "\u{a0}x".as_bytes());
+    }
+
+    #[test]
+    fn mpxn_problems_name_the_failing_check_or_length() {
+        let why = |t: &str| {
+            assert!(Mpan::parse(t.as_bytes()).is_none() && Mprn::parse(t.as_bytes()).is_none());
+            mpxn_problem(t.as_bytes())
+        };
+        // 1300000000007 is valid; its last digit changed.
+        assert_eq!(
+            why("1300000000008"),
+            "MPAN check digit fails: the core 1300000000008 ends in 8, its first 12 digits give 7"
+        );
+        assert_eq!(
+            why("01-801-100-45-6789-0123-456"),
+            "MPAN check digit fails: the core 4567890123456 ends in 6, its first 12 digits give 2"
+        );
+        assert_eq!(
+            why("13000000000A7"),
+            "MPAN core 13000000000A7 is not 13 digits"
+        );
+        // 3938424403 is valid (SPEC §4); its check digits changed.
+        assert_eq!(
+            why("3938424404"),
+            "MPRN check digits fail: 3938424404 ends in 04, its first 8 digits give 03"
+        );
+        assert_eq!(
+            why("00012345"),
+            "5 significant digits: an MPRN has 6 to 10, an MPAN core 13 (or 21 characters with the supplementary data)"
+        );
+        assert!(why("12345678901").starts_with("11 significant digits"));
+        assert!(why("ABC").starts_with("not an MPAN (13 or 21 characters, 3 here)"));
+        assert_eq!(why("000"), "no digits other than zeros");
     }
 }

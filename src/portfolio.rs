@@ -77,6 +77,9 @@ pub enum QueryAnswer {
     Unknown,
     #[serde(rename = "registered to another supplier")]
     OtherSupplier,
+    /// Neither a valid MPAN nor a valid MPRN: why, in words (`normalize::mpxn_problem`).
+    #[serde(rename = "invalid")]
+    Invalid { why: String },
 }
 
 impl QueryAnswer {
@@ -85,6 +88,7 @@ impl QueryAnswer {
             QueryAnswer::Found { .. } => "found",
             QueryAnswer::Unknown => "unknown",
             QueryAnswer::OtherSupplier => "registered to another supplier",
+            QueryAnswer::Invalid { .. } => "invalid",
         }
     }
 }
@@ -204,6 +208,11 @@ pub fn answer(
         Mpan::parse(key.as_bytes()).map(MpxnKey::mpan),
         Mprn::parse(key.as_bytes()).map(MpxnKey::mprn),
     ];
+    if readings.iter().all(Option::is_none) {
+        return Ok(QueryAnswer::Invalid {
+            why: crate::normalize::mpxn_problem(key.as_bytes()),
+        });
+    }
     let mut known = false;
     let mut installations = Vec::new();
     for key in readings.into_iter().flatten() {
@@ -227,6 +236,73 @@ pub fn answer(
         (true, true) => QueryAnswer::OtherSupplier,
         (true, false) => QueryAnswer::Found { installations },
     })
+}
+
+/// Counts over a checked list: answers by status, and the outcomes of the found
+/// installations (an MPxN found at two installations counts both).
+#[derive(Default)]
+pub struct Tally {
+    found: u64,
+    unknown: u64,
+    invalid: u64,
+    other: u64,
+    outcomes: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    pub fn add(&mut self, answer: &QueryAnswer) {
+        match answer {
+            QueryAnswer::Found { installations } => {
+                self.found += 1;
+                for i in installations {
+                    *self.outcomes.entry(i.outcome).or_default() += 1;
+                }
+            }
+            QueryAnswer::Unknown => self.unknown += 1,
+            QueryAnswer::Invalid { .. } => self.invalid += 1,
+            QueryAnswer::OtherSupplier => self.other += 1,
+        }
+    }
+
+    /// "20,051 listed: 19,877 found, 120 unknown, 14 invalid, 40 another supplier's;
+    /// 312 exclude, 19,565 unblock" (outcomes in SPEC order, those with a count).
+    pub fn line(&self, listed: u64) -> String {
+        let n = thousands;
+        let mut line = format!(
+            "{} listed: {} found, {} unknown, {} invalid, {} another supplier's",
+            n(listed),
+            n(self.found),
+            n(self.unknown),
+            n(self.invalid),
+            n(self.other)
+        );
+        let outcomes: Vec<String> = Outcome::ALL
+            .iter()
+            .filter_map(|o| {
+                self.outcomes
+                    .get(o.as_str())
+                    .map(|c| format!("{} {}", n(*c), o.as_str()))
+            })
+            .collect();
+        if !outcomes.is_empty() {
+            line.push_str("; ");
+            line.push_str(&outcomes.join(", "));
+        }
+        line
+    }
+}
+
+/// `20051` as `20,051`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A party's impact notice: counts over its installations.
@@ -295,11 +371,12 @@ impl Impact {
 }
 
 /// CSV header of a portfolio report.
-pub const CSV_HEADER: &[u8] = b"query,status,source,installation_id,group_id,outcome,clauses,reasons,dormancy,mpxn,kind,shared,other_inventory,other_installed_on,other_communicating,other_same_party,party_id\n";
+pub const CSV_HEADER: &[u8] = b"query,status,source,installation_id,group_id,outcome,clauses,reasons,dormancy,mpxn,kind,shared,other_inventory,other_installed_on,other_communicating,other_same_party,detail,party_id\n";
 
 /// Appends a party installation as CSV rows: one per (MPxN, other member), one per MPxN
 /// without others, or one alone when the party's meters carry no valid MPxN.
-/// The last column, `party_id`, names the party the report is for on every row.
+/// The last column, `party_id`, names the party the report is for on every row;
+/// `detail`, before it, says why a listed value is `invalid` (empty on every other row).
 pub fn push_csv(
     out: &mut Vec<u8>,
     party: &str,
@@ -307,11 +384,24 @@ pub fn push_csv(
     status: &str,
     inst: Option<&PartyInstallation>,
 ) {
+    push_csv_detail(out, party, query, status, inst, "")
+}
+
+fn push_csv_detail(
+    out: &mut Vec<u8>,
+    party: &str,
+    query: &str,
+    status: &str,
+    inst: Option<&PartyInstallation>,
+    detail: &str,
+) {
     use crate::delimited::push_record;
     let Some(i) = inst else {
-        // A listed MPxN that is unknown or another supplier's: the status, nothing more.
+        // A listed MPxN that is unknown, invalid or another supplier's: the status (and
+        // why it is invalid), nothing more.
         let mut fields: Vec<&[u8]> = vec![query.as_bytes(), status.as_bytes()];
         fields.extend([&b""[..]; 14]);
+        fields.push(detail.as_bytes());
         fields.push(party.as_bytes());
         push_record(out, &fields);
         return;
@@ -332,6 +422,7 @@ pub fn push_csv(
     let row = |out: &mut Vec<u8>, tail: [&[u8]; 7]| {
         let mut fields: Vec<&[u8]> = head.to_vec();
         fields.extend_from_slice(&tail);
+        fields.push(b"");
         fields.push(party.as_bytes());
         push_record(out, &fields);
     };
@@ -416,6 +507,9 @@ pub fn push_answer(
             for i in installations {
                 push_csv(out, party, key, answer.status(), Some(i));
             }
+        }
+        QueryAnswer::Invalid { why } => {
+            push_csv_detail(out, party, key, answer.status(), None, why)
         }
         _ => push_csv(out, party, key, answer.status(), None),
     }

@@ -31,9 +31,16 @@ pub struct PortfolioArgs {
 
     /// Check these MPxNs instead of the whole portfolio: one MPAN or MPRN per line, in
     /// any spelling; blank lines are skipped; `-` reads standard input. A line over
-    /// 4096 bytes is refused, naming the file and line.
+    /// 4096 bytes is refused, naming the file and line. Each is `found`, `unknown`,
+    /// `registered to another supplier` or `invalid` (the `detail` column says why:
+    /// the failing check digit, or the length); the counts go to standard error.
     #[arg(long, value_name = "FILE")]
     pub mpxns: Option<PathBuf>,
+
+    /// Read --mpxns as a CSV (or pipe-delimited) file with a header, taking the values
+    /// of this column (name compared case-insensitively).
+    #[arg(long, value_name = "NAME", requires = "mpxns")]
+    pub column: Option<String>,
 
     #[command(flatten)]
     pub as_of: AsOfArgs,
@@ -79,7 +86,8 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
     if !args.json {
         out.extend_from_slice(portfolio::CSV_HEADER);
     }
-    let mut count = 0;
+    let mut count = 0u64;
+    let mut tally = portfolio::Tally::default();
     match &args.mpxns {
         None => {
             for &inst in mine {
@@ -90,10 +98,11 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
             }
         }
         Some(list) => {
-            super::keys::for_each_key(list, |key| {
+            super::keys::for_each_key_in(list, args.column.as_deref(), |key| {
                 let answer =
                     portfolio::answer(&view, &judgement, party, mine, key).map_err(damaged)?;
                 portfolio::push_answer(&mut out, args.json, &args.party, key, &answer)?;
+                tally.add(&answer);
                 count += 1;
                 Ok(())
             })?;
@@ -101,6 +110,9 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
     }
     set.stage_bytes(&out_name, &out)?;
     set.commit()?;
+    if args.mpxns.is_some() {
+        eprintln!("{}", tally.line(count));
+    }
     writeln!(
         Console::new(),
         "{}: {count} {} for party {} as of {}",

@@ -292,7 +292,7 @@ fn is_smets2(g: &Generated, inst: &str) -> bool {
 }
 
 #[test]
-fn listed_mpxns_are_found_unknown_or_anothers() {
+fn listed_mpxns_are_found_unknown_invalid_or_anothers() {
     let g = generate();
     let index = build_index(&g);
     // An MPAN that only other parties carry, written with spaces; one nobody carries;
@@ -324,9 +324,14 @@ fn listed_mpxns_are_found_unknown_or_anothers() {
         .expect("an MPAN of ALPHA's");
     let spaced = format!("{} {}", &not_alphas[..4], &not_alphas[4..]);
     let unknown = mpan(9999);
-    let list = g
-        .dir
-        .write("keys.txt", format!("{spaced}\n\n{unknown}\n{alphas}\n"));
+    // Invalid: ALPHA's MPAN with its check digit changed; an MPRN one digit short.
+    let last = alphas.as_bytes()[12] - b'0';
+    let bad_check = format!("{}{}", &alphas[..12], (last + 1) % 10);
+    let short = "12345";
+    let list = g.dir.write(
+        "keys.txt",
+        format!("{spaced}\n\n{unknown}\n{alphas}\n{bad_check}\n{short}\n"),
+    );
     let out = g.dir.path().join("alpha.csv");
     let mut cmd = bin();
     cmd.args([
@@ -339,8 +344,31 @@ fn listed_mpxns_are_found_unknown_or_anothers() {
     ])
     .arg(&list);
     cmd.arg("--index").arg(&index).arg("--out").arg(&out);
-    run_expect(&mut cmd, 0);
+    let o = run_expect(&mut cmd, 0);
     let text = std::fs::read_to_string(&out).unwrap();
+    // The counts by status, then by outcome, on standard error.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("5 listed: 1 found, 1 unknown, 2 invalid, 1 another supplier's; "),
+        "{stderr}"
+    );
+    let invalid: Vec<_> = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(&format!("{bad_check},")) || l.starts_with("12345,"))
+        .collect();
+    assert_eq!(invalid.len(), 2, "{text}");
+    assert!(
+        invalid[0].starts_with(&format!(
+            "{bad_check},invalid,,,,,,,,,,,,,,,\"MPAN check digit fails: the core {bad_check} ends in {}, its first 12 digits give {last}\",PTY-ALPHA",
+            (last + 1) % 10
+        )),
+        "{text}"
+    );
+    assert!(
+        invalid[1].starts_with("12345,invalid,") && invalid[1].contains("5 significant digits"),
+        "{text}"
+    );
     let rows: Vec<Vec<&str>> = text
         .lines()
         .skip(1)
@@ -353,7 +381,7 @@ fn listed_mpxns_are_found_unknown_or_anothers() {
         other[0][2..16].iter().all(|f| f.is_empty()),
         "nothing more than the status and the party it is asked for: {text}"
     );
-    assert_eq!(other[0][16], "PTY-ALPHA");
+    assert_eq!((other[0][16], other[0][17]), ("", "PTY-ALPHA"));
     let unknown_rows: Vec<_> = rows.iter().filter(|r| r[0] == unknown).collect();
     assert_eq!(
         (unknown_rows.len(), unknown_rows[0][1]),
@@ -369,6 +397,57 @@ fn listed_mpxns_are_found_unknown_or_anothers() {
         "{text}"
     );
     assert_no_leak(&text, &forbidden_for(&g, 0), "ALPHA's list report");
+
+    // The same values as a column of a CSV with a header (quoted, CRLF, pipe or comma),
+    // give the same report.
+    let table = g.dir.write(
+        "keys.csv",
+        format!(
+            "site,\"MPAN Number\"\r\nA,\"{spaced}\"\r\nB,\r\nC,{unknown}\r\nD,{alphas}\r\nE,{bad_check}\r\nF,{short}\r\n"
+        ),
+    );
+    let by_column = g.dir.path().join("by-column.csv");
+    let mut cmd = bin();
+    cmd.args([
+        "portfolio",
+        "--as-of",
+        AS_OF,
+        "--party",
+        "PTY-ALPHA",
+        "--column",
+        "mpan number",
+        "--mpxns",
+    ])
+    .arg(&table)
+    .arg("--index")
+    .arg(&index)
+    .arg("--out")
+    .arg(&by_column);
+    run_expect(&mut cmd, 0);
+    assert_eq!(std::fs::read_to_string(&by_column).unwrap(), text);
+    // A column the header lacks is refused, naming the file and the columns it has.
+    let mut cmd = bin();
+    cmd.args([
+        "portfolio",
+        "--as-of",
+        AS_OF,
+        "--party",
+        "PTY-ALPHA",
+        "--column",
+        "mprn",
+        "--mpxns",
+    ])
+    .arg(&table)
+    .arg("--index")
+    .arg(&index)
+    .arg("--out")
+    .arg(&by_column);
+    let o = run_expect(&mut cmd, 2);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("keys.csv:1: the header has no column `mprn` (it has: site, MPAN Number)"),
+        "{stderr}"
+    );
 
     // An unknown party is refused.
     let mut cmd = bin();

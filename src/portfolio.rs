@@ -265,7 +265,7 @@ impl Tally {
     }
 
     /// "20,051 listed: 19,877 found, 120 unknown, 14 invalid, 40 another supplier's;
-    /// 312 exclude, 19,565 unblock" (outcomes in SPEC order, those with a count).
+    /// 19,565 unblock, 312 exclude" (outcomes in `Outcome::ALL` order, those counted).
     pub fn line(&self, listed: u64) -> String {
         let n = thousands;
         let mut line = format!(
@@ -626,6 +626,24 @@ pub fn write_per_party(
 #[cfg(test)]
 mod tests {
     use super::file_stems;
+
+    #[test]
+    fn a_lists_counts_read_as_a_sentence() {
+        use super::{thousands, Tally};
+        assert_eq!(
+            [0, 999, 1000, 20051, 1234567].map(thousands),
+            ["0", "999", "1,000", "20,051", "1,234,567"]
+        );
+        let mut tally = Tally::default();
+        tally.outcomes.insert("unblock", 19_565);
+        tally.outcomes.insert("exclude", 312);
+        (tally.found, tally.unknown, tally.invalid, tally.other) = (19_877, 120, 14, 40);
+        assert_eq!(
+            tally.line(20_051),
+            "20,051 listed: 19,877 found, 120 unknown, 14 invalid, 40 another supplier's; \
+             19,565 unblock, 312 exclude"
+        );
+    }
 
     #[test]
     fn stems_fit_any_file_system_and_never_take_another_partys_name() {

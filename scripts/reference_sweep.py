@@ -15,17 +15,21 @@ What it is
 
 How to run
     python3 scripts/reference_sweep.py --inventory F [--inventory F ...] \\
-        --suppliers F --as-of YYYY-MM-DD [--window-days N] --out DIR
+        --suppliers F --as-of YYYY-MM-DD [--window-days N] \\
+        [--what-if only-communicating] --out DIR
 
     Writes DIR/decisions.csv, DIR/duplicates.csv and DIR/rejects.csv (creating DIR)
     and prints `rows_read=R accepted=A rejected=J duplicate_rows=D`. summary.json is
-    not written. On a refusal (bad header, bad registry, bad arguments) it prints a
+    not written. With --what-if only-communicating (SPEC §6.4) it also writes
+    DIR/whatif.csv and DIR/what_if.json, the counts the engine writes as summary.json's
+    `what_if` object (without its `outputs` checksums); the other files are the same. On a refusal (bad header, bad registry, bad arguments) it prints a
     message naming the file and the column or line to stderr, writes nothing and
     exits with status 2.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -91,6 +95,8 @@ DORMANT_SUPPLIER_CEASED = "DORMANT_SUPPLIER_CEASED"
 DORMANT_SUPPLIER_NOT_LIVE = "DORMANT_SUPPLIER_NOT_LIVE"
 ACTIVE_SUPPLIER_CEASED = "ACTIVE_SUPPLIER_CEASED"
 ACTIVE_SUPPLIER_NOT_LIVE = "ACTIVE_SUPPLIER_NOT_LIVE"
+# §6.4, the what-if policy only-communicating only; DCC's rule never finds it.
+DUP_ONLY_COMMUNICATING = "DUP_ONLY_COMMUNICATING"
 
 FINDING_KIND = {
     DUPLICATE_GUID: DATA_ISSUE,
@@ -112,6 +118,7 @@ FINDING_KIND = {
     DORMANT_SUPPLIER_NOT_LIVE: UNBLOCK,
     ACTIVE_SUPPLIER_CEASED: REVIEW,
     ACTIVE_SUPPLIER_NOT_LIVE: REVIEW,
+    DUP_ONLY_COMMUNICATING: UNBLOCK,  # §6.4: "kind unblock"
 }
 
 # §6.2 rule 4: unblock clauses "4.1C (DUP_RESOLVED), 4.1A, 4.1B as they apply".
@@ -119,7 +126,13 @@ UNBLOCK_CLAUSE = {
     DUP_RESOLVED: "4.1C",
     DORMANT_SUPPLIER_CEASED: "4.1A",
     DORMANT_SUPPLIER_NOT_LIVE: "4.1B",
+    # §6.4: "the outcome follows §6.2 with alt-4.1C in place of 4.1C".
+    DUP_ONLY_COMMUNICATING: "alt-4.1C",
 }
+
+# §6.4: the what-if policies `--what-if` takes.
+WHAT_IF_ONLY_COMMUNICATING = "only-communicating"
+WHAT_IF_POLICIES = (WHAT_IF_ONLY_COMMUNICATING,)
 
 
 class Refusal(Exception):
@@ -1140,6 +1153,106 @@ def decide_installation(inst: Installation, ctx: Context, shared: list[MemberAss
 
 
 # ---------------------------------------------------------------------------
+# The what-if policy "only-communicating" (§6.4)
+# ---------------------------------------------------------------------------
+
+def finding_dup_only_communicating(shared: list[MemberAssessment]) -> bool:
+    """DUP_ONLY_COMMUNICATING (§6.4): "an installation that shares at least one MPxN
+    and has neither DUP_NOT_COMMUNICATING nor DUP_OTHER_COMMUNICATING gets
+    DUP_ONLY_COMMUNICATING (kind unblock, clause alt-4.1C); unknown communication
+    still counts against every member, as in §6.1" (the two findings already say so).
+    `shared` holds its assessment in every shared MPxN it is a member of."""
+    if not shared:
+        return False
+    return not any(DUP_NOT_COMMUNICATING in a.findings or DUP_OTHER_COMMUNICATING in a.findings
+                   for a in shared)
+
+
+def whatif_findings(inst: Installation, ctx: Context, shared: list[MemberAssessment]) -> set[str]:
+    """§6.4: "the findings are DCC's (§6.1), less DUP_NOT_LAST_INSTALLED,
+    DUP_NO_SINGLE_LAST and DUP_RESOLVED", and DUP_ONLY_COMMUNICATING where it holds."""
+    found = all_findings(inst, ctx, shared) - {DUP_NOT_LAST_INSTALLED, DUP_NO_SINGLE_LAST, DUP_RESOLVED}
+    if finding_dup_only_communicating(shared):
+        found.add(DUP_ONLY_COMMUNICATING)
+    return found
+
+
+@dataclass
+class WhatIfDecision:
+    decision: Decision       # under DCC's rule
+    outcome: str             # under the policy
+    clauses: list[str]
+    reasons: list[str]
+    held_back_by: list[str]  # which of DUP_NOT_LAST_INSTALLED / DUP_NO_SINGLE_LAST DCC's rule found
+
+
+def decide_whatif(inst: Installation, ctx: Context, shared: list[MemberAssessment]) -> WhatIfDecision:
+    decision = decide_installation(inst, ctx, shared)
+    findings = whatif_findings(inst, ctx, shared)
+    outcome, clauses = decide_outcome(findings)
+    held = [c for c in (DUP_NOT_LAST_INSTALLED, DUP_NO_SINGLE_LAST) if c in decision.reasons]
+    return WhatIfDecision(
+        decision=decision,
+        outcome=outcome,
+        clauses=clauses,
+        reasons=sorted(findings, key=byte_order_key),
+        held_back_by=sorted(held, key=byte_order_key),
+    )
+
+
+def whatif_table(whatifs: list[WhatIfDecision]) -> list[list[str]]:
+    """§6.4: "one row per SMETS1 installation whose outcome under the policy differs
+    from its outcome under DCC's rule, sorted as decisions.csv"."""
+    changed = [w for w in whatifs if w.outcome != w.decision.outcome]
+    changed.sort(key=lambda w: (byte_order_key(w.decision.source), byte_order_key(w.decision.installation_id)))
+    return [
+        [w.decision.source, w.decision.installation_id, w.decision.group_id, w.decision.outcome,
+         w.outcome, ";".join(w.clauses), ";".join(w.reasons), ";".join(w.held_back_by),
+         ";".join(w.decision.mpxns)]
+        for w in changed
+    ]
+
+
+def whatif_summary(whatifs: list[WhatIfDecision]) -> dict:
+    """§6.4: "the policy name, counts by whatif outcome over every SMETS1
+    installation, and the number of changed installations by (outcome ->
+    whatif_outcome) and by held_back_by code" (key names as README.md documents them:
+    every outcome and both codes listed, only the pairs that occur)."""
+    outcomes = {o: 0 for o in ("unblock", "exclude", "review", "clear")}
+    by_pair: dict[str, int] = {}
+    by_held = {DUP_NOT_LAST_INSTALLED: 0, DUP_NO_SINGLE_LAST: 0}
+    changed = 0
+    for w in whatifs:
+        outcomes[w.outcome] += 1
+        if w.outcome == w.decision.outcome:
+            continue
+        changed += 1
+        pair = f"{w.decision.outcome}->{w.outcome}"
+        by_pair[pair] = by_pair.get(pair, 0) + 1
+        for code in w.held_back_by:
+            by_held[code] += 1
+    return {
+        "policy": WHAT_IF_ONLY_COMMUNICATING,
+        "outcomes": outcomes,
+        "changed": changed,
+        "changed_by_outcome": by_pair,
+        "changed_by_held_back_by": by_held,
+    }
+
+
+def assert_only_communicating_invariant(whatifs: list[WhatIfDecision]) -> None:
+    """§6.4: "no MPxN is carried by two installations that both get
+    DUP_ONLY_COMMUNICATING"."""
+    holder: dict[str, str] = {}
+    for w in whatifs:
+        if DUP_ONLY_COMMUNICATING not in w.reasons:
+            continue
+        for mpxn in w.decision.mpxns:
+            assert mpxn not in holder, f"{mpxn}: DUP_ONLY_COMMUNICATING twice"
+            holder[mpxn] = w.decision.installation_id
+
+
+# ---------------------------------------------------------------------------
 # Output (§7 and ARCHITECTURE.md ("Readings of the spec"))
 # ---------------------------------------------------------------------------
 
@@ -1211,6 +1324,8 @@ DECISIONS_HEADER = ["source", "installation_id", "group_id", "outcome", "clauses
 DUPLICATES_HEADER = ["mpxn", "kind", "source", "installation_id", "installed_on", "last_comms_at",
                      "communicating", "last_installed", "party_id"]
 REJECTS_HEADER = ["file", "line", "reason", "raw"]
+WHATIF_HEADER = ["source", "installation_id", "group_id", "outcome", "whatif_outcome", "whatif_clauses",
+                 "whatif_reasons", "held_back_by", "mpxns"]
 
 
 # ---------------------------------------------------------------------------
@@ -1226,7 +1341,8 @@ class SweepResult:
     files: dict[str, bytes]  # output file name -> content
 
 
-def run_sweep(inventory_paths: list[str], suppliers_path: str, as_of: AsOf) -> SweepResult:
+def run_sweep(inventory_paths: list[str], suppliers_path: str, as_of: AsOf,
+              what_if: str | None = None) -> SweepResult:
     """Everything between reading the inputs and writing the outputs. Raises Refusal."""
     registry = load_registry(suppliers_path)
     loaded = [load_inventory(path) for path in inventory_paths]
@@ -1263,6 +1379,16 @@ def run_sweep(inventory_paths: list[str], suppliers_path: str, as_of: AsOf) -> S
         "duplicates.csv": csv_bytes(DUPLICATES_HEADER, duplicates_table(assessments, ctx)),
         "rejects.csv": csv_bytes(REJECTS_HEADER, rejects_table(rejects)),
     }
+    if what_if == WHAT_IF_ONLY_COMMUNICATING:
+        whatifs = [
+            decide_whatif(inst, ctx, shared_by_installation.get(key, []))
+            for key, inst in installations.items()
+            if not inst.is_smets2
+        ]
+        assert_only_communicating_invariant(whatifs)
+        files["whatif.csv"] = csv_bytes(WHATIF_HEADER, whatif_table(whatifs))
+        files["what_if.json"] = (json.dumps(whatif_summary(whatifs), indent=2, sort_keys=True)
+                                 + "\n").encode("utf-8")
     return SweepResult(rows_read, len(distinct), len(rejects), duplicate_rows, files)
 
 
@@ -1271,14 +1397,15 @@ def run_sweep(inventory_paths: list[str], suppliers_path: str, as_of: AsOf) -> S
 # ---------------------------------------------------------------------------
 
 USAGE = ("usage: reference_sweep.py --inventory F [--inventory F ...] --suppliers F "
-         "--as-of YYYY-MM-DD [--window-days N] --out DIR")
+         "--as-of YYYY-MM-DD [--window-days N] [--what-if only-communicating] --out DIR")
 
 
 def parse_args(argv: list[str]) -> dict:
     """A tiny explicit parser (argparse accepts abbreviations and odd integers)."""
-    options: dict = {"inventory": [], "suppliers": None, "as_of": None, "window_days": "30", "out": None}
+    options: dict = {"inventory": [], "suppliers": None, "as_of": None, "window_days": "30", "out": None,
+                     "what_if": None}
     names = {"--inventory": "inventory", "--suppliers": "suppliers", "--as-of": "as_of",
-             "--window-days": "window_days", "--out": "out"}
+             "--window-days": "window_days", "--out": "out", "--what-if": "what_if"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -1302,6 +1429,8 @@ def parse_args(argv: list[str]) -> dict:
             raise Refusal(f"missing {flag}\n{USAGE}")
     if not options["inventory"]:
         raise Refusal(f"missing --inventory\n{USAGE}")
+    if options["what_if"] is not None and options["what_if"] not in WHAT_IF_POLICIES:
+        raise Refusal(f"--what-if '{options['what_if']}' is not a policy ({', '.join(WHAT_IF_POLICIES)})")
     return options
 
 
@@ -1320,7 +1449,7 @@ def main(argv: list[str]) -> int:
     try:
         options = parse_args(argv)
         as_of = parse_as_of(options)
-        result = run_sweep(options["inventory"], options["suppliers"], as_of)
+        result = run_sweep(options["inventory"], options["suppliers"], as_of, options["what_if"])
     except Refusal as err:
         print(f"reference_sweep: refused: {err}", file=sys.stderr)
         return 2

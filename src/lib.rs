@@ -24,8 +24,9 @@
 //! - [`resolve`] — SPEC §6 as code: one table of [`resolve::Finding`]s (code, kind,
 //!   clause, when decided, words), a named function per rule, TMAD 4.1C
 //!   ([`resolve::evaluate_group`]) and the outcome precedence of §6.2
-//!   ([`resolve::decide`]). Every finding is decided here, from rows and values; it
-//!   never reads the index.
+//!   ([`resolve::decide`]); the what-if policy of §6.4 ([`resolve::WhatIf`]), whose
+//!   findings follow from DCC's and whose outcome is the same `decide`. Every finding is
+//!   decided here, from rows and values; it never reads the index.
 //! - [`sweep`] — runs the CSV stages, partition by partition, then matches and
 //!   assembles; the result is evidence, independent of any as-of date.
 //! - [`index`] — that evidence as fixed-width little-endian sections: made by every CSV
@@ -36,9 +37,11 @@
 //! - [`judge`] — reads a view and calls `resolve`'s date-dependent rules as of a date
 //!   (communication, FUTURE_COMMS, 4.1C over every shared MPxN, DUP_RESOLVED).
 //! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`
-//!   from a view and its judgement.
+//!   from a view and its judgement; with `--what-if`, `whatif.csv` and summary.json's
+//!   `what_if` (the installations whose outcome the policy changes, and counts).
 //! - [`publish`] — stages every output in a new, exclusive temporary file and renames
-//!   the set into place only when all of it is written; one run per output folder.
+//!   the set into place only when all of it is written, removing in the same commit an
+//!   earlier set's file that this one does not hold; one run per output folder.
 //! - [`lookup`] — one key in any spelling → installations, judged by the same rules.
 //! - [`portfolio`] — one supplier party's installations and shared MPxNs, with nothing
 //!   of any other party (its notice under TMAD 4.1C).

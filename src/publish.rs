@@ -14,10 +14,15 @@
 //! advisory lock on the directory itself, so two runs into one folder never both succeed
 //! over a mixed set: the later one stops before it writes anything.
 //!
+//! A set may also *retire* a name ([`OutputSet::retire`]): an output an earlier run's
+//! set held and this one does not (`whatif.csv` after a sweep without `--what-if`). It
+//! is removed on commit, before any rename, so no file of an earlier set stays beside a
+//! newer `summary.json` looking as if it belonged to it.
+//!
 //! Guarantees: a failed run leaves the previous set whole; nothing is written outside
-//! the named directory. Not guaranteed: a crash *between* two renames of one commit
-//! (a window of a few system calls) can leave files of both runs; `summary.json`'s
-//! `outputs` checksums tell them apart.
+//! the named directory. Not guaranteed: a crash *between* two steps of one commit (its
+//! removals and renames, a window of a few system calls) can leave files of both runs;
+//! `summary.json`'s `outputs` checksums tell them apart.
 
 use std::collections::hash_map::RandomState;
 use std::ffi::OsString;
@@ -53,6 +58,12 @@ pub enum PublishError {
     )]
     WouldOverwriteInput { input: PathBuf, output: PathBuf },
     #[error(
+        "{input} would be removed by this run: {output} is an output of an earlier run that \
+         this run's set does not hold, and is removed so that it cannot pass for current; \
+         write the outputs elsewhere"
+    )]
+    WouldRemoveInput { input: PathBuf, output: PathBuf },
+    #[error(
         "{notices} is the sweep's output folder too: party notices could replace decisions.csv \
          and the other outputs; give --per-party a folder of its own"
     )]
@@ -73,6 +84,7 @@ impl PublishError {
             self,
             PublishError::NotADirectory { .. }
                 | PublishError::WouldOverwriteInput { .. }
+                | PublishError::WouldRemoveInput { .. }
                 | PublishError::SameFolder { .. }
         )
     }
@@ -120,6 +132,8 @@ pub struct OutputSet {
     created: bool,
     _lock: Option<File>,
     staged: Vec<Staged>,
+    /// Outputs of an earlier set that this one does not hold: removed on commit.
+    retired: Vec<PathBuf>,
     /// The run's inputs (device, inode, path as given): no output may replace one.
     inputs: Vec<(u64, u64, PathBuf)>,
     /// Stale temporary files of interrupted runs removed when the set was opened.
@@ -166,6 +180,7 @@ impl OutputSet {
             created,
             _lock: None,
             staged: Vec::new(),
+            retired: Vec::new(),
             inputs: Vec::new(),
             removed_stale,
         })
@@ -280,8 +295,42 @@ impl OutputSet {
         })
     }
 
-    /// Renames every staged file into place, in staging order, and syncs the directory.
+    /// Retires `name`: a file of that name (an earlier run's output that this set does
+    /// not hold) is removed when the set is committed, and left alone if the run fails.
+    /// Refuses at once if it is one of the run's inputs ([`OutputSet::protect`]).
+    pub fn retire(&mut self, name: &str) -> Result<(), PublishError> {
+        let target = self.target(name);
+        if let Err(PublishError::WouldOverwriteInput { input, output }) =
+            self.refuse_replacing_input(&target)
+        {
+            return Err(PublishError::WouldRemoveInput { input, output });
+        }
+        if !self.retired.contains(&target) {
+            self.retired.push(target);
+        }
+        Ok(())
+    }
+
+    /// The retired names that are there now, and that [`OutputSet::commit`] will remove.
+    pub fn retiring(&self) -> Vec<PathBuf> {
+        self.retired
+            .iter()
+            .filter(|p| fs::symlink_metadata(p).is_ok())
+            .cloned()
+            .collect()
+    }
+
+    /// Removes every retired name (a link itself, never its target), then renames every
+    /// staged file into place, in staging order, and syncs the directory. A removal
+    /// that fails fails the commit before anything is renamed.
     pub fn commit(mut self) -> Result<(), PublishError> {
+        for target in &self.retired {
+            match fs::remove_file(target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(PublishError::write(target, e)),
+            }
+        }
         for s in &self.staged {
             fs::rename(&s.tmp, &s.target).map_err(|e| PublishError::write(&s.target, e))?;
         }
@@ -501,5 +550,48 @@ mod tests {
             v
         });
         assert!(live.exists() && user.exists());
+    }
+
+    #[test]
+    fn a_retired_name_goes_on_commit_only_and_never_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        fs::write(out.join("old.csv"), b"an earlier run's\n").unwrap();
+        let mut set = OutputSet::lock(&out).unwrap();
+        set.retire("old.csv").unwrap();
+        set.retire("old.csv").unwrap();
+        set.retire("absent.csv").unwrap();
+        assert_eq!(set.retiring(), [out.join("old.csv")]);
+        set.stage_bytes("a.csv", b"new\n").unwrap();
+        // A failed run leaves it.
+        drop(set);
+        assert!(out.join("old.csv").exists());
+        let mut set = OutputSet::lock(&out).unwrap();
+        set.retire("old.csv").unwrap();
+        set.stage_bytes("a.csv", b"new\n").unwrap();
+        set.commit().unwrap();
+        assert!(!out.join("old.csv").exists());
+        assert_eq!(fs::read(out.join("a.csv")).unwrap(), b"new\n");
+        // A link at a retired name goes, never its target.
+        let target = dir.path().join("kept.csv");
+        fs::write(&target, b"kept").unwrap();
+        std::os::unix::fs::symlink(&target, out.join("old.csv")).unwrap();
+        let mut set = OutputSet::lock(&out).unwrap();
+        set.retire("old.csv").unwrap();
+        set.commit().unwrap();
+        assert!(fs::symlink_metadata(out.join("old.csv")).is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"kept");
+        // An input at a retired name refuses the run.
+        let input = out.join("old.csv");
+        fs::write(&input, b"an input").unwrap();
+        let mut set = OutputSet::lock(&out).unwrap();
+        set.protect(&[input.as_path()], &[]).unwrap();
+        assert!(matches!(
+            set.retire("old.csv"),
+            Err(PublishError::WouldRemoveInput { .. })
+        ));
+        drop(set);
+        assert!(input.exists());
     }
 }

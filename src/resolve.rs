@@ -44,13 +44,25 @@ pub enum Decided {
     AsOf,
 }
 
+/// A row's rulebook column as [`Finding::what_if`] returns it.
+macro_rules! rulebook {
+    (Dcc) => {
+        None
+    };
+    ($policy:ident) => {
+        Some(WhatIf::$policy)
+    };
+}
+
 /// Declares [`Finding`] from one table: each row is a variant with its code, kind,
 /// clause (an unblock's TMAD clause, else the clause its kind cites), when it is
-/// decided, and the rule in words (SPEC §6.1). The variants' order is their bit in an
-/// index's `inst_findings`: append only.
+/// decided, the rulebook it belongs to (`Dcc`: DCC's rule of SPEC §6.1, which every
+/// output but `whatif.csv` follows; a [`WhatIf`] policy's name: that policy only, §6.4),
+/// and the rule in words. The variants' order is their bit in an index's
+/// `inst_findings`: append only.
 macro_rules! findings {
-    ($($variant:ident, $code:literal, $kind:ident, $clause:expr, $decided:ident, $words:literal;)*) => {
-        /// Every finding code of SPEC §6.1.
+    ($($variant:ident, $code:literal, $kind:ident, $clause:expr, $decided:ident, $rulebook:ident, $words:literal;)*) => {
+        /// Every finding code of SPEC §6.1, and those of the what-if policies of §6.4.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr(u8)]
         pub enum Finding {
@@ -89,7 +101,15 @@ macro_rules! findings {
                 }
             }
 
-            /// The rule, in words (SPEC §6.1).
+            /// The what-if policy whose finding this is (SPEC §6.4), or `None` for DCC's
+            /// rule (§6.1). DCC's judgement never holds a policy's finding.
+            pub const fn what_if(self) -> Option<WhatIf> {
+                match self {
+                    $(Finding::$variant => rulebook!($rulebook),)*
+                }
+            }
+
+            /// The rule, in words (SPEC §6.1, §6.4).
             pub const fn words(self) -> &'static str {
                 match self {
                     $(Finding::$variant => $words,)*
@@ -100,44 +120,46 @@ macro_rules! findings {
 }
 
 findings! {
-    DuplicateGuid, "DUPLICATE_GUID", DataIssue, Some("18.12"), Stored,
+    DuplicateGuid, "DUPLICATE_GUID", DataIssue, Some("18.12"), Stored, Dcc,
         "a device GUID of this installation is on more than one accepted row, in any installation of any source";
-    InvalidGuid, "INVALID_GUID", DataIssue, Some("18.12"), Stored,
+    InvalidGuid, "INVALID_GUID", DataIssue, Some("18.12"), Stored, Dcc,
         "a device GUID does not normalise to 16 hex digits (not all zero)";
-    MissingMpxn, "MISSING_MPXN", DataIssue, Some("18.12"), Stored,
+    MissingMpxn, "MISSING_MPXN", DataIssue, Some("18.12"), Stored, Dcc,
         "a meter (ESME or GSME) has an empty mpxn";
-    InvalidMpan, "INVALID_MPAN", DataIssue, Some("18.12"), Stored,
+    InvalidMpan, "INVALID_MPAN", DataIssue, Some("18.12"), Stored, Dcc,
         "an ESME's mpxn is not a valid MPAN (13-digit core with a check digit that holds)";
-    InvalidMprn, "INVALID_MPRN", DataIssue, Some("18.12"), Stored,
+    InvalidMprn, "INVALID_MPRN", DataIssue, Some("18.12"), Stored, Dcc,
         "a GSME's mpxn is not a valid MPRN (6 to 10 digits with check digits that hold)";
-    RepeatedMpxn, "REPEATED_MPXN", DataIssue, Some("18.12"), Stored,
+    RepeatedMpxn, "REPEATED_MPXN", DataIssue, Some("18.12"), Stored, Dcc,
         "two meters of the installation carry the same MPxN";
-    NoMeter, "NO_METER", DataIssue, Some("18.12"), Stored,
+    NoMeter, "NO_METER", DataIssue, Some("18.12"), Stored, Dcc,
         "the installation has no ESME and no GSME";
-    UnknownSupplier, "UNKNOWN_SUPPLIER", DataIssue, Some("18.12"), Stored,
+    UnknownSupplier, "UNKNOWN_SUPPLIER", DataIssue, Some("18.12"), Stored, Dcc,
         "a meter's supplier_id is empty or not in the registry (Unable to Identify Responsible Supplier)";
-    InvalidDate, "INVALID_DATE", DataIssue, Some("18.12"), Stored,
+    InvalidDate, "INVALID_DATE", DataIssue, Some("18.12"), Stored, Dcc,
         "an installed_on or last_comms_at does not parse as a date in years 0001-9999";
-    FutureComms, "FUTURE_COMMS", DataIssue, Some("18.12"), AsOf,
+    FutureComms, "FUTURE_COMMS", DataIssue, Some("18.12"), AsOf, Dcc,
         "a last_comms_at is after the as-of date";
-    DupNotLastInstalled, "DUP_NOT_LAST_INSTALLED", Duplicate, Some("18.13"), AsOf,
+    DupNotLastInstalled, "DUP_NOT_LAST_INSTALLED", Duplicate, Some("18.13"), AsOf, Dcc,
         "for an MPxN it shares, its own install date is unknown, or another member's is strictly later";
-    DupNoSingleLast, "DUP_NO_SINGLE_LAST", Duplicate, Some("18.13"), AsOf,
+    DupNoSingleLast, "DUP_NO_SINGLE_LAST", Duplicate, Some("18.13"), AsOf, Dcc,
         "for an MPxN it shares, it is not beaten but cannot be verified as the single last installed: another member has the same date, or another member's date is unknown";
-    DupNotCommunicating, "DUP_NOT_COMMUNICATING", Duplicate, Some("18.13"), AsOf,
+    DupNotCommunicating, "DUP_NOT_COMMUNICATING", Duplicate, Some("18.13"), AsOf, Dcc,
         "for an MPxN it shares, it is not communicating (or its communication status is unknown)";
-    DupOtherCommunicating, "DUP_OTHER_COMMUNICATING", Duplicate, Some("18.13"), AsOf,
+    DupOtherCommunicating, "DUP_OTHER_COMMUNICATING", Duplicate, Some("18.13"), AsOf, Dcc,
         "for an MPxN it shares, another member is communicating, or its communication status is unknown";
-    DupResolved, "DUP_RESOLVED", Unblock, Some("4.1C"), AsOf,
+    DupResolved, "DUP_RESOLVED", Unblock, Some("4.1C"), AsOf, Dcc,
         "it shares MPxNs and, for every one of them, it is the single last installed and the only one communicating";
-    DormantSupplierCeased, "DORMANT_SUPPLIER_CEASED", Unblock, Some("4.1A"), Stored,
+    DormantSupplierCeased, "DORMANT_SUPPLIER_CEASED", Unblock, Some("4.1A"), Stored, Dcc,
         "a dormant meter's supplier party has ceased trading";
-    DormantSupplierNotLive, "DORMANT_SUPPLIER_NOT_LIVE", Unblock, Some("4.1B"), Stored,
+    DormantSupplierNotLive, "DORMANT_SUPPLIER_NOT_LIVE", Unblock, Some("4.1B"), Stored, Dcc,
         "a dormant meter's supplier party is not a live DCC User";
-    ActiveSupplierCeased, "ACTIVE_SUPPLIER_CEASED", Review, None, Stored,
+    ActiveSupplierCeased, "ACTIVE_SUPPLIER_CEASED", Review, None, Stored, Dcc,
         "an active (not dormant) meter's supplier party has ceased trading";
-    ActiveSupplierNotLive, "ACTIVE_SUPPLIER_NOT_LIVE", Review, None, Stored,
+    ActiveSupplierNotLive, "ACTIVE_SUPPLIER_NOT_LIVE", Review, None, Stored, Dcc,
         "an active (not dormant) meter's supplier party is not a live DCC User";
+    DupOnlyCommunicating, "DUP_ONLY_COMMUNICATING", Unblock, Some("alt-4.1C"), AsOf, OnlyCommunicating,
+        "it shares MPxNs and, for every one of them, it is the only one communicating, whatever the install dates (what-if policy only-communicating, never in DCC's outcome)";
 }
 
 /// Byte order of two codes, at compile time.
@@ -203,6 +225,10 @@ impl FindingSet {
         if holds {
             self.insert(f);
         }
+    }
+
+    pub fn remove(&mut self, f: Finding) {
+        self.0 &= !f.bit();
     }
 
     pub fn contains(self, f: Finding) -> bool {
@@ -623,6 +649,10 @@ pub struct Decision {
 /// 3. any review finding → review, no clause;
 /// 4. any unblock finding → unblock, clauses 4.1C, 4.1A, 4.1B as they apply;
 /// 5. otherwise → clear.
+///
+/// A what-if policy's findings are decided by this same rule ([`WhatIf::decide`]):
+/// under only-communicating, DUP_ONLY_COMMUNICATING cites `alt-4.1C` in place of
+/// DUP_RESOLVED's `4.1C` (SPEC §6.4), through its clause in the finding table.
 pub fn decide(findings: FindingSet) -> Decision {
     let (outcome, mut clauses) = if findings.any_of_kind(FindingKind::DataIssue) {
         (Outcome::Exclude, vec!["18.12"])
@@ -649,8 +679,129 @@ pub fn decide(findings: FindingSet) -> Decision {
     }
 }
 
+/// A what-if policy (SPEC §6.4): another reading of a TMAD rule, judged beside DCC's
+/// and written to `whatif.csv` and `summary.json`'s `what_if` only. DCC's rule stays the
+/// outcome of every other output, with or without a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WhatIf {
+    /// "The only one communicating": two consultation respondents argued that the only
+    /// communicating installation should be migrated even when it was not the last
+    /// installed; DCC rejected that for the risk of inadvertent data access (Various 2
+    /// §3.3.2). Counting what it would have unblocked shows the risk it would have taken.
+    OnlyCommunicating,
+}
+
+impl WhatIf {
+    /// Every policy.
+    pub const ALL: [WhatIf; 1] = [WhatIf::OnlyCommunicating];
+
+    /// Its name on the command line (`--what-if`) and in `summary.json`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WhatIf::OnlyCommunicating => "only-communicating",
+        }
+    }
+
+    /// The policy called `name`, if any.
+    pub fn from_name(name: &str) -> Option<WhatIf> {
+        WhatIf::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The installation's findings under the policy, from its every finding under DCC's
+    /// rule ([`findings_as_of`]); nothing else is needed (see [`shares_an_mpxn`]).
+    pub fn findings(self, dcc: FindingSet) -> FindingSet {
+        match self {
+            WhatIf::OnlyCommunicating => only_communicating_findings(dcc),
+        }
+    }
+
+    /// Which of DCC's findings the policy sets aside that held the installation back:
+    /// `held_back_by` in `whatif.csv`, the risk the alternative takes. Under
+    /// only-communicating, "which of DUP_NOT_LAST_INSTALLED / DUP_NO_SINGLE_LAST DCC's
+    /// rule found" (SPEC §6.4).
+    pub fn held_back_by(self, dcc: FindingSet) -> FindingSet {
+        match self {
+            WhatIf::OnlyCommunicating => {
+                let mut held = FindingSet::default();
+                for f in [Finding::DupNotLastInstalled, Finding::DupNoSingleLast] {
+                    held.set(f, dcc.contains(f));
+                }
+                held
+            }
+        }
+    }
+
+    /// The installation's decision under DCC's rule and under the policy: both by
+    /// [`decide`], the one outcome rule of SPEC §6.2.
+    pub fn decide(self, dcc: FindingSet) -> WhatIfDecision {
+        WhatIfDecision {
+            dcc: decide(dcc),
+            policy: decide(self.findings(dcc)),
+            held_back_by: self.held_back_by(dcc),
+        }
+    }
+}
+
+/// One installation under DCC's rule and under a what-if policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WhatIfDecision {
+    pub dcc: Decision,
+    pub policy: Decision,
+    /// DCC's findings that the policy sets aside ([`WhatIf::held_back_by`]).
+    pub held_back_by: FindingSet,
+}
+
+impl WhatIfDecision {
+    /// Whether the policy's outcome differs from DCC's: a row of `whatif.csv` (SPEC §6.4).
+    /// A change of clause alone (`4.1C` → `alt-4.1C`) is no change of outcome.
+    pub fn changed(&self) -> bool {
+        self.dcc.outcome != self.policy.outcome
+    }
+}
+
+/// Whether an installation shares an MPxN, read from its findings under DCC's rule:
+/// every member of a shared MPxN gets at least one of the four duplicate findings or,
+/// passing all of them everywhere, DUP_RESOLVED ([`findings_as_of`]); an installation
+/// that shares nothing gets none of them, since they are never taken from storage.
+pub fn shares_an_mpxn(dcc: FindingSet) -> bool {
+    dcc.any_of_kind(FindingKind::Duplicate) || dcc.contains(Finding::DupResolved)
+}
+
+/// DUP_ONLY_COMMUNICATING (what-if only-communicating, clause alt-4.1C) — "an
+/// installation that shares at least one MPxN and has neither DUP_NOT_COMMUNICATING nor
+/// DUP_OTHER_COMMUNICATING; unknown communication still counts against every member,
+/// as in §6.1" (SPEC §6.4). It does: an unknown status gives its own member
+/// DUP_NOT_COMMUNICATING and every other member DUP_OTHER_COMMUNICATING
+/// ([`evaluate_group`]). Install dates play no part.
+pub fn dup_only_communicating(dcc: FindingSet) -> bool {
+    shares_an_mpxn(dcc)
+        && !dcc.contains(Finding::DupNotCommunicating)
+        && !dcc.contains(Finding::DupOtherCommunicating)
+}
+
+/// The findings under what-if only-communicating — "the findings are DCC's (§6.1), less
+/// DUP_NOT_LAST_INSTALLED, DUP_NO_SINGLE_LAST and DUP_RESOLVED", and
+/// DUP_ONLY_COMMUNICATING where [`dup_only_communicating`] holds (SPEC §6.4).
+pub fn only_communicating_findings(dcc: FindingSet) -> FindingSet {
+    let mut f = dcc;
+    for set_aside in [
+        Finding::DupNotLastInstalled,
+        Finding::DupNoSingleLast,
+        Finding::DupResolved,
+        // Never in DCC's findings; decided afresh here whatever `dcc` holds.
+        Finding::DupOnlyCommunicating,
+    ] {
+        f.remove(set_aside);
+    }
+    f.set(Finding::DupOnlyCommunicating, dup_only_communicating(dcc));
+    f
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn day(s: &str) -> Option<Day> {
@@ -848,6 +999,9 @@ mod tests {
         assert!(!FindingSet::from_bits(u32::MAX)
             .stored_only()
             .contains(Finding::DupResolved));
+        assert!(!FindingSet::from_bits(u32::MAX)
+            .stored_only()
+            .contains(Finding::DupOnlyCommunicating));
     }
 
     #[test]
@@ -885,6 +1039,10 @@ mod tests {
         let forged = FindingSet::from_bits(u32::MAX);
         let f = findings_as_of(forged, None, SharedMpxns::default(), p);
         assert!(!f.contains(Finding::DupResolved) && !f.contains(Finding::FutureComms));
+        assert!(
+            !f.contains(Finding::DupOnlyCommunicating),
+            "never in DCC's judgement"
+        );
         let f = findings_as_of(FindingSet::default(), day("2024-07-02"), clean, p);
         assert_eq!(codes(f), ["DUP_RESOLVED", "FUTURE_COMMS"]);
         assert_eq!(
@@ -910,7 +1068,7 @@ mod tests {
             .iter()
             .filter_map(|f| f.unblock_clause())
             .collect();
-        assert_eq!(unblocks, ["4.1C", "4.1A", "4.1B"]);
+        assert_eq!(unblocks, ["4.1C", "4.1A", "4.1B", "alt-4.1C"]);
         // Exactly these are decided against the as-of date (never stored in an index).
         let as_of: Vec<_> = Finding::ALL
             .iter()
@@ -925,13 +1083,25 @@ mod tests {
                 "DUP_NO_SINGLE_LAST",
                 "DUP_NOT_COMMUNICATING",
                 "DUP_OTHER_COMMUNICATING",
-                "DUP_RESOLVED"
+                "DUP_RESOLVED",
+                "DUP_ONLY_COMMUNICATING"
             ]
         );
         // The bit order an index stores: DUPLICATE_GUID is bit 0, DUP_RESOLVED bit 14.
+        // DUP_ONLY_COMMUNICATING was appended (bit 19) and is never stored.
         assert_eq!(Finding::DuplicateGuid as u8, 0);
         assert_eq!(Finding::DupResolved as u8, 14);
         assert_eq!(Finding::ActiveSupplierNotLive as u8, 18);
+        assert_eq!(Finding::DupOnlyCommunicating as u8, 19);
+        // Exactly one finding belongs to a what-if policy; every other is DCC's (§6.1).
+        let policy_only: Vec<_> = Finding::ALL
+            .iter()
+            .filter_map(|f| f.what_if().map(|p| (f.code(), p)))
+            .collect();
+        assert_eq!(
+            policy_only,
+            [("DUP_ONLY_COMMUNICATING", WhatIf::OnlyCommunicating)]
+        );
     }
 
     #[test]
@@ -948,10 +1118,10 @@ mod tests {
             .iter()
             .filter(|f| f.kind() == FindingKind::Unblock)
             .count();
-        assert_eq!((data, dup, unblock), (10, 4, 3));
+        assert_eq!((data, dup, unblock), (10, 4, 4));
         let mut codes: Vec<_> = Finding::ALL.iter().map(|f| f.code()).collect();
         codes.dedup();
-        assert_eq!(codes.len(), 19);
+        assert_eq!(codes.len(), 20);
         // BY_CODE is every finding once, in byte order of its code.
         let mut by_code: Vec<_> = Finding::BY_CODE.iter().map(|f| f.code()).collect();
         assert!(by_code.windows(2).all(|w| w[0] < w[1]), "{by_code:?}");
@@ -965,5 +1135,255 @@ mod tests {
         let mut sorted = listed.clone();
         sorted.sort_unstable();
         assert_eq!(listed, sorted);
+    }
+
+    // SPEC §6.4, the what-if policy only-communicating: a test per rule.
+
+    const ONLY: WhatIf = WhatIf::OnlyCommunicating;
+
+    /// Each member's every finding under DCC's rule when it shares the MPxNs of `groups`
+    /// only, through the real rules (evaluate_group, SharedMpxns, findings_as_of).
+    fn judged(groups: &[&[(u32, Option<Day>, CommStatus)]]) -> BTreeMap<u32, FindingSet> {
+        let mut shared: BTreeMap<u32, SharedMpxns> = BTreeMap::new();
+        for group in groups {
+            for v in evaluate_group(&members(group)) {
+                shared.entry(v.installation).or_default().add(&v);
+            }
+        }
+        shared
+            .into_iter()
+            .map(|(i, s)| (i, findings_as_of(FindingSet::default(), None, s, as_of())))
+            .collect()
+    }
+
+    #[test]
+    fn the_policy_sets_aside_exactly_the_three_last_installed_codes() {
+        use Finding::*;
+        let three = [DupNotLastInstalled, DupNoSingleLast, DupResolved];
+        for f in Finding::ALL.into_iter().filter(|f| f.what_if().is_none()) {
+            let mut under = ONLY.findings(set(&[f]));
+            under.remove(DupOnlyCommunicating);
+            let expected = if three.contains(&f) {
+                FindingSet::default()
+            } else {
+                set(&[f])
+            };
+            assert_eq!(under, expected, "{}", f.code());
+        }
+        // Every DCC finding at once: all but the three remain (and the policy's own
+        // finding does not hold beside DUP_NOT_COMMUNICATING).
+        let dcc: Vec<_> = Finding::ALL
+            .into_iter()
+            .filter(|f| f.what_if().is_none())
+            .collect();
+        let kept: Vec<_> = dcc.iter().copied().filter(|f| !three.contains(f)).collect();
+        assert_eq!(ONLY.findings(set(&dcc)), set(&kept));
+    }
+
+    #[test]
+    fn dup_only_communicating_iff_it_shares_and_neither_communication_finding_holds() {
+        use Finding::*;
+        let duplicate_codes = [
+            DupNotLastInstalled,
+            DupNoSingleLast,
+            DupNotCommunicating,
+            DupOtherCommunicating,
+            DupResolved,
+        ];
+        for mask in 0u32..1 << duplicate_codes.len() {
+            let held: Vec<Finding> = duplicate_codes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, &f)| f)
+                .collect();
+            let shares = !held.is_empty();
+            let expected = shares
+                && !held.contains(&DupNotCommunicating)
+                && !held.contains(&DupOtherCommunicating);
+            for others in [
+                &[][..],
+                &[InvalidDate],
+                &[ActiveSupplierCeased, DormantSupplierCeased],
+            ] {
+                let dcc = set(&[held.as_slice(), others].concat());
+                assert_eq!(shares_an_mpxn(dcc), shares, "{:?}", codes(dcc));
+                assert_eq!(dup_only_communicating(dcc), expected, "{:?}", codes(dcc));
+                assert_eq!(
+                    ONLY.findings(dcc).contains(DupOnlyCommunicating),
+                    expected,
+                    "{:?}",
+                    codes(dcc)
+                );
+            }
+        }
+        // Sharing nothing, nothing to be the only one communicating in.
+        assert!(!ONLY
+            .findings(FindingSet::default())
+            .contains(DupOnlyCommunicating));
+        // A set that (wrongly) held the policy's finding is decided afresh.
+        assert!(!ONLY
+            .findings(set(&[DupOnlyCommunicating]))
+            .contains(DupOnlyCommunicating));
+    }
+
+    #[test]
+    fn install_dates_play_no_part_but_unknown_communication_counts_against_every_member() {
+        let only = |groups: &[&[(u32, Option<Day>, CommStatus)]]| -> Vec<u32> {
+            judged(groups)
+                .into_iter()
+                .filter(|(_, dcc)| ONLY.findings(*dcc).contains(Finding::DupOnlyCommunicating))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        // The case the policy is about: older, but the only one communicating.
+        assert_eq!(
+            only(&[&[(0, day("2020-01-01"), C), (1, day("2021-01-01"), N)]]),
+            [0]
+        );
+        // Its own install date unknown, or tied: still the only one communicating.
+        assert_eq!(only(&[&[(0, None, C), (1, day("2021-01-01"), N)]]), [0]);
+        assert_eq!(
+            only(&[&[(0, day("2021-01-01"), C), (1, day("2021-01-01"), N)]]),
+            [0]
+        );
+        // Another member's status unknown counts against it, whatever the dates.
+        assert!(only(&[&[(0, day("2022-01-01"), C), (1, day("2021-01-01"), U)]]).is_empty());
+        // Its own status unknown counts against it too.
+        assert!(only(&[&[(0, day("2022-01-01"), U), (1, day("2021-01-01"), N)]]).is_empty());
+        // Two communicating: neither is the only one.
+        assert!(only(&[&[(0, day("2020-01-01"), C), (1, day("2021-01-01"), C)]]).is_empty());
+        // Over every MPxN it shares: only communicating in one, not in the other.
+        assert!(only(&[
+            &[(0, day("2020-01-01"), C), (1, day("2021-01-01"), N)],
+            &[(0, day("2020-01-01"), C), (2, day("2021-01-01"), U)],
+        ])
+        .is_empty());
+    }
+
+    #[test]
+    fn only_one_member_of_any_group_is_the_only_one_communicating() {
+        // Every group of three members with install dates unknown, early or late and
+        // statuses C, N or U: DUP_ONLY_COMMUNICATING holds for a member exactly when it
+        // communicates and every other member does not (SPEC §6.4 read member by
+        // member), so never for two members of one MPxN.
+        let dates = [None, day("2019-01-01"), day("2021-01-01")];
+        let comms = [C, N, U];
+        let choices: Vec<(Option<Day>, CommStatus)> = dates
+            .iter()
+            .flat_map(|&d| comms.iter().map(move |&c| (d, c)))
+            .collect();
+        for a in &choices {
+            for b in &choices {
+                for c in &choices {
+                    let group = [(0, a.0, a.1), (1, b.0, b.1), (2, c.0, c.1)];
+                    let judged = judged(&[&group]);
+                    let mut holders = 0;
+                    for &(i, _, comm) in &group {
+                        let holds = ONLY
+                            .findings(judged[&i])
+                            .contains(Finding::DupOnlyCommunicating);
+                        let literal = comm == C && group.iter().all(|m| m.0 == i || m.2 == N);
+                        assert_eq!(holds, literal, "member {i} of {group:?}");
+                        holders += u32::from(holds);
+                    }
+                    assert!(holders <= 1, "{group:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_policy_outcome_is_section_6_2_with_alt_4_1c() {
+        use Finding::*;
+        let under = |fs: &[Finding]| {
+            let d = ONLY.decide(set(fs)).policy;
+            (d.outcome, d.clauses)
+        };
+        // Held back by the install dates only: unblocked, citing alt-4.1C (not 4.1C).
+        assert_eq!(
+            under(&[DupNoSingleLast]),
+            (Outcome::Unblock, vec!["alt-4.1C"])
+        );
+        assert_eq!(
+            under(&[DupNotLastInstalled]),
+            (Outcome::Unblock, vec!["alt-4.1C"])
+        );
+        // DCC's 4.1C unblock is the policy's alt-4.1C unblock.
+        assert_eq!(under(&[DupResolved]), (Outcome::Unblock, vec!["alt-4.1C"]));
+        // Beside the other unblock clauses, sorted in byte order.
+        assert_eq!(
+            under(&[
+                DupNotLastInstalled,
+                DormantSupplierNotLive,
+                DormantSupplierCeased
+            ]),
+            (Outcome::Unblock, vec!["4.1A", "4.1B", "alt-4.1C"])
+        );
+        // The rest of §6.2 still applies first: data issue, duplicate, review.
+        assert_eq!(
+            under(&[DupNoSingleLast, InvalidDate]),
+            (Outcome::Exclude, vec!["18.12"])
+        );
+        assert_eq!(
+            under(&[DupNotLastInstalled, DupNotCommunicating]),
+            (Outcome::Exclude, vec!["18.13"])
+        );
+        assert_eq!(
+            under(&[DupNotLastInstalled, ActiveSupplierCeased]),
+            (Outcome::Review, vec![])
+        );
+        // Reasons list every finding under the policy.
+        let d = ONLY
+            .decide(set(&[DupNoSingleLast, DormantSupplierCeased]))
+            .policy;
+        assert_eq!(
+            codes(d.findings),
+            ["DORMANT_SUPPLIER_CEASED", "DUP_ONLY_COMMUNICATING"]
+        );
+    }
+
+    #[test]
+    fn a_change_is_a_different_outcome_held_back_by_the_install_dates() {
+        use Finding::*;
+        let what = |fs: &[Finding]| {
+            let d = ONLY.decide(set(fs));
+            (
+                d.changed(),
+                d.dcc.outcome,
+                d.policy.outcome,
+                codes(d.held_back_by),
+            )
+        };
+        assert_eq!(
+            what(&[DupNoSingleLast]),
+            (
+                true,
+                Outcome::Exclude,
+                Outcome::Unblock,
+                vec!["DUP_NO_SINGLE_LAST"]
+            )
+        );
+        assert_eq!(
+            what(&[DupNotLastInstalled, ActiveSupplierNotLive]),
+            (
+                true,
+                Outcome::Exclude,
+                Outcome::Review,
+                vec!["DUP_NOT_LAST_INSTALLED"]
+            )
+        );
+        // Both, from two MPxNs it shares: both listed.
+        assert_eq!(
+            what(&[DupNotLastInstalled, DupNoSingleLast]).3,
+            ["DUP_NOT_LAST_INSTALLED", "DUP_NO_SINGLE_LAST"]
+        );
+        // The same outcome is no change, even with another clause (4.1C → alt-4.1C).
+        assert!(!what(&[DupResolved]).0);
+        assert!(!what(&[DupNotLastInstalled, DupNotCommunicating]).0);
+        assert!(!what(&[DupNoSingleLast, InvalidGuid]).0);
+        assert!(!what(&[]).0);
+        assert_eq!(WhatIf::from_name("only-communicating"), Some(ONLY));
+        assert_eq!(WhatIf::from_name("only_communicating"), None);
     }
 }

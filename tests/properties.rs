@@ -10,9 +10,12 @@
 //! - every SMETS1 installation appears exactly once in decisions.csv, and the row
 //!   accounting holds;
 //! - a sweep from a written and re-opened index file writes the CSV sweep's bytes, at
-//!   any as-of date and window;
+//!   any as-of date and window, `whatif.csv` included;
 //! - the engine agrees byte for byte with the independent Python reading of the spec
-//!   (`scripts/reference_sweep.py`).
+//!   (`scripts/reference_sweep.py`), what-if `only-communicating` included;
+//! - SPEC §6.4: no MPxN is carried by two installations that both get
+//!   DUP_ONLY_COMMUNICATING; `--what-if` changes no byte of the other outputs and no
+//!   existing summary key, and `whatif.csv` lists exactly the changed outcomes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -23,7 +26,7 @@ use mpxn_recon::ingest::IngestSettings;
 use mpxn_recon::judge;
 use mpxn_recon::normalize::Day;
 use mpxn_recon::report;
-use mpxn_recon::resolve::AsOf;
+use mpxn_recon::resolve::{AsOf, CommStatus, Finding, WhatIf};
 use mpxn_recon::spill::Budget;
 use mpxn_recon::sweep::{self, SweepConfig};
 use proptest::prelude::*;
@@ -45,6 +48,17 @@ fn mpan(first12: &str) -> String {
         .map(|(d, w)| u32::from(d - b'0') * w)
         .sum();
     format!("{first12}{}", s % 11 % 10)
+}
+
+/// A valid MPRN: `first` and its two check digits (SPEC §4).
+fn mprn_of(first: &str) -> String {
+    let d: Vec<u32> = first.bytes().map(|b| u32::from(b - b'0')).collect();
+    let sum: u32 = d
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * (d.len() - i) as u32)
+        .sum();
+    format!("{first}{:02}", sum % 11)
 }
 
 fn pick<T: Clone + std::fmt::Debug + 'static>(pool: Vec<T>) -> impl Strategy<Value = T> {
@@ -120,6 +134,58 @@ fn dataset() -> impl Strategy<Value = Vec<String>> {
             }
             lines
         })
+}
+
+/// A dataset where the duplicate rules decide most outcomes (for SPEC §6.4): few
+/// installations over a handful of valid MPANs and MPRNs, install dates that tie,
+/// statuses mostly communicating or silent, and a data issue only now and then (a GUID
+/// of its own per line, a rare unparseable or future date).
+fn crowded_dataset() -> impl Strategy<Value = Vec<String>> {
+    let mpans = vec![
+        mpan("140000000001"),
+        mpan("230000000002"),
+        mpan("150000000003"),
+        mpan("160000000004"),
+        mpan("170000000005"),
+    ];
+    let mprns = vec![
+        "3938424403".to_string(),
+        "123409".to_string(),
+        mprn_of("4000000"),
+    ];
+    let row = (
+        pick(vec!["SMSO-A", "SMSO-B", "SMETS2"]),
+        pick(vec!["I1", "I2", "I3", "I4", "I5"]),
+        pick(vec!["ESME", "ESME", "GSME", "GSME", "CHF"]),
+        any::<prop::sample::Index>(),
+        prop_oneof![
+            11 => pick(vec!["2019-01-01", "2020-06-01", "2021-06-01", "2021-06-01T12:00:00Z"]),
+            1 => Just("2022-02-30"),
+        ],
+        prop_oneof![
+            8 => Just("2024-06-20"),
+            12 => Just("2024-01-01"),
+            4 => Just(""),
+            1 => Just("2024-07-05"),
+            1 => Just("bad"),
+        ],
+        prop_oneof![6 => Just("LIVE1"), 1 => Just("GONE"), 1 => Just("NOTU")],
+        pick(vec!["", "", "Y"]),
+    );
+    prop::collection::vec(row, 1..24).prop_map(move |rows| {
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (s, inst, t, k, o, c, u, y))| {
+                let m = match t {
+                    "ESME" => k.get(&mpans).clone(),
+                    "GSME" => k.get(&mprns).clone(),
+                    _ => String::new(),
+                };
+                let guid = format!("00-0D-6F-00-00-01-{:02X}-{:02X}", i / 256, i % 256);
+                format!("{s},AA,{inst},{guid},{t},{m},{o},{c},{u},{y}")
+            })
+            .collect()
+    })
 }
 
 fn as_of() -> AsOf {
@@ -217,6 +283,69 @@ fn sweep_outputs_with(
     .collect()
 }
 
+/// One installation of a what-if sweep: the MPxNs its meters carry, its communication
+/// status, and whether it gets DUP_ONLY_COMMUNICATING under the policy.
+struct Carrier {
+    mpxns: Vec<String>,
+    comm: CommStatus,
+    only: bool,
+}
+
+/// A sweep with the what-if policy only-communicating, on two threads: its five
+/// outputs by name, and every installation (SMETS2 ones included) as a [`Carrier`].
+fn what_if_outputs(
+    inventories: Vec<PathBuf>,
+    suppliers: PathBuf,
+) -> (BTreeMap<&'static str, String>, Vec<Carrier>) {
+    let out = tempfile::tempdir().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let holders = pool.install(|| {
+        let config = SweepConfig {
+            inventories,
+            suppliers,
+            ingest: IngestSettings::default(),
+            budget: Budget::unlimited(),
+        };
+        let image = sweep::run(&config, build::Purpose::Sweep)
+            .expect("generated inputs are never refused")
+            .image;
+        let view = image.view().unwrap();
+        let judgement = judge::judge(&view, as_of()).unwrap();
+        let policy = WhatIf::OnlyCommunicating;
+        report::write_dir_with(&view, &judgement, as_of(), Some(policy), out.path()).unwrap();
+        (0..view.installation_count())
+            .map(|i| {
+                let text = String::from_utf8(view.mpxns_text(i).unwrap().to_vec()).unwrap();
+                Carrier {
+                    mpxns: text
+                        .split(';')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    comm: judgement.comm[i],
+                    only: policy
+                        .findings(judgement.findings[i])
+                        .contains(Finding::DupOnlyCommunicating),
+                }
+            })
+            .collect()
+    });
+    let files = [
+        report::DECISIONS,
+        report::DUPLICATES,
+        report::REJECTS,
+        report::WHATIF,
+        report::SUMMARY,
+    ]
+    .into_iter()
+    .map(|name| (name, fs::read_to_string(out.path().join(name)).unwrap()))
+    .collect();
+    (files, holders)
+}
+
 /// The four outputs of a CSV sweep and of a sweep from the same inputs' index file.
 fn csv_and_index_outputs(
     inventories: Vec<PathBuf>,
@@ -236,7 +365,7 @@ fn csv_and_index_outputs(
     let write_outputs = |view: &mpxn_recon::index::View<'_>, out: &Path| {
         let judgement = judge::judge(view, as_of).unwrap();
         report::write_dir(view, &judgement, as_of, out).unwrap();
-        [
+        let mut files: BTreeMap<&'static str, Vec<u8>> = [
             report::DECISIONS,
             report::DUPLICATES,
             report::REJECTS,
@@ -244,7 +373,20 @@ fn csv_and_index_outputs(
         ]
         .into_iter()
         .map(|name| (name, fs::read(out.join(name)).unwrap()))
-        .collect()
+        .collect();
+        // And with the what-if policy (SPEC §6.4), into a folder of its own.
+        let what_if = out.with_extension("what-if");
+        let policy = Some(mpxn_recon::resolve::WhatIf::OnlyCommunicating);
+        report::write_dir_with(view, &judgement, as_of, policy, &what_if).unwrap();
+        files.insert(
+            "what-if whatif.csv",
+            fs::read(what_if.join(report::WHATIF)).unwrap(),
+        );
+        files.insert(
+            "what-if summary.json",
+            fs::read(what_if.join(report::SUMMARY)).unwrap(),
+        );
+        files
     };
     let csv = write_outputs(&image.view().unwrap(), &dir.path().join("csv"));
     // The index file is built as `index build` builds it: every section.
@@ -339,7 +481,8 @@ proptest! {
         prop_assert_eq!(fs::read_dir(spill.path()).unwrap().count(), 0);
     }
 
-    /// A sweep from the index file writes the CSV sweep's bytes, whatever the as-of date.
+    /// A sweep from the index file writes the CSV sweep's bytes, whatever the as-of date,
+    /// with the what-if policy or without.
     #[test]
     fn index_sweep_matches_csv_sweep(lines in dataset(), as_of in 19_500i32..20_200, window in prop::sample::select(vec![0u32, 1, 30, 400, u32::MAX])) {
         let dir = tempfile::tempdir().unwrap();
@@ -388,6 +531,84 @@ proptest! {
         prop_assert_eq!(n("read"), lines.len() as u64);
         prop_assert_eq!(n("read"), n("accepted") + n("rejected") + n("duplicate_rows"));
     }
+
+    /// SPEC §6.4: no MPxN is carried by two installations that both get
+    /// DUP_ONLY_COMMUNICATING, which an installation gets exactly when it shares an
+    /// MPxN, communicates, and every other carrier of every MPxN it shares is known
+    /// not to (unknown counts against); the policy changes no byte of decisions,
+    /// duplicates or rejects and no existing summary key; whatif.csv lists exactly the
+    /// SMETS1 installations whose outcome it changes, with DCC's outcome as
+    /// decisions.csv has it; the summary's what-if outcomes are DCC's with those
+    /// changes applied.
+    #[test]
+    fn what_if_invariants_hold(lines in prop_oneof![1 => dataset(), 3 => crowded_dataset()]) {
+        let dir = tempfile::tempdir().unwrap();
+        let (inv, reg) = write_inputs(dir.path(), &lines, &[], 2);
+        let plain = sweep_outputs(inv.clone(), reg.clone(), 2, 256);
+        let (with, carriers) = what_if_outputs(inv, reg);
+
+        let mut holder_of: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut carried_by: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        for (i, c) in carriers.iter().enumerate() {
+            for m in &c.mpxns {
+                carried_by.entry(m).or_default().insert(i);
+                if !c.only {
+                    continue;
+                }
+                if let Some(other) = holder_of.insert(m, i) {
+                    prop_assert!(false, "{} gets DUP_ONLY_COMMUNICATING in installations {} and {}", m, other, i);
+                }
+            }
+        }
+        // The rule read literally, installation by installation.
+        for (i, c) in carriers.iter().enumerate() {
+            let co_members: Vec<usize> = c
+                .mpxns
+                .iter()
+                .filter(|m| carried_by[m.as_str()].len() > 1)
+                .flat_map(|m| carried_by[m.as_str()].iter().copied().filter(|&j| j != i))
+                .collect();
+            let literal = !co_members.is_empty()
+                && c.comm == CommStatus::Communicating
+                && co_members.iter().all(|&j| carriers[j].comm == CommStatus::NotCommunicating);
+            prop_assert_eq!(c.only, literal, "installation {}", i);
+        }
+
+        for name in [report::DECISIONS, report::DUPLICATES, report::REJECTS] {
+            prop_assert_eq!(&plain[name], &with[name], "{} differs with --what-if", name);
+        }
+        let plain_summary: serde_json::Value = serde_json::from_str(&plain[report::SUMMARY]).unwrap();
+        let mut with_summary: serde_json::Value = serde_json::from_str(&with[report::SUMMARY]).unwrap();
+        let what_if = with_summary.as_object_mut().unwrap().remove("what_if").unwrap();
+        prop_assert_eq!(&plain_summary, &with_summary);
+
+        // whatif.csv against decisions.csv, installation by installation.
+        let decided: BTreeMap<(String, String), String> = plain[report::DECISIONS]
+            .lines()
+            .skip(1)
+            .map(parse_csv_line)
+            .map(|d| ((d[0].clone(), d[1].clone()), d[3].clone()))
+            .collect();
+        let mut whatif_outcome = decided.clone();
+        let rows: Vec<Vec<String>> = with[report::WHATIF].lines().skip(1).map(parse_csv_line).collect();
+        prop_assert!(rows.windows(2).all(|w| (&w[0][0], &w[0][1]) < (&w[1][0], &w[1][1])), "sorted as decisions.csv");
+        for r in &rows {
+            let key = (r[0].clone(), r[1].clone());
+            prop_assert_eq!(decided.get(&key), Some(&r[3]), "outcome is DCC's");
+            prop_assert_ne!(&r[3], &r[4], "a row is a changed outcome");
+            prop_assert!(!r[7].is_empty(), "a changed outcome was held back by something");
+            whatif_outcome.insert(key, r[4].clone());
+        }
+        let mut counts: BTreeMap<String, u64> = ["unblock", "exclude", "review", "clear"]
+            .iter()
+            .map(|o| (o.to_string(), 0))
+            .collect();
+        for o in whatif_outcome.values() {
+            *counts.get_mut(o).unwrap() += 1;
+        }
+        prop_assert_eq!(&what_if["outcomes"], &serde_json::to_value(&counts).unwrap());
+        prop_assert_eq!(what_if["changed"].as_u64(), Some(rows.len() as u64));
+    }
 }
 
 fn reference_script() -> PathBuf {
@@ -398,24 +619,61 @@ proptest! {
     // Each case starts a Python process: fewer cases, still hundreds of rows of edge cases.
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// The engine and the independent Python reading of the spec write the same bytes.
+    /// The engine and the independent Python reading of the spec write the same bytes,
+    /// and the same what-if (`--what-if only-communicating`: whatif.csv, and the counts
+    /// of summary.json's `what_if`).
     #[test]
     fn agrees_with_the_python_reference(lines in dataset()) {
         let dir = tempfile::tempdir().unwrap();
         let (inv, reg) = write_inputs(dir.path(), &lines, &[], 2);
         let ours = sweep_outputs(inv.clone(), reg.clone(), 2, 128);
+        let (ours_what_if, _) = what_if_outputs(inv.clone(), reg.clone());
         let ref_out = dir.path().join("reference");
         let mut cmd = std::process::Command::new("python3");
         cmd.arg(reference_script());
         for p in &inv {
             cmd.arg("--inventory").arg(p);
         }
-        cmd.arg("--suppliers").arg(&reg).args(["--as-of", "2024-06-30", "--out"]).arg(&ref_out);
+        cmd.arg("--suppliers").arg(&reg).args(["--as-of", "2024-06-30", "--what-if", "only-communicating", "--out"]).arg(&ref_out);
         let status = cmd.output().expect("python3 is needed for the reference comparison (CI installs it)");
         prop_assert!(status.status.success(), "reference failed: {}", String::from_utf8_lossy(&status.stderr));
         for name in [report::DECISIONS, report::DUPLICATES, report::REJECTS] {
             let theirs = fs::read_to_string(ref_out.join(name)).unwrap();
             prop_assert_eq!(&ours[name], &theirs, "{} differs from the reference", name);
         }
+        let theirs = fs::read_to_string(ref_out.join(report::WHATIF)).unwrap();
+        prop_assert_eq!(&ours_what_if[report::WHATIF], &theirs, "whatif.csv differs from the reference");
+        let summary: serde_json::Value = serde_json::from_str(&ours_what_if[report::SUMMARY]).unwrap();
+        let mut what_if = summary["what_if"].clone();
+        what_if.as_object_mut().unwrap().remove("outputs");
+        let theirs: serde_json::Value = serde_json::from_str(&fs::read_to_string(ref_out.join("what_if.json")).unwrap()).unwrap();
+        prop_assert_eq!(what_if, theirs, "summary.json's what_if differs from the reference");
+    }
+
+    /// The same on data where the duplicate rules, and so the policy, decide most
+    /// outcomes.
+    #[test]
+    fn agrees_with_the_python_reference_on_crowded_data(lines in crowded_dataset()) {
+        let dir = tempfile::tempdir().unwrap();
+        let (inv, reg) = write_inputs(dir.path(), &lines, &[], 1);
+        let (ours, _) = what_if_outputs(inv.clone(), reg.clone());
+        let ref_out = dir.path().join("reference");
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(reference_script());
+        for p in &inv {
+            cmd.arg("--inventory").arg(p);
+        }
+        cmd.arg("--suppliers").arg(&reg).args(["--as-of", "2024-06-30", "--what-if", "only-communicating", "--out"]).arg(&ref_out);
+        let status = cmd.output().expect("python3 is needed for the reference comparison (CI installs it)");
+        prop_assert!(status.status.success(), "reference failed: {}", String::from_utf8_lossy(&status.stderr));
+        for name in [report::DECISIONS, report::DUPLICATES, report::WHATIF] {
+            let theirs = fs::read_to_string(ref_out.join(name)).unwrap();
+            prop_assert_eq!(&ours[name], &theirs, "{} differs from the reference", name);
+        }
+        let summary: serde_json::Value = serde_json::from_str(&ours[report::SUMMARY]).unwrap();
+        let mut what_if = summary["what_if"].clone();
+        what_if.as_object_mut().unwrap().remove("outputs");
+        let theirs: serde_json::Value = serde_json::from_str(&fs::read_to_string(ref_out.join("what_if.json")).unwrap()).unwrap();
+        prop_assert_eq!(what_if, theirs, "summary.json's what_if differs from the reference");
     }
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{parse_as_of, AsOfArgs, AsOfOrigin, Console, Failure, MemoryArgs};
 use crate::index::build;
@@ -22,12 +22,12 @@ use crate::normalize::Day;
 use crate::portfolio;
 use crate::publish::{self, OutputSet};
 use crate::report::{self, ReportError, Summary};
-use crate::resolve::AsOf;
+use crate::resolve::{AsOf, WhatIf};
 use crate::sweep::SweepConfig;
 use crate::timing;
 
 /// Sweep every inventory against the supplier registry and write decisions.csv,
-/// duplicates.csv, rejects.csv and summary.json.
+/// duplicates.csv, rejects.csv and summary.json (and whatif.csv with --what-if).
 ///
 /// With no --inventory and no --suppliers, sweeps the bundled sample
 /// (datasets/sample/) as of the date it documents.
@@ -74,6 +74,32 @@ pub struct SweepArgs {
     /// Per-party reports as JSON Lines (`<party>.jsonl`) instead of CSV.
     #[arg(long, requires = "per_party")]
     pub json: bool,
+
+    /// Also judge every SMETS1 installation under a what-if policy (SPEC §6.4) and write
+    /// whatif.csv: each installation whose outcome under the policy differs from DCC's,
+    /// with the policy's outcome, clauses and reasons and the findings of DCC's rule that
+    /// held it back; summary.json gains a `what_if` object. DCC's rule still decides
+    /// every other file and key, byte for byte. Without --what-if, a whatif.csv that an
+    /// earlier run left in --out is removed (it would not be this run's).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub what_if: Option<WhatIfPolicy>,
+}
+
+/// The policies `--what-if` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WhatIfPolicy {
+    /// The only communicating member of a shared MPxN is unblocked (clause alt-4.1C)
+    /// even when it was not the last installed: the alternative DCC rejected for the
+    /// risk of inadvertent data access.
+    OnlyCommunicating,
+}
+
+impl From<WhatIfPolicy> for WhatIf {
+    fn from(policy: WhatIfPolicy) -> WhatIf {
+        match policy {
+            WhatIfPolicy::OnlyCommunicating => WhatIf::OnlyCommunicating,
+        }
+    }
 }
 
 /// Where the bundled sample lives: `datasets/sample` under the working directory when
@@ -183,15 +209,20 @@ struct Outputs {
 impl Outputs {
     fn open(args: &SweepArgs, inputs: &[&Path]) -> Result<Outputs, Failure> {
         let mut sweep = OutputSet::lock(&args.out)?;
-        sweep.protect(
-            inputs,
-            &[
-                report::DECISIONS,
-                report::DUPLICATES,
-                report::REJECTS,
-                report::SUMMARY,
-            ],
-        )?;
+        let mut names = vec![
+            report::DECISIONS,
+            report::DUPLICATES,
+            report::REJECTS,
+            report::SUMMARY,
+        ];
+        if args.what_if.is_some() {
+            names.push(report::WHATIF);
+        }
+        sweep.protect(inputs, &names)?;
+        if args.what_if.is_none() {
+            // Refused here, before any work, if it is an input; `report` retires it too.
+            sweep.retire(report::WHATIF)?;
+        }
         let notices = match &args.per_party {
             None => None,
             Some(dir) => {
@@ -225,7 +256,8 @@ fn finish(
     let t = timing::stage("write outputs");
     let staged = (|| {
         let judgement = judge::judge(view, as_of)?;
-        let summary = report::write_all(view, &judgement, as_of, &mut outputs.sweep)?;
+        let what_if = args.what_if.map(WhatIf::from);
+        let summary = report::write_all(view, &judgement, as_of, what_if, &mut outputs.sweep)?;
         let parties = match &mut outputs.notices {
             Some(set) => Some(portfolio::write_per_party(
                 view, &judgement, as_of, set, args.json,
@@ -253,6 +285,7 @@ fn finish(
         .chain(outputs.notices.iter().flat_map(|s| s.removed_stale.iter()))
         .cloned()
         .collect();
+    let retired = outputs.sweep.retiring();
     if let Some(set) = outputs.notices {
         set.commit()?;
     }
@@ -261,6 +294,12 @@ fn finish(
     for path in &removed {
         eprintln!(
             "mpxn-recon: removed {}, left by an interrupted run",
+            path.display()
+        );
+    }
+    for path in &retired {
+        eprintln!(
+            "mpxn-recon: removed {}, an earlier run's what-if (this sweep has no --what-if)",
             path.display()
         );
     }
@@ -332,14 +371,42 @@ fn print_summary(
             .collect();
         writeln!(w, "rejected: {}", rejects.join(", "))?;
     }
+    let mut files = vec![report::DECISIONS, report::DUPLICATES, report::REJECTS];
+    if let Some(what_if) = &s.what_if {
+        let outcomes: Vec<String> = ["unblock", "exclude", "review", "clear"]
+            .iter()
+            .map(|o| format!("{o} {}", what_if.outcomes[o]))
+            .collect();
+        writeln!(w, "what-if:  {}: {}", what_if.policy, outcomes.join(", "))?;
+        let pairs: Vec<String> = what_if
+            .changed_by_outcome
+            .iter()
+            .map(|(pair, n)| format!("{pair} {n}"))
+            .collect();
+        let held: Vec<String> = what_if
+            .changed_by_held_back_by
+            .iter()
+            .map(|(code, n)| format!("{code} {n}"))
+            .collect();
+        writeln!(
+            w,
+            "          {} changed ({}); held back by {}",
+            what_if.changed,
+            if pairs.is_empty() {
+                "none".to_string()
+            } else {
+                pairs.join(", ")
+            },
+            held.join(", ")
+        )?;
+        files.push(report::WHATIF);
+    }
+    files.push(report::SUMMARY);
     writeln!(
         w,
-        "wrote:    {}/{{{},{},{},{}}} in {:.2} s",
+        "wrote:    {}/{{{}}} in {:.2} s",
         out.display(),
-        report::DECISIONS,
-        report::DUPLICATES,
-        report::REJECTS,
-        report::SUMMARY,
+        files.join(","),
         started.elapsed().as_secs_f64()
     )?;
     w.flush()

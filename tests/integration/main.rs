@@ -26,3 +26,5 @@ mod refusals;
 mod sample;
 // Temp dirs, the command runner, inventory builders, identifier makers, asserts.
 mod util;
+// `sweep --what-if` (SPEC §6.4): the sample's whatif.csv, CSV and index, stale files.
+mod what_if;

@@ -510,6 +510,7 @@ pub struct Sweep {
     as_of: String,
     window: Option<u32>,
     strict: bool,
+    args: Vec<String>,
 }
 
 /// Sweeps `inv` with the standard registry as of [`AS_OF`]; expects exit 0.
@@ -536,6 +537,7 @@ impl Sweep {
             as_of: AS_OF.to_string(),
             window: None,
             strict: false,
+            args: vec![],
         }
     }
 
@@ -572,6 +574,12 @@ impl Sweep {
         self
     }
 
+    /// Another argument for `sweep` (after the others).
+    pub fn arg(mut self, arg: &str) -> Sweep {
+        self.args.push(arg.to_string());
+        self
+    }
+
     /// Runs the sweep; expects exit 0.
     pub fn run(self) -> Run {
         self.run_status(0)
@@ -602,6 +610,7 @@ impl Sweep {
         if self.strict {
             cmd.arg("--strict");
         }
+        cmd.args(&self.args);
         let out = output(&mut cmd);
         let details = format!("{inputs}{}", describe(&cmd, &out));
         assert_no_panic(&cmd, &out);

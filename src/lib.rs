@@ -66,7 +66,7 @@
 //! to a spill file in the `.mxi` format and mapped, so its pages are the kernel's, not
 //! the run's. Measured peaks are in `BENCHMARKS.md` (a national 60 million rows: 2.7–2.9
 //! GB of anonymous memory for a CSV sweep under the default 2.9 GB limit on a 24 GiB
-//! machine; `index build` 4.8 GB, at its peak while the lookup maps are built). A sweep from a
+//! machine; `index build` 4.3 GB). A sweep from a
 //! built `.mxi` file maps it and holds only the judgement (a few bytes per
 //! installation).
 //!

@@ -18,6 +18,19 @@ use crate::resolve::{
     SharedMpxns,
 };
 
+/// Counts, over every installation of the view, what its communication dates say about
+/// the as-of date ([`resolve::AsOfCheck`]). Parallel; reads `inst_last_comms` and
+/// `inst_flags` only.
+pub fn as_of_check(view: &View<'_>, as_of: AsOf) -> Result<resolve::AsOfCheck, IndexError> {
+    (0..view.installation_count())
+        .into_par_iter()
+        .try_fold(resolve::AsOfCheck::default, |mut check, inst| {
+            check.add(view.comms(inst)?, as_of);
+            Ok(check)
+        })
+        .try_reduce(resolve::AsOfCheck::default, |a, b| Ok(a.merge(b)))
+}
+
 /// The as-of judgement over an index view.
 pub struct Judgement {
     /// Per installation.

@@ -65,6 +65,18 @@ pub fn write_all(
     what_if: Option<WhatIf>,
     set: &mut OutputSet,
 ) -> Result<Summary, ReportError> {
+    write_all_from(view, judgement, (as_of, None), what_if, set)
+}
+
+/// [`write_all`], recording in `summary.json` where the as-of date came from
+/// (`as_of_source`: `given`, `sample` or `today`).
+pub fn write_all_from(
+    view: &View<'_>,
+    judgement: &Judgement,
+    (as_of, as_of_source): (AsOf, Option<&'static str>),
+    what_if: Option<WhatIf>,
+    set: &mut OutputSet,
+) -> Result<Summary, ReportError> {
     let t = crate::timing::stage("write: decisions");
     let mut counts = DecisionCounts::new();
     let mut outputs = BTreeMap::new();
@@ -75,6 +87,7 @@ pub fn write_all(
     outputs.insert(DECISIONS, decisions);
     drop(t);
     let mut summary = Summary::of(view, &counts, as_of)?;
+    summary.as_of_source = as_of_source;
     let t = crate::timing::stage("write: duplicates, rejects");
     let duplicates = stage(set, DUPLICATES, |w| write_duplicates(view, judgement, w))?;
     outputs.insert(DUPLICATES, duplicates);
@@ -539,6 +552,11 @@ pub struct Summary {
     pub engine: String,
     pub version: String,
     pub as_of: String,
+    /// Where the as-of date came from: `given` (`--as-of`), `sample` (the bundled
+    /// sample's documented date) or `today` (nothing given). Set by the command line;
+    /// absent for library callers, who always pass a date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of_source: Option<&'static str>,
     pub window_days: u32,
     pub inventories: Vec<InputFile>,
     pub suppliers: InputFile,
@@ -625,6 +643,7 @@ impl Summary {
             engine: "mpxn-recon".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             as_of: as_of.date.to_string(),
+            as_of_source: None,
             window_days: as_of.window_days,
             inventories: meta.inventories,
             suppliers: meta.suppliers,

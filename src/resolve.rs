@@ -404,6 +404,78 @@ pub fn communication(ev: CommsEvidence, as_of: AsOf) -> CommStatus {
     }
 }
 
+/// What the installations' communication dates say about the as-of date itself: a
+/// sweep of last month's extract as of today finds nobody communicating and says
+/// nothing, unless these are checked. Counted over installations (their latest
+/// parseable `last_comms_at`, as the index holds it for a sweep), SMETS2 ones too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AsOfCheck {
+    pub installations: u64,
+    /// With a parseable `last_comms_at`.
+    pub dated: u64,
+    /// ... of which the latest falls after the as-of date.
+    pub after: u64,
+    /// Communicating within the window ([`communication`]).
+    pub communicating: u64,
+    /// The latest parseable `last_comms_at` seen.
+    pub latest: Option<Day>,
+}
+
+impl AsOfCheck {
+    /// Counts one installation's communication evidence.
+    pub fn add(&mut self, ev: CommsEvidence, as_of: AsOf) {
+        self.installations += 1;
+        if let Some(day) = ev.last {
+            self.dated += 1;
+            self.after += u64::from(day > as_of.date);
+            self.latest = self.latest.max(Some(day));
+        }
+        self.communicating += u64::from(communication(ev, as_of) == CommStatus::Communicating);
+    }
+
+    pub fn merge(mut self, other: AsOfCheck) -> AsOfCheck {
+        self.installations += other.installations;
+        self.dated += other.dated;
+        self.after += other.after;
+        self.communicating += other.communicating;
+        self.latest = self.latest.max(other.latest);
+        self
+    }
+
+    /// Warnings that the as-of date looks wrong (they never change a decision): when no
+    /// installation at all is communicating within the window, and when more than 1% of
+    /// the dated installations communicated after the as-of date. Each names the latest
+    /// `last_comms_at` seen and suggests it as the date.
+    pub fn warnings(&self, as_of: AsOf) -> Vec<String> {
+        let suggestion = match self.latest {
+            Some(day) => format!(
+                "the latest last_comms_at in the inventories is {day}: if that is when they \
+                 were extracted, sweep with --as-of {day}"
+            ),
+            None => "no installation has a readable last_comms_at".to_string(),
+        };
+        let mut out = Vec::new();
+        if self.installations > 0 && self.communicating == 0 {
+            out.push(format!(
+                "no installation is communicating within the {}-day window before {}; {suggestion}",
+                as_of.window_days, as_of.date
+            ));
+        }
+        if self.after * 100 > self.dated {
+            out.push(format!(
+                "{} of {} installations ({:.1}%) last communicated after the as-of date {}: \
+                 either the date is earlier than the extract, or those dates are wrong \
+                 (FUTURE_COMMS); {suggestion}",
+                self.after,
+                self.dated,
+                self.after as f64 * 100.0 / self.dated as f64,
+                as_of.date
+            ));
+        }
+        out
+    }
+}
+
 /// Computes each installation's own facts, in parallel.
 pub fn installation_facts(
     rows: &[Row],
@@ -1385,5 +1457,59 @@ mod tests {
         assert!(!what(&[]).0);
         assert_eq!(WhatIf::from_name("only-communicating"), Some(ONLY));
         assert_eq!(WhatIf::from_name("only_communicating"), None);
+    }
+
+    #[test]
+    fn as_of_warnings_fire_on_no_communication_and_on_more_than_one_percent_after() {
+        let day = |t: &str| Day::parse(t.as_bytes()).unwrap();
+        let as_of = AsOf {
+            date: day("2024-06-30"),
+            window_days: 30,
+        };
+        let ev = |t: &str| CommsEvidence {
+            unreadable: false,
+            last: Some(day(t)),
+        };
+        let check = |evidence: &[CommsEvidence]| {
+            let mut c = AsOfCheck::default();
+            for &e in evidence {
+                c.add(e, as_of);
+            }
+            c
+        };
+        // 99 communicating, one after the as-of date: exactly 1%, no warning.
+        let mut evidence = vec![ev("2024-06-20"); 99];
+        evidence.push(ev("2024-07-05"));
+        let c = check(&evidence);
+        assert_eq!((c.dated, c.after, c.communicating), (100, 1, 99));
+        assert_eq!(c.latest, Some(day("2024-07-05")));
+        assert!(c.warnings(as_of).is_empty(), "{:?}", c.warnings(as_of));
+        // Two after it of 101: over 1%.
+        evidence.push(ev("2024-07-06"));
+        let w = check(&evidence).warnings(as_of);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "2 of 101 installations (2.0%) last communicated after the as-of date 2024-06-30"
+            ) && w[0].contains("latest last_comms_at in the inventories is 2024-07-06")
+                && w[0].ends_with("sweep with --as-of 2024-07-06"),
+            "{w:?}"
+        );
+        // Nobody within the window (all before it, or never), the halves merged.
+        let stale = check(&[ev("2024-01-01")]).merge(check(&[CommsEvidence::default()]));
+        assert_eq!(
+            (stale.installations, stale.dated, stale.communicating),
+            (2, 1, 0)
+        );
+        let w = stale.warnings(as_of);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "no installation is communicating within the 30-day window before 2024-06-30"
+            ) && w[0].ends_with("--as-of 2024-01-01"),
+            "{w:?}"
+        );
+        // No installations: nothing to say.
+        assert!(AsOfCheck::default().warnings(as_of).is_empty());
     }
 }

@@ -58,6 +58,10 @@ pub fn run(args: LookupArgs) -> Result<ExitCode, Failure> {
         return list_prefix(&view, &args, prefix, &mut w);
     }
     let groups = lookup::Groups::of(&view).map_err(damaged)?;
+    if !args.json {
+        // Every decision below depends on it: say which date judged them.
+        writeln!(w, "as of {}, window {} days", as_of.date, as_of.window_days)?;
+    }
     let mut latencies = Vec::with_capacity(args.keys.len());
     let mut found_all = true;
     let mut look_up = |key: &str| -> Result<(), Failure> {

@@ -259,6 +259,15 @@ pub enum AsOfOrigin {
 }
 
 impl AsOfOrigin {
+    /// Its name in `summary.json` (`as_of_source`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AsOfOrigin::Given => "given",
+            AsOfOrigin::Today => "today",
+            AsOfOrigin::Sample => "sample",
+        }
+    }
+
     /// How the console labels the date.
     pub fn label(self) -> &'static str {
         match self {
@@ -276,7 +285,16 @@ impl AsOfArgs {
         let (date, origin) = match (self.as_of, sample) {
             (Some(d), _) => (d, AsOfOrigin::Given),
             (None, Some(d)) => (d, AsOfOrigin::Sample),
-            (None, None) => (Day::today_utc(), AsOfOrigin::Today),
+            (None, None) => {
+                let today = Day::today_utc();
+                // Judging last month's extract as of today finds nobody communicating,
+                // silently: say so before any work.
+                eprintln!(
+                    "mpxn-recon: no --as-of given: judging as of today, {today} (UTC); give \
+                     --as-of YYYY-MM-DD, the date the inventories were extracted"
+                );
+                (today, AsOfOrigin::Today)
+            }
         };
         (
             AsOf {

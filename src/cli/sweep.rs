@@ -257,19 +257,26 @@ fn finish(
     let staged = (|| {
         let judgement = judge::judge(view, as_of)?;
         let what_if = args.what_if.map(WhatIf::from);
-        let summary = report::write_all(view, &judgement, as_of, what_if, &mut outputs.sweep)?;
+        let summary = report::write_all_from(
+            view,
+            &judgement,
+            (as_of, Some(origin.name())),
+            what_if,
+            &mut outputs.sweep,
+        )?;
+        let check = judge::as_of_check(view, as_of)?;
         let parties = match &mut outputs.notices {
             Some(set) => Some(portfolio::write_per_party(
                 view, &judgement, as_of, set, args.json,
             )?),
             None => None,
         };
-        Ok::<_, ReportError>((summary, parties))
+        Ok::<_, ReportError>((summary, parties, check))
     })();
     // An input changed under us explains any damage found after it was verified, and
     // fails a run that found none: either way nothing is published.
     unchanged()?;
-    let (summary, parties) = staged.map_err(|e| match (e, &args.index) {
+    let (summary, parties, check) = staged.map_err(|e| match (e, &args.index) {
         // Damage found past the checksums names the index it is in.
         (ReportError::Index(problem), Some(path)) => Failure::from(FileError::Damaged {
             path: path.clone(),
@@ -304,6 +311,11 @@ fn finish(
         );
     }
     print_summary(&mut console, &summary, &args.out, origin, started)?;
+    // After the summary, so the warnings are the last thing a reader sees. They never
+    // change a decision.
+    for warning in check.warnings(as_of) {
+        eprintln!("mpxn-recon: warning: {warning}");
+    }
     if let (Some(parties), Some(dir)) = (parties, &args.per_party) {
         writeln!(
             console,

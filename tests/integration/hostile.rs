@@ -748,8 +748,13 @@ fn an_unknown_key_is_quoted_so_it_cannot_forge_a_line() {
         .args(["lookup", "--index", "i.mxi", forged]);
     let o = run_expect(&mut cmd, 1);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(stdout.starts_with("\"x\\nMPAN"), "{stdout}");
+    // The as-of line, then the one line of the unknown key.
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.starts_with("as of "), "{stdout}");
+    assert!(
+        stdout.lines().nth(1).unwrap().starts_with("\"x\\nMPAN"),
+        "{stdout}"
+    );
 }
 
 // ---------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
 //! and ARCHITECTURE.md ("Readings of the spec"). The expected values are derived from those pages by
 //! hand, never from the engine's own output.
 
+// The as-of date: today said and recorded, warnings when it looks wrong.
+mod as_of;
 // Hostile files (binary, huge, malformed) never make the binary panic.
 mod bad_input;
 // Every finding of §6.1 and every outcome rule of §6.2, where it holds and where not.

@@ -108,7 +108,15 @@ fn newest_fixture() -> PathBuf {
 fn the_sample_writes_its_expected_whatif_csv_from_csv_and_from_the_index() {
     let dir = TestDir::new();
     let csv = dir.path().join("csv");
-    let mut cmd = in_root(&["sweep", POLICY[0], POLICY[1], "--out"]);
+    // The sample's date, given (so summary.json's as_of_source is `given` on both paths).
+    let mut cmd = in_root(&[
+        "sweep",
+        "--as-of",
+        "2024-06-30",
+        POLICY[0],
+        POLICY[1],
+        "--out",
+    ]);
     run_expect(cmd.arg(&csv), 0);
     assert_same_text(
         "whatif.csv",

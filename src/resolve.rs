@@ -715,6 +715,136 @@ pub struct Decision {
     pub findings: FindingSet,
 }
 
+/// The rule of SPEC §6.2 that decides `findings` (the first that applies), with its
+/// number and words: what `explain` shows beside the outcome. Derived from the same
+/// finding kinds as [`decide`]; a test checks that the two always agree.
+pub fn deciding_rule(findings: FindingSet) -> (u8, &'static str) {
+    if findings.any_of_kind(FindingKind::DataIssue) {
+        (
+            1,
+            "a data-issue finding holds: exclude, clause 18.12 (TMAD 18.12)",
+        )
+    } else if findings.any_of_kind(FindingKind::Duplicate) {
+        (
+            2,
+            "no data issue, but a duplicate finding holds: exclude, clause 18.13 (TMAD 18.13)",
+        )
+    } else if findings.any_of_kind(FindingKind::Review) {
+        (
+            3,
+            "no data issue or duplicate, but a review finding holds: review, no clause",
+        )
+    } else if findings.any_of_kind(FindingKind::Unblock) {
+        (4, "no data issue, duplicate or review finding, and an unblock finding holds: unblock, citing each unblock finding's clause")
+    } else {
+        (5, "no finding holds: clear")
+    }
+}
+
+/// One of the four duplicate checks of TMAD 4.1C for one member of one shared MPxN:
+/// whether its finding holds (the member fails the check) and why, in words.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckExplained {
+    #[serde(serialize_with = "finding_code")]
+    pub finding: Finding,
+    pub fails: bool,
+    pub why: String,
+}
+
+fn finding_code<S: serde::Serializer>(f: &Finding, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.code())
+}
+
+/// Why member `i` of a shared MPxN passes or fails each of the four checks that
+/// [`evaluate_group`] applies, in its order: DUP_NOT_LAST_INSTALLED, DUP_NO_SINGLE_LAST,
+/// DUP_NOT_COMMUNICATING, DUP_OTHER_COMMUNICATING. `name(j)` names member `j` in the
+/// words ("SMSO-BRAVO 00-0D-..."). The same conditions as `evaluate_group`, spelled
+/// out (a test checks that both agree on every member of every small group).
+pub fn explain_member(
+    members: &[GroupMember],
+    i: usize,
+    name: impl Fn(usize) -> String,
+) -> [CheckExplained; 4] {
+    let me = members[i];
+    let others = || (0..members.len()).filter(move |&j| j != i);
+    let date = |d: Option<Day>| d.map_or("unknown".to_string(), |d| d.to_string());
+    let later = others().find(
+        |&j| matches!((me.installed_on, members[j].installed_on), (Some(d), Some(od)) if od > d),
+    );
+    let not_last = match (me.installed_on, later) {
+        (None, _) => CheckExplained {
+            finding: Finding::DupNotLastInstalled,
+            fails: true,
+            why: "its own install date for this MPxN is unknown (unparseable, or two of its meters carry it)".to_string(),
+        },
+        (Some(d), Some(j)) => CheckExplained {
+            finding: Finding::DupNotLastInstalled,
+            fails: true,
+            why: format!(
+                "another member's install date {} ({}) is later than its own, {d}",
+                date(members[j].installed_on),
+                name(j)
+            ),
+        },
+        (Some(d), None) => CheckExplained {
+            finding: Finding::DupNotLastInstalled,
+            fails: false,
+            why: format!("no other member's install date is later than its own, {d}"),
+        },
+    };
+    let beaten = not_last.fails;
+    let tie_or_unknown = others()
+        .find(|&j| members[j].installed_on.is_none() || members[j].installed_on == me.installed_on);
+    let no_single_last = match (beaten, tie_or_unknown) {
+        (true, _) => CheckExplained {
+            finding: Finding::DupNoSingleLast,
+            fails: false,
+            why: "does not apply: it is already not the last installed (DUP_NOT_LAST_INSTALLED)".to_string(),
+        },
+        (false, Some(j)) => CheckExplained {
+            finding: Finding::DupNoSingleLast,
+            fails: true,
+            why: match members[j].installed_on {
+                None => format!(
+                    "another member's install date ({}) is unknown, so it cannot be verified as the single last installed",
+                    name(j)
+                ),
+                Some(d) => format!("another member ({}) was installed on the same date, {d}", name(j)),
+            },
+        },
+        (false, None) => CheckExplained {
+            finding: Finding::DupNoSingleLast,
+            fails: false,
+            why: "every other member's install date is known and earlier: it is the single last installed".to_string(),
+        },
+    };
+    let own_comm = CheckExplained {
+        finding: Finding::DupNotCommunicating,
+        fails: me.comm != CommStatus::Communicating,
+        why: match me.comm {
+            CommStatus::Communicating => "it is communicating".to_string(),
+            CommStatus::NotCommunicating => "it is not communicating".to_string(),
+            CommStatus::Unknown => "its communication status is unknown (a last_comms_at that does not parse, or one after the as-of date), which counts against it".to_string(),
+        },
+    };
+    let talker = others().find(|&j| members[j].comm != CommStatus::NotCommunicating);
+    let other_comm = CheckExplained {
+        finding: Finding::DupOtherCommunicating,
+        fails: talker.is_some(),
+        why: match talker {
+            None => "no other member is communicating".to_string(),
+            Some(j) if members[j].comm == CommStatus::Communicating => {
+                format!("another member ({}) is communicating", name(j))
+            }
+            Some(j) => format!(
+                "another member's communication status ({}) is unknown, which counts against every member",
+                name(j)
+            ),
+        },
+    };
+    [not_last, no_single_last, own_comm, other_comm]
+}
+
 /// SPEC §6.2, the first rule that applies:
 /// 1. any data-issue finding → exclude, clause 18.12;
 /// 2. any duplicate finding → exclude, clause 18.13;
@@ -1511,5 +1641,91 @@ mod tests {
         );
         // No installations: nothing to say.
         assert!(AsOfCheck::default().warnings(as_of).is_empty());
+    }
+
+    #[test]
+    fn explained_checks_agree_with_evaluate_group_on_every_small_group() {
+        let d = |t: &str| Day::parse(t.as_bytes());
+        let dates = [None, d("2020-01-01"), d("2021-06-30")];
+        let comms = [
+            CommStatus::Communicating,
+            CommStatus::NotCommunicating,
+            CommStatus::Unknown,
+        ];
+        let states: Vec<(Option<Day>, CommStatus)> = dates
+            .iter()
+            .flat_map(|&dt| comms.iter().map(move |&c| (dt, c)))
+            .collect();
+        let mut groups = 0;
+        for size in [2usize, 3] {
+            let mut pick = vec![0usize; size];
+            loop {
+                let members: Vec<GroupMember> = pick
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| GroupMember {
+                        installation: i as u32,
+                        installed_on: states[s].0,
+                        comm: states[s].1,
+                    })
+                    .collect();
+                let verdicts = evaluate_group(&members);
+                for (i, v) in verdicts.iter().enumerate() {
+                    for check in explain_member(&members, i, |j| format!("member {j}")) {
+                        assert_eq!(
+                            check.fails,
+                            v.findings.contains(check.finding),
+                            "{members:?} member {i}: {check:?}"
+                        );
+                    }
+                }
+                groups += 1;
+                // Next combination (odometer).
+                let mut k = 0;
+                while k < size {
+                    pick[k] += 1;
+                    if pick[k] < states.len() {
+                        break;
+                    }
+                    pick[k] = 0;
+                    k += 1;
+                }
+                if k == size {
+                    break;
+                }
+            }
+        }
+        assert_eq!(groups, 81 + 729);
+    }
+
+    #[test]
+    fn the_deciding_rule_is_the_one_decide_applies() {
+        // Every single finding, every pair, and the empty set.
+        let mut sets = vec![FindingSet::default()];
+        for &a in Finding::ALL.iter() {
+            for &b in Finding::ALL.iter() {
+                let mut f = FindingSet::default();
+                f.set(a, true);
+                f.set(b, true);
+                sets.push(f);
+            }
+        }
+        for f in sets {
+            let outcome = decide(f).outcome;
+            let (rule, words) = deciding_rule(f);
+            let expected = match rule {
+                1 | 2 => Outcome::Exclude,
+                3 => Outcome::Review,
+                4 => Outcome::Unblock,
+                _ => Outcome::Clear,
+            };
+            assert_eq!(outcome, expected, "{f:?}: rule {rule} ({words})");
+            if rule <= 2 {
+                assert_eq!(
+                    decide(f).clauses[0],
+                    if rule == 1 { "18.12" } else { "18.13" }
+                );
+            }
+        }
     }
 }

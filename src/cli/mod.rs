@@ -15,6 +15,7 @@ use crate::index::IndexError;
 use crate::normalize::Day;
 use crate::resolve::AsOf;
 
+pub mod explain;
 pub mod gen;
 pub mod index;
 pub mod keys;
@@ -41,6 +42,7 @@ pub enum Command {
     },
     Lookup(lookup::LookupArgs),
     Portfolio(portfolio::PortfolioArgs),
+    Explain(explain::ExplainArgs),
     Gen(gen::GenArgs),
 }
 
@@ -320,6 +322,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Index { command } => index::run(command),
         Command::Lookup(args) => lookup::run(args),
         Command::Portfolio(args) => portfolio::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Gen(args) => gen::run(args),
     }
 }

@@ -100,6 +100,11 @@ impl<'a> View<'a> {
         }
     }
 
+    /// How many sources (SMSO names and SMETS2) the index holds.
+    pub fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
     /// A source (SMSO or SMETS2) name by rank.
     pub fn source_name(&self, rank: usize) -> Result<&'a [u8], IndexError> {
         self.text_at(self.sources, rank)

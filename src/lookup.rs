@@ -146,8 +146,12 @@ pub struct DeviceReport<'a> {
     pub mpxn: Option<MpxnKey>,
     #[serde(serialize_with = "as_text")]
     pub installed_on: Option<Day>,
+    /// Given but not a date (`installed_on` is then null): not the same as empty.
+    pub installed_on_unreadable: bool,
     #[serde(serialize_with = "as_text")]
     pub last_comms_at: Option<Day>,
+    /// Given but not a date: "date unreadable", not "never communicated".
+    pub last_comms_at_unreadable: bool,
     pub party_id: Option<Cow<'a, str>>,
     pub dormant: bool,
 }
@@ -166,6 +170,9 @@ pub struct InstallationReport<'a> {
     pub communicating: &'static str,
     #[serde(serialize_with = "as_text")]
     pub last_comms_at: Option<Day>,
+    /// Some device's `last_comms_at` does not parse (its status is then unknown):
+    /// told apart from "never communicated" (`last_comms_at` null, this false).
+    pub last_comms_at_unreadable: bool,
     pub mpxns: Vec<&'a str>,
     pub devices: Vec<DeviceReport<'a>>,
 }
@@ -209,7 +216,9 @@ pub fn describe<'a>(
             device_type: device.device_type.map_or(Cow::Borrowed("(other)"), text),
             mpxn: device.mpxn,
             installed_on: device.installed_on,
+            installed_on_unreadable: device.installed_on_unreadable,
             last_comms_at: device.last_comms_at,
+            last_comms_at_unreadable: device.last_comms_unreadable,
             party_id: party,
             dormant: device.dormant,
         });
@@ -234,6 +243,7 @@ pub fn describe<'a>(
         },
         communicating: judge::comm_status(view, inst, as_of)?.as_str(),
         last_comms_at: view.last_comms(inst)?,
+        last_comms_at_unreadable: view.comms(inst)?.unreadable,
         mpxns: match mpxns {
             Cow::Borrowed(list) => list.split(';').filter(|m| !m.is_empty()).collect(),
             // Not UTF-8: the index is damaged (the builder writes ASCII digits).

@@ -207,8 +207,8 @@ fn print_text(w: &mut impl Write, e: &Explanation<'_>) -> std::io::Result<()> {
             d.device_type,
             show(d.device_id.map(|g| g.to_string())),
             show(d.mpxn.map(|k| k.to_string())),
-            show(d.installed_on.map(|x| x.to_string())),
-            show(d.last_comms_at.map(|x| x.to_string())),
+            super::lookup::date_shown(&d.installed_on, d.installed_on_unreadable, "none"),
+            super::lookup::date_shown(&d.last_comms_at, d.last_comms_at_unreadable, "never"),
             d.party_id.as_deref().unwrap_or("-"),
             if d.dormant { "  dormant" } else { "" }
         )?;

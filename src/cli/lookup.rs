@@ -10,6 +10,7 @@ use clap::Args;
 use super::{AsOfArgs, Console, Failure};
 use crate::index::file::IndexFile;
 use crate::lookup::{self, InstallationReport};
+use crate::normalize::Day;
 
 /// Look up MPANs (13 or 21 characters), MPRNs or device GUIDs, in any spelling, and
 /// print every installation that carries each: its devices, dates, communication
@@ -220,7 +221,12 @@ fn print_installation(w: &mut impl Write, r: &InstallationReport) -> std::io::Re
         w,
         "    communicating: {} (last {}); MPxNs: {}",
         r.communicating,
-        shown(&r.last_comms_at, "never"),
+        match (&r.last_comms_at, r.last_comms_at_unreadable) {
+            (None, false) => "never".to_string(),
+            (None, true) => "unreadable".to_string(),
+            (Some(d), false) => d.to_string(),
+            (Some(d), true) => format!("{d}, another unreadable"),
+        },
         if r.mpxns.is_empty() {
             "-".to_string()
         } else {
@@ -234,13 +240,23 @@ fn print_installation(w: &mut impl Write, r: &InstallationReport) -> std::io::Re
             d.device_type,
             shown(&d.device_id, "(invalid GUID)"),
             shown(&d.mpxn, "-"),
-            shown(&d.installed_on, "?"),
-            shown(&d.last_comms_at, "-"),
+            date_shown(&d.installed_on, d.installed_on_unreadable, "none"),
+            date_shown(&d.last_comms_at, d.last_comms_at_unreadable, "never"),
             d.party_id.as_deref().unwrap_or("-"),
             if d.dormant { "  dormant" } else { "" }
         )?;
     }
     Ok(())
+}
+
+/// A date's text for the text report: `unreadable` when given but not a date, else
+/// `absent` when empty.
+pub(crate) fn date_shown(value: &Option<Day>, unreadable: bool, absent: &str) -> String {
+    match (value, unreadable) {
+        (Some(d), _) => d.to_string(),
+        (None, true) => "unreadable".to_string(),
+        (None, false) => absent.to_string(),
+    }
 }
 
 /// A value's text for the text report, or `absent`.

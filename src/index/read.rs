@@ -40,7 +40,13 @@ pub struct Device<'a> {
     /// Its device type's text; `None` for a type outside the dictionary.
     pub device_type: Option<&'a [u8]>,
     pub installed_on: Option<Day>,
+    /// Its `installed_on` is given but does not parse (`installed_on` is then `None`;
+    /// `None` and `false` is an empty field).
+    pub installed_on_unreadable: bool,
     pub last_comms_at: Option<Day>,
+    /// Its `last_comms_at` is given but does not parse: "date unreadable", not "never
+    /// communicated".
+    pub last_comms_unreadable: bool,
     /// Its supplier party's rank; `None` when the supplier is unknown.
     pub party: Option<u32>,
     pub dormant: bool,
@@ -194,13 +200,16 @@ impl<'a> View<'a> {
             _ => None,
         };
         let party = self.device_party(d)?;
+        let (installed, last) = (self.dev_installed.get(d)?, self.dev_last_comms.get(d)?);
         Ok(Device {
             guid: Guid::from_u64(self.dev_guid.get(d)?),
             meter,
             mpxn,
             device_type,
-            installed_on: day(self.dev_installed.get(d)?),
-            last_comms_at: day(self.dev_last_comms.get(d)?),
+            installed_on: day(installed),
+            installed_on_unreadable: installed == DAY_UNKNOWN,
+            last_comms_at: day(last),
+            last_comms_unreadable: last == DAY_UNKNOWN,
             party,
             dormant: self.dev_flags.get(d)? & DEV_DORMANT != 0,
         })

@@ -261,3 +261,79 @@ fn a_shared_mpxn_shows_its_members_and_why_each_check_passes_or_fails() {
     let o = run_expect(bin().args(["explain", "--help"]), 0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("--codes"));
 }
+
+#[test]
+fn lookup_and_explain_tell_never_communicated_from_a_date_unreadable() {
+    let dir = TestDir::new();
+    let inv = dir.write(
+        "inv.csv",
+        "source,group_id,installation_id,device_id,device_type,mpxn,installed_on,last_comms_at,supplier_id,dormant\n\
+         SMSO-A,AA,NEVER,00-1B-C5-09-00-00-00-01,ESME,1300000000007,2020-01-01,,S1,N\n\
+         SMSO-A,AA,GARBLED,00-1B-C5-09-00-00-00-02,ESME,1399999999994,2020-13-01,yesterday,S1,N\n",
+    );
+    let reg = dir.write(
+        "reg.csv",
+        "supplier_id,party_id,name,status\nS1,P1,One,live\n",
+    );
+    let index = dir.path().join("i.mxi");
+    let mut cmd = bin();
+    cmd.args(["index", "build", "--quiet", "--inventory"])
+        .arg(&inv)
+        .arg("--suppliers")
+        .arg(&reg)
+        .arg("--out")
+        .arg(&index);
+    run_expect(&mut cmd, 0);
+    let lookup = |key: &str, json: bool| {
+        let mut cmd = bin();
+        cmd.args(["lookup", "--as-of", "2024-06-30", "--index"])
+            .arg(&index)
+            .arg(key);
+        if json {
+            cmd.arg("--json");
+        }
+        String::from_utf8(run_expect(&mut cmd, 0).stdout).unwrap()
+    };
+    let never = lookup("1300000000007", false);
+    assert!(never.contains("communicating: no (last never)"), "{never}");
+    assert!(
+        never.contains("installed 2020-01-01  last never"),
+        "{never}"
+    );
+    let garbled = lookup("1399999999994", false);
+    assert!(
+        garbled.contains("communicating: unknown (last unreadable)"),
+        "{garbled}"
+    );
+    assert!(
+        garbled.contains("installed unreadable  last unreadable"),
+        "{garbled}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(lookup("1399999999994", true).trim()).unwrap();
+    let inst = &json["installation"];
+    assert_eq!(inst["last_comms_at"], serde_json::Value::Null);
+    assert_eq!(inst["last_comms_at_unreadable"], true);
+    assert_eq!(inst["devices"][0]["installed_on_unreadable"], true);
+    let json: serde_json::Value =
+        serde_json::from_str(lookup("1300000000007", true).trim()).unwrap();
+    assert_eq!(json["installation"]["last_comms_at_unreadable"], false);
+    assert_eq!(
+        json["installation"]["devices"][0]["last_comms_at_unreadable"],
+        false
+    );
+    // explain says the same in words.
+    let e = &explain(&index, &["SMSO-A", "GARBLED"])[0];
+    assert!(
+        e["communication"]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("a device's last_comms_at does not parse"),
+        "{e}"
+    );
+    let e = &explain(&index, &["SMSO-A", "NEVER"])[0];
+    assert_eq!(
+        e["communication"]["why"],
+        "it has never communicated (no last_comms_at on any device)"
+    );
+}

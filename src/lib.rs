@@ -43,6 +43,8 @@
 //!   the set into place only when all of it is written, removing in the same commit an
 //!   earlier set's file that this one does not hold; one run per output folder.
 //! - [`lookup`] — one key in any spelling → installations, judged by the same rules.
+//! - [`diff`] — two sweeps' decisions.csv → the installations whose decision changed
+//!   (a streaming merge join).
 //! - [`explain`] — one installation → every finding in words, the communication window,
 //!   each shared MPxN's members and four checks with why, and the §6.2 rule that decided.
 //! - [`portfolio`] — one supplier party's installations and shared MPxNs, with nothing
@@ -103,6 +105,7 @@
 
 pub mod cli;
 pub mod delimited;
+pub mod diff;
 pub mod explain;
 pub mod generate;
 pub mod index;

@@ -15,6 +15,7 @@ use crate::index::IndexError;
 use crate::normalize::Day;
 use crate::resolve::AsOf;
 
+pub mod diff;
 pub mod explain;
 pub mod gen;
 pub mod index;
@@ -43,6 +44,7 @@ pub enum Command {
     Lookup(lookup::LookupArgs),
     Portfolio(portfolio::PortfolioArgs),
     Explain(explain::ExplainArgs),
+    Diff(diff::DiffArgs),
     Gen(gen::GenArgs),
 }
 
@@ -323,6 +325,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Lookup(args) => lookup::run(args),
         Command::Portfolio(args) => portfolio::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Gen(args) => gen::run(args),
     }
 }

@@ -10,6 +10,8 @@
 mod as_of;
 // Hostile files (binary, huge, malformed) never make the binary panic.
 mod bad_input;
+// `diff`: what changed between two sweeps.
+mod diff;
 // `explain`: every finding code in words, the checks and the rule, text and JSON.
 mod explain;
 // Every finding of §6.1 and every outcome rule of §6.2, where it holds and where not.

@@ -571,6 +571,14 @@ pub struct Summary {
     pub by_group_id: BTreeMap<String, OutcomeCounts>,
     /// Outcome counts per SMSO.
     pub by_source: BTreeMap<String, OutcomeCounts>,
+    /// SMETS1 installations by (source, GroupID, outcome), as flat records a DuckDB or
+    /// Polars reader takes as a table (the keyed objects above read as STRUCTs with
+    /// GroupIDs for field names); only combinations that occur, sorted by source,
+    /// GroupID (`(none)` when it has none), then outcome in SPEC §6.2 order.
+    pub by_source_group: Vec<SourceGroupRecord>,
+    /// SMETS1 installations by (GroupID, reason): for each GroupID, how many carry each
+    /// finding; sorted by GroupID, then reason code.
+    pub by_group_reason: Vec<GroupReasonRecord>,
     /// The other outputs of this set, with their sizes and CRC-32Cs: a reader can tell
     /// that decisions.csv, duplicates.csv and rejects.csv belong to this summary.
     pub outputs: BTreeMap<&'static str, Digest>,
@@ -578,6 +586,23 @@ pub struct Summary {
     /// the summary is the same bytes as before the policy existed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub what_if: Option<WhatIfSummary>,
+}
+
+/// One record of `summary.json`'s `by_source_group`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceGroupRecord {
+    pub source: String,
+    pub group_id: String,
+    pub outcome: &'static str,
+    pub installations: u64,
+}
+
+/// One record of `summary.json`'s `by_group_reason`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupReasonRecord {
+    pub group_id: String,
+    pub reason: &'static str,
+    pub installations: u64,
 }
 
 fn zero_outcomes() -> OutcomeCounts {
@@ -599,6 +624,8 @@ impl Summary {
             reasons: BTreeMap<Finding, u64>,
             by_group: BTreeMap<(Option<u32>, Outcome), u64>,
             by_source: BTreeMap<(u32, Outcome), u64>,
+            by_source_group: BTreeMap<(u32, Option<u32>, Outcome), u64>,
+            by_group_reason: BTreeMap<(Option<u32>, Finding), u64>,
             smets1: u64,
         }
         let meta = view.meta()?;
@@ -613,7 +640,47 @@ impl Summary {
             }
             *tally.by_group.entry((group, d.outcome)).or_default() += n;
             *tally.by_source.entry((source, d.outcome)).or_default() += n;
+            *tally
+                .by_source_group
+                .entry((source, group, d.outcome))
+                .or_default() += n;
+            for f in d.findings.iter() {
+                *tally.by_group_reason.entry((group, f)).or_default() += n;
+            }
         }
+        let group_name = |group: Option<u32>| -> Result<String, IndexError> {
+            Ok(match group {
+                None => "(none)".to_string(),
+                Some(g) => String::from_utf8_lossy(view.group_id_name(g as usize)?).into_owned(),
+            })
+        };
+        // By names (ranks are byte order already, but say it with the texts).
+        let mut by_source_group = Vec::with_capacity(tally.by_source_group.len());
+        for ((source, group, o), n) in &tally.by_source_group {
+            by_source_group.push(SourceGroupRecord {
+                source: String::from_utf8_lossy(view.source_name(*source as usize)?).into_owned(),
+                group_id: group_name(*group)?,
+                outcome: o.as_str(),
+                installations: *n,
+            });
+        }
+        let outcome_rank = |o: &str| Outcome::ALL.iter().position(|x| x.as_str() == o);
+        by_source_group.sort_by(|a, b| {
+            (&a.source, &a.group_id, outcome_rank(a.outcome)).cmp(&(
+                &b.source,
+                &b.group_id,
+                outcome_rank(b.outcome),
+            ))
+        });
+        let mut by_group_reason = Vec::with_capacity(tally.by_group_reason.len());
+        for ((group, f), n) in &tally.by_group_reason {
+            by_group_reason.push(GroupReasonRecord {
+                group_id: group_name(*group)?,
+                reason: f.code(),
+                installations: *n,
+            });
+        }
+        by_group_reason.sort_by(|a, b| (&a.group_id, a.reason).cmp(&(&b.group_id, b.reason)));
 
         let mut outcomes = zero_outcomes();
         for (o, n) in tally.outcomes {
@@ -661,6 +728,8 @@ impl Summary {
                 .collect(),
             by_group_id,
             by_source,
+            by_source_group,
+            by_group_reason,
             outputs: BTreeMap::new(),
             what_if: None,
         })

@@ -12,6 +12,8 @@ mod as_of;
 mod bad_input;
 // `diff`: what changed between two sweeps.
 mod diff;
+// summary.json's tables as flat records, read by DuckDB.
+mod summary_tables;
 // `explain`: every finding code in words, the checks and the rule, text and JSON.
 mod explain;
 // Every finding of §6.1 and every outcome rule of §6.2, where it holds and where not.

@@ -586,7 +586,33 @@ pub fn file_stems(parties: &[String]) -> Vec<String> {
 /// Stages one report and one impact summary per party of the registry in `set`:
 /// `<stem>.csv` (or `.jsonl`) and `<stem>.impact.json`, each naming its party inside
 /// (the `party_id` column or key). The caller commits the set.
+/// The notices folder's manifest: the names the last `--per-party` run wrote there (a
+/// hidden file, so "send every file in the folder" does not send it).
+pub const NOTICES_MANIFEST: &str = ".mpxn-recon-notices";
+
+/// What [`write_per_party`] staged: how many parties, and the other files in the folder
+/// (not written by any run of ours: left, to be reported).
+pub struct PerParty {
+    pub parties: usize,
+    pub others: Vec<std::path::PathBuf>,
+}
+
+/// Stages every party's notice and impact summary, and makes them the folder's whole set
+/// ([`OutputSet::replace_whole_set`]): notices an earlier run wrote that this one does
+/// not (a party gone from the registry, `--json` switched) are removed on commit.
 pub fn write_per_party(
+    view: &View<'_>,
+    judgement: &Judgement,
+    as_of: AsOf,
+    set: &mut OutputSet,
+    json: bool,
+) -> Result<PerParty, ReportError> {
+    let parties = stage_per_party(view, judgement, as_of, set, json)?;
+    let others = set.replace_whole_set(NOTICES_MANIFEST)?;
+    Ok(PerParty { parties, others })
+}
+
+fn stage_per_party(
     view: &View<'_>,
     judgement: &Judgement,
     as_of: AsOf,

@@ -311,6 +311,63 @@ impl OutputSet {
         Ok(())
     }
 
+    /// Makes what is staged the folder's whole set: reads the manifest `manifest` that
+    /// an earlier run wrote (one file name per line), retires every name it lists that
+    /// this run does not stage, and stages a new manifest of what this run stages. So
+    /// after the commit the folder holds this run's files and nothing an earlier run
+    /// wrote. Returns the other files there (not listed, not staged, not temporaries of
+    /// ours): left alone, for the caller to report. A listed name that is not a plain
+    /// file name (`/`, `..`) is ignored: nothing outside the folder is ever touched.
+    pub fn replace_whole_set(&mut self, manifest: &str) -> Result<Vec<PathBuf>, PublishError> {
+        let manifest_path = self.target(manifest);
+        let staged: Vec<String> = self
+            .staged
+            .iter()
+            .filter_map(|s| {
+                s.target
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .collect();
+        let listed = match fs::read(&manifest_path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(PublishError::write(&manifest_path, e)),
+        };
+        for name in listed.lines() {
+            let plain = !name.is_empty()
+                && name != "."
+                && name != ".."
+                && name != manifest
+                && !name.contains('/')
+                && !name.contains('\0');
+            if plain && !staged.iter().any(|s| s == name) {
+                self.retire(name)?;
+            }
+        }
+        let mut names = staged.clone();
+        names.sort();
+        let mut text = names.join("\n");
+        text.push('\n');
+        self.stage_bytes(manifest, text.as_bytes())?;
+        let mut others = Vec::new();
+        let entries = fs::read_dir(&self.dir).map_err(|e| PublishError::write(&self.dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| PublishError::write(&self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let ours = name == manifest
+                || staged.contains(&name)
+                || self.retired.contains(&path)
+                || temporary_owner(&name).is_some();
+            if !ours {
+                others.push(path);
+            }
+        }
+        others.sort();
+        Ok(others)
+    }
+
     /// The retired names that are there now, and that [`OutputSet::commit`] will remove.
     pub fn retiring(&self) -> Vec<PathBuf> {
         self.retired

@@ -293,6 +293,13 @@ fn finish(
         .cloned()
         .collect();
     let retired = outputs.sweep.retiring();
+    // An earlier run's notices that this one does not write (a party gone from the
+    // registry, --json switched): removed with the commit, and said.
+    let replaced = outputs
+        .notices
+        .as_ref()
+        .map(|s| s.retiring())
+        .unwrap_or_default();
     if let Some(set) = outputs.notices {
         set.commit()?;
     }
@@ -316,12 +323,27 @@ fn finish(
     for warning in check.warnings(as_of) {
         eprintln!("mpxn-recon: warning: {warning}");
     }
-    if let (Some(parties), Some(dir)) = (parties, &args.per_party) {
+    if let (Some(per_party), Some(dir)) = (parties, &args.per_party) {
         writeln!(
             console,
-            "per-party: {parties} report(s) and impact summaries in {}",
+            "per-party: {} report(s) and impact summaries in {}",
+            per_party.parties,
             dir.display()
         )?;
+        for path in &replaced {
+            eprintln!(
+                "mpxn-recon: per-party: removed {}, written by an earlier run and not by this one",
+                path.display()
+            );
+        }
+        for path in &per_party.others {
+            eprintln!(
+                "mpxn-recon: per-party: left {}: not written by mpxn-recon (not in {}'s manifest); \
+                 it is not one of this run's notices",
+                path.display(),
+                dir.display()
+            );
+        }
     }
     console.flush()?;
     if args.strict && summary.rows.rejected > 0 {

@@ -525,3 +525,106 @@ fn impact_summaries_count_the_partys_installations() {
         "{echo}"
     );
 }
+
+#[test]
+fn a_notices_folder_holds_exactly_the_last_runs_notices() {
+    let dir = TestDir::new();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let pp = dir.path().join("notices").join("pp");
+    let names = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let sweep = |extra: &[&str], registry: &Path| {
+        let mut cmd = bin();
+        cmd.current_dir(root)
+            .args(["sweep", "--as-of", "2024-06-30", "--suppliers"]);
+        cmd.arg(registry);
+        let mut inventories: Vec<PathBuf> =
+            std::fs::read_dir(Path::new(root).join("datasets/sample/inventory"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+        inventories.sort();
+        for inv in inventories {
+            cmd.arg("--inventory").arg(inv);
+        }
+        cmd.args(extra)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .arg("--per-party")
+            .arg(&pp);
+        run_expect(&mut cmd, 0)
+    };
+    let registry = Path::new(root).join("datasets/sample/suppliers.csv");
+    sweep(&[], &registry);
+    let parties = ["P0101", "P0102", "P0103", "P0201", "P0301"];
+    let csv_set: BTreeSet<String> = parties
+        .iter()
+        .flat_map(|p| [format!("{p}.csv"), format!("{p}.impact.json")])
+        .chain([".mpxn-recon-notices".to_string()])
+        .collect();
+    assert_eq!(names(&pp), csv_set);
+    let manifest = std::fs::read_to_string(pp.join(".mpxn-recon-notices")).unwrap();
+    let listed: BTreeSet<String> = manifest.lines().map(str::to_string).collect();
+    let mut without_manifest = csv_set.clone();
+    without_manifest.remove(".mpxn-recon-notices");
+    assert_eq!(
+        listed, without_manifest,
+        "the manifest lists what the run wrote"
+    );
+
+    // A file of someone else's, and a manifest line that points outside the folder.
+    std::fs::write(pp.join("cover-letter.txt"), "to the suppliers").unwrap();
+    let outside = dir.path().join("notices").join("outside.csv");
+    std::fs::write(&outside, "not ours").unwrap();
+    std::fs::write(
+        pp.join(".mpxn-recon-notices"),
+        format!("{manifest}../outside.csv\n/{}\n", outside.display()),
+    )
+    .unwrap();
+    // --json: the CSV notices of the first run go; the cover letter stays, said on stderr.
+    let o = sweep(&["--json"], &registry);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let json_set: BTreeSet<String> = parties
+        .iter()
+        .flat_map(|p| [format!("{p}.jsonl"), format!("{p}.impact.json")])
+        .chain([
+            ".mpxn-recon-notices".to_string(),
+            "cover-letter.txt".to_string(),
+        ])
+        .collect();
+    assert_eq!(names(&pp), json_set, "{stderr}");
+    assert!(
+        stderr.contains("removed") && stderr.contains("P0101.csv, written by an earlier run"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("left") && stderr.contains("cover-letter.txt: not written by mpxn-recon"),
+        "{stderr}"
+    );
+    assert!(outside.exists(), "nothing outside the folder is touched");
+
+    // A party gone from the registry: its notice goes too.
+    let fewer = dir.write(
+        "fewer.csv",
+        std::fs::read_to_string(&registry)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("P0301"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    sweep(&["--json"], &fewer);
+    let now = names(&pp);
+    assert!(
+        !now.contains("P0301.jsonl") && !now.contains("P0301.impact.json"),
+        "{now:?}"
+    );
+    assert!(
+        now.contains("P0101.jsonl") && now.contains("cover-letter.txt"),
+        "{now:?}"
+    );
+}

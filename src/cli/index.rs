@@ -32,8 +32,10 @@ pub enum IndexCommand {
 /// default memory limit, on 2 cores).
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// An inventory file (repeat for each SMSO and the SMETS2 inventory).
-    #[arg(long = "inventory", value_name = "FILE", required = true)]
+    /// Inventory files (one per SMSO and the SMETS2 inventory): several after one
+    /// --inventory or the flag repeated; a folder stands for every *.csv, *.psv and
+    /// *.txt in it, sorted by name.
+    #[arg(long = "inventory", value_name = "FILE|DIR", required = true, num_args = 1..)]
     pub inventories: Vec<PathBuf>,
     /// The supplier registry.
     #[arg(long, value_name = "FILE")]
@@ -63,8 +65,9 @@ pub fn run(command: IndexCommand) -> Result<ExitCode, Failure> {
     }
 }
 
-fn build_index(args: BuildArgs) -> Result<ExitCode, Failure> {
+fn build_index(mut args: BuildArgs) -> Result<ExitCode, Failure> {
     let started = Instant::now();
+    args.inventories = super::inventory_files(&args.inventories)?;
     // Staged beside --out: removes what interrupted builds left there, and refuses an
     // --out that is one of the inputs, before any work.
     let budget = args.memory.budget()?;

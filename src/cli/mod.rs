@@ -310,6 +310,56 @@ impl AsOfArgs {
     }
 }
 
+/// The inventory files `--inventory` names: each file as given, and for a folder every
+/// `*.csv`, `*.psv` and `*.txt` file in it (not in subfolders; the extension in any
+/// case), sorted by name in byte order. A folder with none of them is refused, naming
+/// it: an empty national sweep must never look like a clean one.
+pub fn inventory_files(given: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+    let mut out = Vec::new();
+    for path in given {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| {
+            Failure::Other(anyhow::anyhow!(
+                "cannot read the folder {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mut found: Vec<PathBuf> = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| {
+                Failure::Other(anyhow::anyhow!(
+                    "cannot read the folder {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let p = entry.path();
+            let inventory = p
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .is_some_and(|e| e == "csv" || e == "psv" || e == "txt");
+            if inventory && p.is_file() {
+                found.push(p);
+            }
+        }
+        if found.is_empty() {
+            return Err(Failure::Refused(anyhow::anyhow!(
+                "--inventory {}: the folder holds no *.csv, *.psv or *.txt file",
+                path.display()
+            )));
+        }
+        found.sort_by(|a, b| {
+            a.as_os_str()
+                .as_encoded_bytes()
+                .cmp(b.as_os_str().as_encoded_bytes())
+        });
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 /// Parses `--as-of`: exactly `YYYY-MM-DD`, a date that exists.
 pub(crate) fn parse_as_of(s: &str) -> Result<crate::normalize::Day, String> {
     if s.len() != 10 {

@@ -33,11 +33,12 @@ use crate::timing;
 /// (datasets/sample/) as of the date it documents.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// An inventory file (CSV or pipe-delimited, one row per device). Repeat for each
-    /// SMSO and the SMETS2 inventory; rows of one source may span files. Files are
-    /// memory-mapped, not loaded; memory peaks at about 150 bytes per row plus the
-    /// mapped input.
-    #[arg(long = "inventory", value_name = "FILE")]
+    /// Inventory files (CSV or pipe-delimited, one row per device): one per SMSO and
+    /// the SMETS2 inventory; rows of one source may span files. Several may follow one
+    /// --inventory, or it may be repeated; a folder stands for every *.csv, *.psv and
+    /// *.txt in it, sorted by name. Files are memory-mapped, not loaded; memory stays
+    /// within --memory-limit.
+    #[arg(long = "inventory", value_name = "FILE|DIR", num_args = 1..)]
     pub inventories: Vec<PathBuf>,
 
     /// The supplier registry (supplier_id, party_id, name, status). Required when
@@ -162,7 +163,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
                 let (inv, sup, as_of) = sample_inputs()?;
                 (inv, sup, Some(as_of))
             }
-            (false, Some(sup)) => (args.inventories.clone(), sup, None),
+            (false, Some(sup)) => (super::inventory_files(&args.inventories)?, sup, None),
             (true, Some(_)) => {
                 return Err(Failure::Refused(anyhow!(
                     "--suppliers needs at least one --inventory"

@@ -10,6 +10,8 @@
 mod as_of;
 // Hostile files (binary, huge, malformed) never make the binary panic.
 mod bad_input;
+// Command-line habits: several inventories after one flag, folders.
+mod cli_habits;
 // `diff`: what changed between two sweeps.
 mod diff;
 // summary.json's tables as flat records, read by DuckDB.

@@ -1,0 +1,119 @@
+//! Command-line habits (issue 14, item 5): `--inventory` takes several files after one
+//! flag and folders (every *.csv, *.psv, *.txt in it, sorted by name); the same inputs
+//! named either way write the same outputs; a folder with no inventory is refused.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::*;
+
+fn sample_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/sample/inventory"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+    v.sort();
+    v
+}
+
+fn suppliers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/sample/suppliers.csv")
+}
+
+#[test]
+fn a_folder_or_several_files_after_one_flag_are_the_same_inputs() {
+    let dir = TestDir::new();
+    // Repeated --inventory, the reference.
+    let repeated = dir.path().join("repeated");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--suppliers"])
+        .arg(suppliers());
+    for f in sample_files() {
+        cmd.arg("--inventory").arg(f);
+    }
+    run_expect(cmd.arg("--out").arg(&repeated), 0);
+    // Several after one flag: the very same bytes, summary.json included.
+    let one_flag = dir.path().join("one-flag");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--suppliers"])
+        .arg(suppliers());
+    cmd.arg("--inventory").args(sample_files());
+    run_expect(cmd.arg("--out").arg(&one_flag), 0);
+    for name in [
+        "decisions.csv",
+        "duplicates.csv",
+        "rejects.csv",
+        "summary.json",
+    ] {
+        assert!(
+            std::fs::read(repeated.join(name)).unwrap()
+                == std::fs::read(one_flag.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // A folder (holding a note that is not an inventory, in any order on disk): the same
+    // decisions and duplicates; rejects.csv names the files by the folder's path.
+    let folder = dir.path().join("inventories");
+    std::fs::create_dir(&folder).unwrap();
+    for f in sample_files().iter().rev() {
+        std::fs::copy(f, folder.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(folder.join("README.md"), "not an inventory").unwrap();
+    let from_folder = dir.path().join("from-folder");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--suppliers"])
+        .arg(suppliers());
+    cmd.arg("--inventory").arg(&folder);
+    let o = run_expect(cmd.arg("--out").arg(&from_folder), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("inputs:   5 inventory file(s)"));
+    for name in ["decisions.csv", "duplicates.csv"] {
+        assert!(
+            std::fs::read(repeated.join(name)).unwrap()
+                == std::fs::read(from_folder.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let rejects = std::fs::read_to_string(from_folder.join("rejects.csv")).unwrap();
+    let expected = std::fs::read_to_string(repeated.join("rejects.csv"))
+        .unwrap()
+        .replace(
+            &format!("{}/", sample_files()[0].parent().unwrap().display()),
+            &format!("{}/", folder.display()),
+        );
+    assert_eq!(rejects, expected);
+    // index build takes a folder too, and sweeps to the same decisions.
+    let index = dir.path().join("i.mxi");
+    let mut cmd = bin();
+    cmd.args(["index", "build", "--quiet", "--suppliers"])
+        .arg(suppliers());
+    cmd.arg("--inventory").arg(&folder).arg("--out").arg(&index);
+    run_expect(&mut cmd, 0);
+    let from_index = dir.path().join("from-index");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&index);
+    run_expect(cmd.arg("--out").arg(&from_index), 0);
+    assert!(
+        std::fs::read(from_index.join("decisions.csv")).unwrap()
+            == std::fs::read(repeated.join("decisions.csv")).unwrap()
+    );
+
+    // A folder with no inventory in it: refused, naming it, nothing written.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("notes.md"), "x").unwrap();
+    let mut cmd = bin();
+    cmd.args(["sweep", "--suppliers"]).arg(suppliers());
+    cmd.arg("--inventory")
+        .arg(&empty)
+        .arg("--out")
+        .arg(dir.path().join("none"));
+    let o = run_expect(&mut cmd, 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("the folder holds no *.csv, *.psv or *.txt file"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!dir.path().join("none").exists());
+}

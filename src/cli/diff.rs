@@ -10,6 +10,8 @@ use clap::Args;
 use super::{Console, Failure};
 use crate::diff::{self, Change, DiffError};
 
+/// The installations whose decision changed between two sweeps.
+///
 /// List the installations whose decision (outcome, clauses or reasons) differs between
 /// two sweeps: OLD and NEW are `--out` folders or their decisions.csv files (this
 /// week's extract against last week's, or one extract at two as-of dates). CSV on

@@ -13,6 +13,8 @@ use crate::index::file::IndexFile;
 use crate::lookup;
 use crate::resolve::Finding;
 
+/// One installation's findings in words, with the checks and the rule that decided.
+///
 /// Explain one installation: every finding in plain words with its code and TMAD
 /// clause; the communication window's arithmetic; for each MPxN it shares, every member
 /// (source, installation id, install date, communication) and which of the four

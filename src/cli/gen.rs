@@ -11,6 +11,8 @@ use clap::Args;
 use super::{Console, Failure};
 use crate::generate;
 
+/// Write synthetic national inventories with known conflicts.
+///
 /// Write a deterministic synthetic inventory (one file per SMSO and SMETS2), a supplier
 /// registry, its as-of date (DIR/AS_OF) and ground_truth.csv listing every injected
 /// conflict. The same seed gives the same bytes; files are streamed, memory is constant.

@@ -24,6 +24,8 @@ pub enum IndexCommand {
     Info(PathArgs),
 }
 
+/// Build an index from inventories and a registry.
+///
 /// Build an index from inventories and a registry, for sweeps and lookups without
 /// parsing CSV. Written to a new temporary file beside --out and renamed into place, so
 /// an interrupted build leaves any previous index intact; the next build removes the

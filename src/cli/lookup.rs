@@ -12,6 +12,8 @@ use crate::index::file::IndexFile;
 use crate::lookup::{self, InstallationReport};
 use crate::normalize::Day;
 
+/// Find the installations carrying an MPAN, MPRN or GUID, with their decisions.
+///
 /// Look up MPANs (13 or 21 characters), MPRNs or device GUIDs, in any spelling, and
 /// print every installation that carries each: its devices, dates, communication
 /// status, parties and decision as of --as-of. Each lookup is one binary search of the

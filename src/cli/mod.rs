@@ -27,7 +27,13 @@ pub mod sweep;
 /// Reconcile GB smart-meter inventories (SMETS1 SMSOs and SMETS2+) and classify every
 /// SMETS1 installation as unblock, exclude, review or clear.
 #[derive(Debug, Parser)]
-#[command(name = "mpxn-recon", version, about, max_term_width = 100)]
+#[command(
+    name = "mpxn-recon",
+    version,
+    about = "Reconcile GB smart-meter inventories; resolve SMETS1 installations under TMAD.",
+    long_about = None,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -45,6 +51,19 @@ pub enum Command {
     Portfolio(portfolio::PortfolioArgs),
     Explain(explain::ExplainArgs),
     Diff(diff::DiffArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Print a shell completion script for SHELL to standard output, e.g.
+    /// `mpxn-recon completions bash > /etc/bash_completion.d/mpxn-recon`.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    ///
+    /// Print the manual page (roff) to standard output, e.g.
+    /// `mpxn-recon man > mpxn-recon.1 && man -l mpxn-recon.1`.
+    Man,
     Gen(gen::GenArgs),
 }
 
@@ -377,5 +396,32 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Explain(args) => explain::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Gen(args) => gen::run(args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "mpxn-recon", &mut out);
+            print_bytes(&out)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            // Each subcommand's page after the top one, so one file documents them all.
+            for sub in <Cli as clap::CommandFactory>::command().get_subcommands() {
+                clap_mangen::Man::new(sub.clone())
+                    .title(format!("mpxn-recon-{}", sub.get_name()))
+                    .render(&mut out)?;
+            }
+            print_bytes(&out)
+        }
     }
+}
+
+/// Writes generated text to standard output (a closed pipe stops the printing, never the
+/// exit status).
+fn print_bytes(bytes: &[u8]) -> Result<ExitCode, Failure> {
+    use std::io::Write;
+    let mut w = Console::new();
+    w.write_all(bytes)?;
+    w.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

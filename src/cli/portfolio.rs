@@ -14,6 +14,8 @@ use crate::judge;
 use crate::portfolio;
 use crate::publish::OutputSet;
 
+/// One supplier party's report, or a check of its own list of MPxNs.
+///
 /// A supplier's report: for every SMETS1 installation where PARTY is the Responsible
 /// Supplier of a meter (or, with --mpxns, for every listed MPxN), its decision and
 /// reasons; for each shared MPxN, each other member described only by its inventory,

@@ -26,6 +26,8 @@ use crate::resolve::{AsOf, WhatIf};
 use crate::sweep::SweepConfig;
 use crate::timing;
 
+/// Judge every SMETS1 installation; write decisions, duplicates, rejects and a summary.
+///
 /// Sweep every inventory against the supplier registry and write decisions.csv,
 /// duplicates.csv, rejects.csv and summary.json (and whatif.csv with --what-if).
 ///

@@ -117,3 +117,54 @@ fn a_folder_or_several_files_after_one_flag_are_the_same_inputs() {
     );
     assert!(!dir.path().join("none").exists());
 }
+
+#[test]
+fn completions_a_man_page_and_a_top_level_help_that_fits_a_screen() {
+    let stdout = |args: &[&str]| {
+        let o = run_expect(bin().args(args), 0);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let bash = stdout(&["completions", "bash"]);
+    assert!(
+        bash.contains("_mpxn__recon()") && bash.contains("explain") && bash.contains("--what-if"),
+        "{bash}"
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(
+            stdout(&["completions", shell]).contains("mpxn-recon"),
+            "{shell}"
+        );
+    }
+    run_expect(bin().args(["completions", "tcsh"]), 2);
+    let man = stdout(&["man"]);
+    assert!(
+        man.starts_with(".ie \\n(.g .ds Aq \\(aq") || man.contains(".TH mpxn-recon 1"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    for page in [
+        "mpxn-recon-sweep",
+        "mpxn-recon-explain",
+        "mpxn-recon-diff",
+        "mpxn-recon-portfolio",
+    ] {
+        assert!(man.contains(&format!(".TH {page} ")), "{page}");
+    }
+    // The top-level help: one short line per command, within 40 lines of 100 columns.
+    let help = stdout(&["--help"]);
+    assert!(help.lines().count() <= 40, "{help}");
+    assert!(help.lines().all(|l| l.chars().count() <= 100), "{help}");
+    for command in [
+        "sweep",
+        "index",
+        "lookup",
+        "portfolio",
+        "explain",
+        "diff",
+        "completions",
+        "man",
+        "gen",
+    ] {
+        assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
+    }
+}

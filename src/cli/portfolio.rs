@@ -51,23 +51,32 @@ pub struct PortfolioArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Where to write the report.
+    /// Where to write the report; `-` for standard output (the status line then goes to
+    /// standard error).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 }
 
 pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
     // The report is staged beside --out and renamed into place: a full disk leaves the
-    // previous report (or none), never a truncated one.
-    let mut set = OutputSet::beside(&args.out)?;
-    let out_name = args
-        .out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| Failure::Refused(anyhow!("--out {} names no file", args.out.display())))?;
-    let mut inputs = vec![args.index.as_path()];
-    inputs.extend(args.mpxns.as_deref());
-    set.protect(&inputs, &[&out_name])?;
+    // previous report (or none), never a truncated one. `--out -` streams it to
+    // standard output instead, and the status line goes to standard error.
+    let to_stdout = args.out.as_os_str() == "-";
+    let mut staged = None;
+    if !to_stdout {
+        let mut set = OutputSet::beside(&args.out)?;
+        let out_name = args
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                Failure::Refused(anyhow!("--out {} names no file", args.out.display()))
+            })?;
+        let mut inputs = vec![args.index.as_path()];
+        inputs.extend(args.mpxns.as_deref());
+        set.protect(&inputs, &[&out_name])?;
+        staged = Some((set, out_name));
+    }
     let file = IndexFile::open_verified(&args.index)?;
     let view = file.view()?;
     let damaged = super::damaged(&args.index);
@@ -110,15 +119,27 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
             })?;
         }
     }
-    set.stage_bytes(&out_name, &out)?;
-    set.commit()?;
+    match staged {
+        Some((mut set, out_name)) => {
+            set.stage_bytes(&out_name, &out)?;
+            set.commit()?;
+        }
+        None => {
+            let mut w = Console::new();
+            w.write_all(&out)?;
+            w.flush()?;
+        }
+    }
     if args.mpxns.is_some() {
         eprintln!("{}", tally.line(count));
     }
-    writeln!(
-        Console::new(),
+    let status = format!(
         "{}: {count} {} for party {} as of {}",
-        args.out.display(),
+        if to_stdout {
+            "standard output".to_string()
+        } else {
+            args.out.display().to_string()
+        },
         if args.mpxns.is_some() {
             "listed MPxN(s)"
         } else {
@@ -126,6 +147,11 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
         },
         args.party,
         as_of.date
-    )?;
+    );
+    if to_stdout {
+        eprintln!("{status}");
+    } else {
+        writeln!(Console::new(), "{status}")?;
+    }
     Ok(ExitCode::SUCCESS)
 }

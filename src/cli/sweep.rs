@@ -62,6 +62,11 @@ pub struct SweepArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Print nothing on standard output (the summary); warnings and errors still go to
+    /// standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
     /// Sweep a built index (.mxi, from `mpxn-recon index build`) instead of CSV inputs:
     /// no parsing, the same output bytes as the CSV sweep of the same inputs.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["inventories", "suppliers"])]
@@ -320,19 +325,23 @@ fn finish(
             path.display()
         );
     }
-    print_summary(&mut console, &summary, &args.out, origin, started)?;
+    if !args.quiet {
+        print_summary(&mut console, &summary, &args.out, origin, started)?;
+    }
     // After the summary, so the warnings are the last thing a reader sees. They never
     // change a decision.
     for warning in check.warnings(as_of) {
         eprintln!("mpxn-recon: warning: {warning}");
     }
     if let (Some(per_party), Some(dir)) = (parties, &args.per_party) {
-        writeln!(
-            console,
-            "per-party: {} report(s) and impact summaries in {}",
-            per_party.parties,
-            dir.display()
-        )?;
+        if !args.quiet {
+            writeln!(
+                console,
+                "per-party: {} report(s) and impact summaries in {}",
+                per_party.parties,
+                dir.display()
+            )?;
+        }
         for path in &replaced {
             eprintln!(
                 "mpxn-recon: per-party: removed {}, written by an earlier run and not by this one",

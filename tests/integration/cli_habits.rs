@@ -168,3 +168,59 @@ fn completions_a_man_page_and_a_top_level_help_that_fits_a_screen() {
         assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
     }
 }
+
+#[test]
+fn quiet_sweeps_and_a_portfolio_to_standard_output() {
+    let dir = TestDir::new();
+    let root = env!("CARGO_MANIFEST_DIR");
+    // --quiet: nothing on stdout, the same outputs.
+    let mut cmd = bin();
+    cmd.current_dir(root)
+        .args(["sweep", "--quiet", "--as-of", "2024-06-30", "--out"])
+        .arg(dir.path().join("quiet"));
+    let o = run_expect(&mut cmd, 0);
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("quiet/decisions.csv")).unwrap(),
+        std::fs::read(Path::new(root).join("datasets/sample/expected/decisions.csv")).unwrap()
+    );
+    // portfolio --out -: the report on stdout, the same bytes as the file, status on stderr.
+    let index = dir.path().join("i.mxi");
+    let mut cmd = bin();
+    cmd.args(["index", "build", "--quiet", "--suppliers"])
+        .arg(suppliers());
+    cmd.arg("--inventory")
+        .args(sample_files())
+        .arg("--out")
+        .arg(&index);
+    run_expect(&mut cmd, 0);
+    let file = dir.path().join("p.csv");
+    let portfolio = |out: &Path| {
+        let mut cmd = bin();
+        cmd.args([
+            "portfolio",
+            "--as-of",
+            "2024-06-30",
+            "--party",
+            "P0101",
+            "--index",
+        ])
+        .arg(&index)
+        .arg("--out")
+        .arg(out);
+        run_expect(&mut cmd, 0)
+    };
+    portfolio(&file);
+    let o = portfolio(Path::new("-"));
+    assert_eq!(o.stdout, std::fs::read(&file).unwrap());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("standard output: "),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!Path::new("-").exists(), "no file named -");
+}

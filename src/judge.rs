@@ -18,19 +18,6 @@ use crate::resolve::{
     SharedMpxns,
 };
 
-/// Counts, over every installation of the view, what its communication dates say about
-/// the as-of date ([`resolve::AsOfCheck`]). Parallel; reads `inst_last_comms` and
-/// `inst_flags` only.
-pub fn as_of_check(view: &View<'_>, as_of: AsOf) -> Result<resolve::AsOfCheck, IndexError> {
-    (0..view.installation_count())
-        .into_par_iter()
-        .try_fold(resolve::AsOfCheck::default, |mut check, inst| {
-            check.add(view.comms(inst)?, as_of);
-            Ok(check)
-        })
-        .try_reduce(resolve::AsOfCheck::default, |a, b| Ok(a.merge(b)))
-}
-
 /// The as-of judgement over an index view.
 pub struct Judgement {
     /// Per installation.
@@ -39,6 +26,9 @@ pub struct Judgement {
     pub findings: Vec<FindingSet>,
     /// Per group member, in `member_*` column order.
     pub verdicts: Vec<MemberVerdict>,
+    /// What the installations' communication dates say about the as-of date itself
+    /// ([`resolve::AsOfCheck`]), counted in the same pass as `comm`.
+    pub as_of_check: resolve::AsOfCheck,
 }
 
 /// Judges every installation as of `as_of`: its stored findings, plus
@@ -50,10 +40,28 @@ pub struct Judgement {
 /// Parallel over installations and over shared MPxNs. Fails only on a damaged index.
 pub fn judge(view: &View<'_>, as_of: AsOf) -> Result<Judgement, IndexError> {
     let n = view.installation_count();
-    let comm: Vec<CommStatus> = (0..n)
+    // Communication status and the as-of check in one pass, a chunk per task.
+    const CHUNK: usize = 1 << 16;
+    let chunks: Vec<(Vec<CommStatus>, resolve::AsOfCheck)> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
-        .map(|i| comm_status(view, i, as_of))
+        .map(|c| {
+            let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+            let mut statuses = Vec::with_capacity(range.len());
+            let mut check = resolve::AsOfCheck::default();
+            for i in range {
+                let evidence = view.comms(i)?;
+                check.add(evidence, as_of);
+                statuses.push(communication(evidence, as_of));
+            }
+            Ok((statuses, check))
+        })
         .collect::<Result<_, IndexError>>()?;
+    let mut comm = Vec::with_capacity(n);
+    let mut as_of_check = resolve::AsOfCheck::default();
+    for (statuses, check) in chunks {
+        comm.extend(statuses);
+        as_of_check = as_of_check.merge(check);
+    }
     let verdicts: Vec<Vec<MemberVerdict>> = (0..view.group_count())
         .into_par_iter()
         .map(|g| group_verdicts(view, g, |inst| Ok(comm[inst])))
@@ -70,6 +78,7 @@ pub fn judge(view: &View<'_>, as_of: AsOf) -> Result<Judgement, IndexError> {
         comm,
         findings,
         verdicts: verdicts.into_iter().flatten().collect(),
+        as_of_check,
     })
 }
 

@@ -272,7 +272,7 @@ fn finish(
             what_if,
             &mut outputs.sweep,
         )?;
-        let check = judge::as_of_check(view, as_of)?;
+        let check = judgement.as_of_check;
         let parties = match &mut outputs.notices {
             Some(set) => Some(portfolio::write_per_party(
                 view, &judgement, as_of, set, args.json,

@@ -29,6 +29,8 @@ use crate::resolve::{decide, AsOf, Finding, FindingSet, Outcome, WhatIf};
 pub const DECISIONS: &str = "decisions.csv";
 pub const DUPLICATES: &str = "duplicates.csv";
 pub const REJECTS: &str = "rejects.csv";
+/// One row per value that caused a data-issue finding (issue 13).
+pub const FINDINGS: &str = "findings.csv";
 pub const SUMMARY: &str = "summary.json";
 /// Written only with a what-if policy (`sweep --what-if`), and removed by a sweep
 /// without one, so that no earlier run's what-if passes for this run's.
@@ -93,6 +95,10 @@ pub fn write_all_from(
     outputs.insert(DUPLICATES, duplicates);
     let rejects = stage(set, REJECTS, |w| Ok(w.write_all(view.rejects_csv())?))?;
     outputs.insert(REJECTS, rejects);
+    drop(t);
+    let t = crate::timing::stage("write: findings");
+    let findings = stage(set, FINDINGS, |w| write_findings(view, as_of, w))?;
+    outputs.insert(FINDINGS, findings);
     summary.outputs = outputs;
     drop(t);
     match what_if {
@@ -245,6 +251,57 @@ pub fn write_decisions(
         written?;
         Ok(total)
     })
+}
+
+/// Writes `findings.csv`: one row per value that caused a finding of its installation
+/// (SMETS1 and SMETS2), `source,installation_id,finding,file,line,column,value`, sorted
+/// by those columns but the last (the image holds them in that order already). A
+/// FUTURE_COMMS row is listed when its `last_comms_at` is after the as-of date. One pass
+/// over `finding_rows`; cost O(rows listed).
+pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Result<(), ReportError> {
+    w.write_all(b"source,installation_id,finding,file,line,column,value\n")?;
+    let paths: Vec<String> = view
+        .meta()?
+        .inventories
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut day = String::new();
+    for i in 0..view.finding_row_count() {
+        let row = view.finding_row(i)?;
+        let raw: &[u8] = match row.last_comms_at {
+            Some(d) if d <= as_of.date => continue,
+            Some(d) if row.raw.is_empty() => {
+                day.clear();
+                use std::fmt::Write as _;
+                write!(day, "{d}").expect("writing to a string");
+                day.as_bytes()
+            }
+            _ => row.raw,
+        };
+        let path = paths.get(row.file).ok_or_else(|| {
+            IndexError::corrupt(crate::index::Section::FindingRows, "names no input file")
+        })?;
+        push_record(
+            &mut out,
+            &[
+                view.source_text(row.installation)?,
+                view.installation_text(row.installation)?,
+                row.finding.code().as_bytes(),
+                path.as_bytes(),
+                row.line.to_string().as_bytes(),
+                row.column,
+                raw,
+            ],
+        );
+        if out.len() >= 1 << 16 {
+            w.write_all(&out)?;
+            out.clear();
+        }
+    }
+    w.write_all(&out)?;
+    Ok(())
 }
 
 /// SMETS1 installations per (finding set, GroupID id, source id), as `write_decisions`

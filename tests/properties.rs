@@ -264,6 +264,7 @@ fn sweep_outputs_with(
             suppliers,
             ingest: settings,
             budget,
+            comms_after: None,
         };
         let image = sweep::run(&config, build::Purpose::Sweep)
             .expect("generated inputs are never refused")
@@ -308,6 +309,7 @@ fn what_if_outputs(
             suppliers,
             ingest: IngestSettings::default(),
             budget: Budget::unlimited(),
+            comms_after: None,
         };
         let image = sweep::run(&config, build::Purpose::Sweep)
             .expect("generated inputs are never refused")
@@ -357,6 +359,8 @@ fn csv_and_index_outputs(
         suppliers,
         ingest: IngestSettings::default(),
         budget: Budget::unlimited(),
+        // As `sweep` does: the image keeps only the FUTURE_COMMS candidates after the date.
+        comms_after: Some(as_of.date),
     };
     let image = sweep::run(&config, build::Purpose::Sweep)
         .map(|b| b.image)
@@ -464,7 +468,7 @@ proptest! {
         prop_assert_eq!(whole, cut);
         // The index image too, devices and lookup maps included, section by section.
         let image = |ingest, budget| {
-            let config = SweepConfig { inventories: inv.clone(), suppliers: reg.clone(), ingest, budget };
+            let config = SweepConfig { inventories: inv.clone(), suppliers: reg.clone(), ingest, budget, comms_after: None };
             sweep::run(&config, build::Purpose::Index)
                 .unwrap()
                 .image

@@ -66,3 +66,58 @@ pub struct BuildMeta {
     pub rows: Accounting,
     pub rejects_by_reason: BTreeMap<String, u64>,
 }
+
+/// One row of findings.csv as `finding_rows` keeps it: 32 bytes, little-endian.
+///
+/// ```text
+///  0      4      8              16             24     26  27  28     32
+/// +------+------+--------------+--------------+------+---+---+------+
+/// | inst | day  | line (u64)   | raw (StrRef) | file |fnd|col| zero |
+/// +------+------+--------------+--------------+------+---+---+------+
+/// ```
+///
+/// `file` is the inventory's rank in path order (as `meta` lists them), `finding` a
+/// `resolve::Finding` discriminant, `column` an `ingest::Column` discriminant. `day` is
+/// the `last_comms_at` of a FUTURE_COMMS candidate (listed when after the as-of date)
+/// and `DAY_NONE` otherwise; a candidate's `raw` of length 0 means the text is the
+/// day's own `YYYY-MM-DD` (a parseable date is never empty), so most cost no heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FindingRow {
+    pub inst: u32,
+    pub day: i32,
+    pub line: u64,
+    pub raw: StrRef,
+    pub file: u16,
+    pub finding: u8,
+    pub column: u8,
+}
+
+impl FindingRow {
+    pub const WIDTH: usize = 32;
+
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.inst.to_le_bytes());
+        out.extend_from_slice(&self.day.to_le_bytes());
+        out.extend_from_slice(&self.line.to_le_bytes());
+        out.extend_from_slice(&self.raw.0.to_le_bytes());
+        out.extend_from_slice(&self.file.to_le_bytes());
+        out.push(self.finding);
+        out.push(self.column);
+        out.extend_from_slice(&[0u8; 4]);
+    }
+
+    /// Decodes one record; `b` is exactly [`FindingRow::WIDTH`] bytes.
+    pub fn read(b: &[u8]) -> FindingRow {
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        FindingRow {
+            inst: u32_at(0),
+            day: u32_at(4) as i32,
+            line: u64_at(8),
+            raw: StrRef(u64_at(16)),
+            file: u16::from_le_bytes([b[24], b[25]]),
+            finding: b[26],
+            column: b[27],
+        }
+    }
+}

@@ -216,6 +216,7 @@ fn planted_links_are_replaced_never_followed() {
     for name in [
         "decisions.csv",
         "duplicates.csv",
+        "findings.csv",
         "rejects.csv",
         "summary.json",
     ] {
@@ -237,6 +238,7 @@ fn planted_links_are_replaced_never_followed() {
     for name in [
         "decisions.csv",
         "duplicates.csv",
+        "findings.csv",
         "rejects.csv",
         "summary.json",
     ] {
@@ -287,6 +289,7 @@ fn per_party_into_the_sweeps_own_folder_is_refused() {
             [
                 "decisions.csv",
                 "duplicates.csv",
+                "findings.csv",
                 "rejects.csv",
                 "summary.json"
             ]

@@ -150,19 +150,22 @@ fn put_finding_rows<'f>(
     let smets1 = !evidence.facts[installation as usize].smets2;
     let rows = evidence.installations.rows_of(installation);
     pending.clear();
-    // REPEATED_MPXN: every meter carrying a key another meter of it carries.
-    let mut keys: Vec<(u64, u32)> = rows
-        .iter()
-        .filter_map(|&r| match evidence.rows[r as usize].mpxn() {
-            MpxnField::Valid(key) => Some((key.to_raw(), r)),
-            _ => None,
-        })
-        .collect();
-    keys.sort_unstable();
+    // REPEATED_MPXN: every meter carrying a key another meter of it carries (looked for
+    // only in the rare installation that `matching` found repeating one).
     let mut repeated: Vec<u32> = Vec::new();
-    for run in keys.chunk_by(|a, b| a.0 == b.0) {
-        if run.len() > 1 {
-            repeated.extend(run.iter().map(|&(_, r)| r));
+    if evidence.keys.repeated_mpxn[installation as usize] {
+        let mut keys: Vec<(u64, u32)> = rows
+            .iter()
+            .filter_map(|&r| match evidence.rows[r as usize].mpxn() {
+                MpxnField::Valid(key) => Some((key.to_raw(), r)),
+                _ => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        for run in keys.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                repeated.extend(run.iter().map(|&(_, r)| r));
+            }
         }
     }
     for &r in rows {

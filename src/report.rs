@@ -1,5 +1,6 @@
 //! Report: an index view and its as-of [`Judgement`] → `decisions.csv`,
-//! `duplicates.csv`, `rejects.csv` and `summary.json` (SPEC §7), and with a what-if
+//! `duplicates.csv`, `rejects.csv`, `findings.csv` (issue 13: the values behind the data
+//! issues, from the view's `finding_rows`) and `summary.json` (SPEC §7), and with a what-if
 //! policy `whatif.csv` and `summary.json`'s `what_if` (SPEC §6.4).
 //!
 //! Takes the [`View`] (from the CSV sweep's in-memory image or a mapped index file — the
@@ -52,9 +53,9 @@ pub enum ReportError {
     Publish(PublishError),
 }
 
-/// Stages all four outputs in `set` (the caller commits it, with any other set, once
+/// Stages all five outputs in `set` (the caller commits it, with any other set, once
 /// everything is written) and returns the summary. `summary.json` is staged last and
-/// records the size and CRC-32C of the other three, so it is the set's commit record.
+/// records the size and CRC-32C of the other four, so it is the set's commit record.
 ///
 /// With a `what_if` policy, also stages `whatif.csv` ([`write_whatif`]) and adds the
 /// `what_if` object (with that file's size and CRC-32C) to the summary; the other files
@@ -123,7 +124,7 @@ pub fn write_all_from(
     Ok(summary)
 }
 
-/// Writes all four outputs into `dir` as one set: locks the folder, stages them
+/// Writes all five outputs into `dir` as one set: locks the folder, stages them
 /// ([`write_all`]) and publishes them together. For library callers with one set.
 pub fn write_dir(
     view: &View<'_>,
@@ -557,7 +558,7 @@ pub struct WhatIfSummary {
     /// back by two codes (from two MPxNs it shares) counts under each.
     pub changed_by_held_back_by: BTreeMap<&'static str, u64>,
     /// `whatif.csv`'s size and CRC-32C: a reader can tell that it belongs to this
-    /// summary (the top-level `outputs` keeps its three files, as without a policy).
+    /// summary (the top-level `outputs` keeps its four files, as without a policy).
     pub outputs: BTreeMap<&'static str, Digest>,
 }
 

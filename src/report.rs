@@ -256,9 +256,9 @@ pub fn write_decisions(
 
 /// Writes `findings.csv`: one row per value that caused a finding of its installation
 /// (SMETS1 and SMETS2), `source,installation_id,finding,file,line,column,value`, sorted
-/// by those columns but the last (the image holds them in that order already). A
-/// FUTURE_COMMS row is listed when its `last_comms_at` is after the as-of date. One pass
-/// over `finding_rows`; cost O(rows listed).
+/// by those columns but the last (the image holds them in that order already, in two
+/// sections merged here). A FUTURE_COMMS row is listed when its `last_comms_at` is after
+/// the as-of date. One pass over `finding_rows` and `comms_rows`; cost O(records).
 pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Result<(), ReportError> {
     w.write_all(b"source,installation_id,finding,file,line,column,value\n")?;
     let paths: Vec<String> = view
@@ -269,8 +269,32 @@ pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Resul
         .collect();
     let mut out = Vec::with_capacity(1 << 16);
     let mut day = String::new();
-    for i in 0..view.finding_row_count() {
-        let row = view.finding_row(i)?;
+    // Two streams in findings.csv's order: `finding_rows`, and the FUTURE_COMMS
+    // candidates written as plain dates (`comms_rows`), merged on the sort key.
+    fn key<'a>(
+        r: &crate::index::read::FindingEvidence<'a>,
+    ) -> (usize, &'static str, usize, u64, &'a [u8]) {
+        (r.installation, r.finding.code(), r.file, r.line, r.column)
+    }
+    let (rows, comms) = (view.finding_row_count(), view.comms_row_count());
+    let row_at = |i: usize| (i < rows).then(|| view.finding_row(i)).transpose();
+    let comms_at = |j: usize| (j < comms).then(|| view.comms_row(j)).transpose();
+    let (mut i, mut j) = (0, 0);
+    let (mut next_row, mut next_comms) = (row_at(0)?, comms_at(0)?);
+    loop {
+        let take_row = match (&next_row, &next_comms) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => key(a) <= key(b),
+        };
+        let row = if take_row {
+            i += 1;
+            std::mem::replace(&mut next_row, row_at(i)?).expect("taken above")
+        } else {
+            j += 1;
+            std::mem::replace(&mut next_comms, comms_at(j)?).expect("taken above")
+        };
         let raw: &[u8] = match row.last_comms_at {
             Some(d) if d <= as_of.date => continue,
             Some(d) if row.raw.is_empty() => {

@@ -21,8 +21,8 @@ use rayon::prelude::*;
 
 use super::file::SectionSink;
 use super::format::{
-    Accounting, BuildMeta, FindingRow, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
-    INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
+    Accounting, BuildMeta, CommsRow, FindingRow, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN,
+    DEV_DORMANT, INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
 };
 use super::{Fixed, Section, SECTION_COUNT};
 use crate::delimited::push_record;
@@ -237,21 +237,27 @@ fn put_finding_rows<'f>(
         let line = ingest::raw_line(inputs.files, p.line_ref);
         let fields = parser.split(line).expect("an accepted line splits again");
         let raw = fields.get(p.column);
-        let raw_ref = if p.finding == Finding::FutureComms && {
+        if p.finding == Finding::FutureComms && {
             text.clear();
             use std::fmt::Write;
             write!(text, "{}", Day(p.day)).expect("writing to a string");
             text.as_bytes() == raw
         } {
-            heap.push(b"")
-        } else {
-            heap.push(raw)
-        };
+            // Written as the day's own `YYYY-MM-DD`: a 16-byte candidate, no text.
+            CommsRow {
+                inst: local,
+                day: p.day,
+                file: inputs.file_rank[p.file],
+                line: lines[i],
+            }
+            .write(&mut out.0[Section::CommsRows.index()]);
+            continue;
+        }
         FindingRow {
             inst: local,
             day: p.day,
             line: lines[i],
-            raw: StrRef(raw_ref),
+            raw: StrRef(heap.push(raw)),
             file: inputs.file_rank[p.file],
             finding: p.finding as u8,
             column: p.column as u8,
@@ -505,6 +511,15 @@ fn rebase(
                 row.inst += inst_base;
                 row.raw = StrRef(row.raw.0 + (heap_base << 24));
                 let mut rebased = Vec::with_capacity(FindingRow::WIDTH);
+                row.write(&mut rebased);
+                r.copy_from_slice(&rebased);
+            }
+        }
+        Section::CommsRows => {
+            for r in bytes.chunks_exact_mut(CommsRow::WIDTH) {
+                let mut row = CommsRow::read(r);
+                row.inst += inst_base;
+                let mut rebased = Vec::with_capacity(CommsRow::WIDTH);
                 row.write(&mut rebased);
                 r.copy_from_slice(&rebased);
             }

@@ -107,12 +107,13 @@ sections! {
     Rejects = 33, "rejects_csv";
     FindingRows = 34, "finding_rows";
     FindingColumns = 35, "finding_columns";
+    CommsRows = 36, "comms_rows";
 }
 
-pub const SECTION_COUNT: usize = 35;
+pub const SECTION_COUNT: usize = 36;
 
 impl Section {
-    /// Position in `Section::ALL` (ids are 1..=35 in order).
+    /// Position in `Section::ALL` (ids are 1..=36 in order).
     pub fn index(self) -> usize {
         self as usize - 1
     }
@@ -281,6 +282,7 @@ pub struct View<'a> {
     rejects: &'a [u8],
     finding_rows: &'a [u8],
     finding_columns: Col<'a, u64>,
+    comms_rows: &'a [u8],
 }
 
 impl<'a> View<'a> {
@@ -361,6 +363,20 @@ impl<'a> View<'a> {
                 rows
             },
             finding_columns: col64(Section::FindingColumns)?,
+            comms_rows: {
+                let rows = get(Section::CommsRows);
+                if !rows.len().is_multiple_of(format::CommsRow::WIDTH) {
+                    return Err(IndexError::corrupt(
+                        Section::CommsRows,
+                        format!(
+                            "length {} is not a multiple of {}",
+                            rows.len(),
+                            format::CommsRow::WIDTH
+                        ),
+                    ));
+                }
+                rows
+            },
         }
         .checked(devices)
     }

@@ -9,8 +9,8 @@
 //! panic and never a misread sentinel. Each accessor reads only the columns it names.
 
 use super::format::{
-    BuildMeta, FindingRow, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE, INST_SMETS2,
-    NONE_U32,
+    BuildMeta, CommsRow, FindingRow, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE,
+    INST_SMETS2, NONE_U32,
 };
 use super::{IndexError, Section, View};
 use crate::ingest::Column;
@@ -96,6 +96,43 @@ impl<'a> View<'a> {
     /// included whatever their date).
     pub fn finding_row_count(&self) -> usize {
         self.finding_rows.len() / FindingRow::WIDTH
+    }
+
+    /// How many FUTURE_COMMS candidates `comms_rows` holds (those written as a plain date).
+    pub fn comms_row_count(&self) -> usize {
+        self.comms_rows.len() / CommsRow::WIDTH
+    }
+
+    /// FUTURE_COMMS candidate `i` of `comms_rows`, decoded and checked, as a row of
+    /// findings.csv's evidence whose raw value is its day's `YYYY-MM-DD` (`raw` empty).
+    pub fn comms_row(&self, i: usize) -> Result<FindingEvidence<'a>, IndexError> {
+        let at = i * CommsRow::WIDTH;
+        let b = self
+            .comms_rows
+            .get(at..at + CommsRow::WIDTH)
+            .ok_or_else(|| IndexError::corrupt(Section::CommsRows, "read past its end"))?;
+        let r = CommsRow::read(b);
+        let bad =
+            |what: &str| IndexError::corrupt(Section::CommsRows, format!("entry {i}: {what}"));
+        if r.inst as usize >= self.installation_count() {
+            return Err(bad("names no installation"));
+        }
+        if r.day == DAY_NONE || r.day == DAY_UNKNOWN {
+            return Err(bad("a FUTURE_COMMS row without a date"));
+        }
+        let label = usize::from(r.file) * Column::ALL.len() + Column::LastCommsAt as usize;
+        if label >= self.finding_columns.len() {
+            return Err(bad("names no input file"));
+        }
+        Ok(FindingEvidence {
+            installation: r.inst as usize,
+            finding: Finding::FutureComms,
+            file: usize::from(r.file),
+            line: r.line,
+            column: self.text_at(self.finding_columns, label)?,
+            raw: b"",
+            last_comms_at: Some(Day(r.day)),
+        })
     }
 
     /// Row `i` of findings.csv's evidence, decoded and checked: its installation, code,

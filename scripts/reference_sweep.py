@@ -18,7 +18,7 @@ How to run
         --suppliers F --as-of YYYY-MM-DD [--window-days N] \\
         [--what-if only-communicating] --out DIR
 
-    Writes DIR/decisions.csv, DIR/duplicates.csv and DIR/rejects.csv (creating DIR)
+    Writes DIR/decisions.csv, DIR/duplicates.csv, DIR/rejects.csv and DIR/findings.csv (creating DIR)
     and prints `rows_read=R accepted=A rejected=J duplicate_rows=D`. summary.json is
     not written. With --what-if only-communicating (SPEC §6.4) it also writes
     DIR/whatif.csv and DIR/what_if.json, the counts the engine writes as summary.json's
@@ -29,6 +29,7 @@ How to run
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -268,6 +269,8 @@ class Header:
     field_count: int
     # known column name -> its index in the row
     index_of: dict[str, int]
+    # known column name -> its name as the header writes it (trimmed, case kept)
+    spelled: dict[str, str] = field(default_factory=dict)
 
 
 def read_header(path: str, lines: list[tuple[int, bytes]], known: tuple[str, ...],
@@ -296,17 +299,19 @@ def read_header(path: str, lines: list[tuple[int, bytes]], known: tuple[str, ...
     except MalformedQuoting as err:
         raise Refusal(f"{path}: line 1: header has malformed quoting ({err})")
     index_of: dict[str, int] = {}
-    for index, name in enumerate(names):
-        name = ascii_lower(trim(name))
+    spelled: dict[str, str] = {}
+    for index, written in enumerate(names):
+        name = ascii_lower(trim(written))
         if name not in known:
             continue  # unknown or empty names are ignored
         if name in index_of:
             raise Refusal(f"{path}: line 1: column '{name}' is named twice in the header")
         index_of[name] = index
+        spelled[name] = trim(written)
     missing = [c for c in required if c not in index_of]
     if missing:
         raise Refusal(f"{path}: line 1: header lacks required column(s): {', '.join(missing)}")
-    return Header(delimiter=delimiter, field_count=len(names), index_of=index_of)
+    return Header(delimiter=delimiter, field_count=len(names), index_of=index_of, spelled=spelled)
 
 
 # ---------------------------------------------------------------------------
@@ -575,6 +580,11 @@ class Row:
     last_comms_at: str    # trimmed text ("" = never)
     supplier_id: str      # trimmed, ASCII upper case
     dormant: str          # trimmed text
+    # Where the row is and how it was written, for findings.csv only (not identity).
+    file: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+    raw_supplier_id: str = field(default="", compare=False)
+    spelled: dict = field(default_factory=dict, compare=False)
 
     @property
     def is_meter(self) -> bool:
@@ -639,6 +649,8 @@ def make_row(fields: list[str], header: Header) -> Row:
         last_comms_at=value("last_comms_at"),
         supplier_id=ascii_upper(value("supplier_id")),
         dormant=value("dormant"),
+        raw_supplier_id=value("supplier_id"),
+        spelled=header.spelled,
     )
 
 
@@ -686,7 +698,7 @@ def load_inventory(path: str) -> InventoryFile:
             # replaced by U+FFFD per maximal invalid subsequence.
             result.rejects.append(Reject(path, line_no, reason, raw.decode("utf-8", "replace")))
         else:
-            result.accepted.append(row)
+            result.accepted.append(dataclasses.replace(row, file=path, line=line_no))
     return result
 
 
@@ -1308,6 +1320,50 @@ def duplicates_table(assessments: list[MemberAssessment], ctx: Context) -> list[
     return rows
 
 
+FINDINGS_HEADER = ["source", "installation_id", "finding", "file", "line", "column", "value"]
+
+
+def findings_table(installations: dict[tuple[str, str], Installation], ctx: Context) -> list[list[str]]:
+    """findings.csv (issue 13): one row per value that caused a finding, for every
+    installation, SMETS2 included; file as given, physical line, the column as its
+    header writes it, the raw value trimmed. The rules are the finding_* functions'
+    above, row by row: DUPLICATE_GUID every row whose GUID is on another distinct
+    accepted row; REPEATED_MPXN every meter carrying the repeated MPxN; INVALID_DATE
+    one row per unparseable column; FUTURE_COMMS every last_comms_at after A. Sorted
+    by source, installation_id, finding, file, line, column (byte order)."""
+    rows = []
+    for inst in installations.values():
+        carried = [r.mpxn for r in inst.meters if r.mpxn is not None]
+        for r in inst.rows:
+            def add(code: str, column: str, value: str) -> None:
+                rows.append([inst.source, inst.installation_id, code, display_path(r.file),
+                             r.line, r.spelled[column], value])
+            if r.guid is not None and ctx.guid_row_count[r.guid] > 1:
+                add("DUPLICATE_GUID", "device_id", r.device_id)
+            if r.guid is None:
+                add("INVALID_GUID", "device_id", r.device_id)
+            if r.is_meter:
+                if r.mpxn_text == "":
+                    add("MISSING_MPXN", "mpxn", "")
+                elif r.mpxn is None:
+                    add("INVALID_MPAN" if r.device_type == ESME else "INVALID_MPRN", "mpxn", r.mpxn_text)
+                if r.supplier_id == "" or r.supplier_id not in ctx.registry:
+                    add("UNKNOWN_SUPPLIER", "supplier_id", r.raw_supplier_id)
+                if r.mpxn is not None and carried.count(r.mpxn) > 1:
+                    add("REPEATED_MPXN", "mpxn", r.mpxn_text)
+            if parse_date(r.installed_on) is None:
+                add("INVALID_DATE", "installed_on", r.installed_on)
+            if r.last_comms_at != "":
+                day = parse_date(r.last_comms_at)
+                if day is None:
+                    add("INVALID_DATE", "last_comms_at", r.last_comms_at)
+                elif ctx.as_of.is_future(day):
+                    add("FUTURE_COMMS", "last_comms_at", r.last_comms_at)
+    rows.sort(key=lambda r: (byte_order_key(r[0]), byte_order_key(r[1]), r[2], byte_order_key(r[3]),
+                             r[4], byte_order_key(r[5])))
+    return [r[:4] + [str(r[4])] + r[5:] for r in rows]
+
+
 def display_path(path: str) -> str:
     """The path as given on the command line, as UTF-8 text (lossy for odd bytes)."""
     return os.fsencode(path).decode("utf-8", "replace")
@@ -1378,6 +1434,7 @@ def run_sweep(inventory_paths: list[str], suppliers_path: str, as_of: AsOf,
         "decisions.csv": csv_bytes(DECISIONS_HEADER, decisions_table(decisions)),
         "duplicates.csv": csv_bytes(DUPLICATES_HEADER, duplicates_table(assessments, ctx)),
         "rejects.csv": csv_bytes(REJECTS_HEADER, rejects_table(rejects)),
+        "findings.csv": csv_bytes(FINDINGS_HEADER, findings_table(installations, ctx)),
     }
     if what_if == WHAT_IF_ONLY_COMMUNICATING:
         whatifs = [

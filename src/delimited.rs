@@ -123,6 +123,9 @@ pub struct Header {
     pub positions: Vec<Option<usize>>,
     /// Byte offset of the first body line.
     pub body_start: usize,
+    /// For each known column, its name as the header writes it (trimmed, case kept;
+    /// empty when absent): what findings.csv names the column by.
+    pub spelled: Vec<String>,
 }
 
 impl Header {
@@ -164,8 +167,10 @@ impl Header {
         split_line(line, delimiter, &mut scratch, &mut fields)
             .map_err(|_| InputError::HeaderQuoting { path: path_buf() })?;
         let mut positions = vec![None; names.len()];
+        let mut spelled = vec![String::new(); names.len()];
         for (index, field) in fields.iter().enumerate() {
-            let name = normalize::trim(field.bytes(line, &scratch)).to_ascii_lowercase();
+            let written = normalize::trim(field.bytes(line, &scratch));
+            let name = written.to_ascii_lowercase();
             if let Some(known) = names.iter().position(|n| n.as_bytes() == name.as_slice()) {
                 if let Some(first) = positions[known] {
                     return Err(InputError::DuplicateColumn {
@@ -176,6 +181,7 @@ impl Header {
                     });
                 }
                 positions[known] = Some(index);
+                spelled[known] = String::from_utf8_lossy(written).into_owned();
             }
         }
         for (i, name) in names.iter().enumerate() {
@@ -191,6 +197,7 @@ impl Header {
             field_count: fields.len(),
             positions,
             body_start: next,
+            spelled,
         })
     }
 }

@@ -52,6 +52,15 @@ impl LineRef {
         (self.0 >> 48) as usize
     }
 
+    /// As one `u64` (for fixed-size records); [`LineRef::from_raw`] undoes it.
+    pub fn to_raw(self) -> u64 {
+        self.0
+    }
+
+    pub fn from_raw(raw: u64) -> LineRef {
+        LineRef(raw)
+    }
+
     pub fn offset(self) -> usize {
         (self.0 & ((1 << 48) - 1)) as usize
     }
@@ -447,6 +456,32 @@ pub struct Ingested {
     pub device_types: Interned,
     /// CRC-32C of each file's bytes, in file order.
     pub checksums: Vec<u32>,
+    /// Line numbers of accepted rows, for findings.csv.
+    pub lines: LineNumbers,
+}
+
+/// Every [`CHECKPOINT_LINES`]th line's (byte offset, physical line number), per file in
+/// offset order: a row's line number is its checkpoint's plus the line ends between
+/// them, at most that many short lines to count. Costs 16 bytes per that many lines
+/// (60 MB at 60M rows); only rows that findings.csv lists are ever numbered.
+#[derive(Debug, Default)]
+pub struct LineNumbers {
+    files: Vec<Vec<(u64, u64)>>,
+}
+
+/// How far apart the checkpoints of [`LineNumbers`] are, in lines.
+const CHECKPOINT_LINES: u64 = 16;
+
+impl LineNumbers {
+    /// The physical, 1-based line number (header = 1) of the line at `line_ref`.
+    pub fn line_no(&self, files: &[InventoryFile], line_ref: LineRef) -> u64 {
+        let checkpoints = &self.files[line_ref.file()];
+        let offset = line_ref.offset() as u64;
+        let at = checkpoints.partition_point(|&(o, _)| o <= offset);
+        let (from, line) = checkpoints[at.checked_sub(1).expect("a body line has a checkpoint")];
+        let bytes = &files[line_ref.file()].bytes[from as usize..offset as usize];
+        line + memchr::memchr_iter(b'\n', bytes).count() as u64
+    }
 }
 
 /// What one parse chunk produces; merged in chunk order.
@@ -460,6 +495,8 @@ struct ChunkOutput {
     groups: Interned,
     device_types: Interned,
     crc: u32,
+    /// (offset, chunk-local line) of every [`CHECKPOINT_LINES`]th line of the chunk.
+    checkpoints: Vec<(u64, u64)>,
 }
 
 /// Target chunk size: big enough that per-chunk overhead vanishes, small enough that
@@ -542,6 +579,9 @@ pub fn ingest(
         groups: merged.groups,
         device_types: merged.device_types,
         checksums: merged.checksums,
+        lines: LineNumbers {
+            files: merged.checkpoints,
+        },
     })
 }
 
@@ -647,6 +687,7 @@ struct Merged {
     checksums: Vec<u32>,
     /// Per file, the line number of the next chunk's first line.
     next_line: Vec<u64>,
+    checkpoints: Vec<Vec<(u64, u64)>>,
 }
 
 impl Merged {
@@ -662,6 +703,7 @@ impl Merged {
                 .map(|f| crc32c::crc32c(&f.bytes[..f.header.body_start]))
                 .collect(),
             next_line: vec![2u64; files.len()],
+            checkpoints: vec![Vec::new(); files.len()],
         }
     }
 
@@ -685,6 +727,12 @@ impl Merged {
             r.line_no += first_line;
             r
         }));
+        self.checkpoints[job.file].extend(
+            output
+                .checkpoints
+                .iter()
+                .map(|&(offset, line)| (offset, line + first_line)),
+        );
         self.next_line[job.file] += output.lines;
         self.rows_read += output.lines;
         self.checksums[job.file] =
@@ -717,6 +765,7 @@ fn parse_chunk(
         groups: Interned::default(),
         device_types: Interned::default(),
         crc: crc32c::crc32c(chunk),
+        checkpoints: Vec::new(),
     };
     // Most chunks are valid UTF-8 throughout: check once, and per line only if not.
     let chunk_is_utf8 = std::str::from_utf8(chunk).is_ok();
@@ -728,6 +777,9 @@ fn parse_chunk(
         let (line, next) = line_at(&bytes[..end], offset);
         let line_no = out.lines;
         out.lines += 1;
+        if line_no.is_multiple_of(CHECKPOINT_LINES) {
+            out.checkpoints.push((offset as u64, line_no));
+        }
         let line_ref = LineRef::new(file_index, offset);
         let utf8 = chunk_is_utf8 || std::str::from_utf8(line).is_ok();
         let result = if utf8 {
@@ -809,6 +861,7 @@ pub fn parse_file_lines(file: &InventoryFile, registry: &Registry) -> u64 {
         groups: Interned::default(),
         device_types: Interned::default(),
         crc: 0,
+        checkpoints: Vec::new(),
     };
     let mut parser = RowParser::new(file, registry);
     let mut accepted = 0;

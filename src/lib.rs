@@ -17,7 +17,8 @@
 //! - [`partition`] — ranges of installation id, cut from a sample, so that each
 //!   partition of installations can be grouped and ordered on its own.
 //! - [`ingest`] — parallel chunk parsing of mapped inventories into fixed-size
-//!   [`ingest::Row`]s, each put in its partition's bucket, and [`ingest::Reject`]s.
+//!   [`ingest::Row`]s, each put in its partition's bucket, and [`ingest::Reject`]s;
+//!   a checkpoint every 16 lines ([`ingest::LineNumbers`]) numbers findings.csv's rows.
 //! - [`matching`] — one partition's rows → installations in output order (identical
 //!   rows collapsed) and their keys; then, across partitions, duplicate GUIDs and shared
 //!   MPxNs from key buckets, each sorted in cache.
@@ -36,8 +37,10 @@
 //!   other modules see it (the encodings live in [`index::format`]).
 //! - [`judge`] — reads a view and calls `resolve`'s date-dependent rules as of a date
 //!   (communication, FUTURE_COMMS, 4.1C over every shared MPxN, DUP_RESOLVED).
-//! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`, `summary.json`
-//!   from a view and its judgement; with `--what-if`, `whatif.csv` and summary.json's
+//! - [`report`] — writes `decisions.csv`, `duplicates.csv`, `rejects.csv`,
+//!   `findings.csv` (the values behind the data issues, laid out with the evidence by
+//!   `index::build`, FUTURE_COMMS rows picked by the date) and `summary.json` from a view
+//!   and its judgement; with `--what-if`, `whatif.csv` and summary.json's
 //!   `what_if` (the installations whose outcome the policy changes, and counts).
 //! - [`publish`] — stages every output in a new, exclusive temporary file and renames
 //!   the set into place only when all of it is written, removing in the same commit an
@@ -62,8 +65,8 @@
 //! Input files are mapped, not read (a pipe or FIFO is read into memory): rows hold
 //! offsets into them. Each accepted line becomes one 72-byte [`ingest::Row`] in its
 //! partition's bucket; grouping then takes one partition (about 170,000 rows, 12 MB) at
-//! a time per task, and what crosses partitions is matched on 16-byte GUID and 24-byte
-//! meter keys in hash buckets. Everything that grows with the input spills past the
+//! a time per task, and what crosses partitions is matched on 24-byte GUID (with the
+//! row's line, for findings.csv) and 24-byte meter keys in hash buckets. Everything that grows with the input spills past the
 //! run's limit ([`spill::Budget`]: `--memory-limit`, by default an eighth of the memory
 //! cgroup's limit or of available memory, at least 1 GiB): rows and then keys past half
 //! of it, the laid-out installations past a quarter, and a sweep's image is then written
@@ -81,7 +84,8 @@
 //! time; key buckets are sorted in cache, in parallel; per-installation facts, group
 //! verdicts and output formatting are parallel maps. Every parallel result is merged in
 //! a fixed order and every output is sorted on its text, so the bytes written never
-//! depend on `RAYON_NUM_THREADS` or on input row order.
+//! depend on `RAYON_NUM_THREADS` or on input row order (but for the line numbers and
+//! raw texts that rejects.csv and findings.csv show, which move with the rows).
 //!
 //! # Quirks worth knowing
 //!

@@ -21,7 +21,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::ingest::{
-    identity_bytes, with_fields, Column, DateField, InventoryFile, MpxnField, Row,
+    identity_bytes, with_fields, Column, DateField, InventoryFile, LineRef, MpxnField, Row,
 };
 use crate::normalize::MpxnKey;
 use crate::registry::Registry;
@@ -439,7 +439,8 @@ pub struct MeterRef {
 /// here, not across partitions).
 #[derive(Default)]
 pub struct PartitionKeys {
-    pub guids: Vec<(u64, u32)>,
+    /// (GUID, installation, the row's line): the line for findings.csv.
+    pub guids: Vec<(u64, u32, LineRef)>,
     pub meters: Vec<MeterRef>,
     pub repeated_mpxn: Vec<bool>,
 }
@@ -453,7 +454,7 @@ impl PartitionKeys {
             let hi = self.guids.partition_point(|g| g.1 < range.end);
             self.guids[lo..hi]
                 .iter()
-                .map(|&(g, i)| (g, of(i)))
+                .map(|&(g, i, line)| (g, of(i), line))
                 .collect()
         };
         let meters = {
@@ -488,7 +489,7 @@ pub fn partition_keys(rows: &[Row], installations: &Installations) -> PartitionK
         for &r in installations.rows_of(inst) {
             let row = &rows[r as usize];
             if let Some(g) = row.guid() {
-                out.guids.push((g.to_u64(), inst));
+                out.guids.push((g.to_u64(), inst, row.line_ref));
             }
             if let MpxnField::Valid(key) = row.mpxn() {
                 out.meters.push(MeterRef {
@@ -526,6 +527,8 @@ pub struct DuplicateGroup {
 pub struct Matches {
     /// Per installation (global number): DUPLICATE_GUID, a GUID on another row.
     pub duplicate_guid: Vec<bool>,
+    /// Every row whose GUID is on another accepted row: (installation, line), sorted.
+    pub duplicate_guid_rows: Vec<(u32, LineRef)>,
     pub groups: Vec<DuplicateGroup>,
     pub members: Vec<GroupMember>,
     /// The meters with a valid MPxN — every one, or only those of shared MPxNs (see
@@ -550,20 +553,24 @@ struct GuidKey {
     guid: u64,
     run: u32,
     installation: u32,
+    /// The row's [`LineRef`], so that findings.csv can list each duplicated row.
+    line: u64,
 }
 
 impl Record for GuidKey {
-    const SIZE: usize = 16;
+    const SIZE: usize = 24;
     fn encode(&self, out: &mut [u8]) {
         out[..8].copy_from_slice(&self.guid.to_le_bytes());
         out[8..12].copy_from_slice(&self.run.to_le_bytes());
         out[12..16].copy_from_slice(&self.installation.to_le_bytes());
+        out[16..24].copy_from_slice(&self.line.to_le_bytes());
     }
     fn decode(b: &[u8]) -> GuidKey {
         GuidKey {
             guid: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
             run: u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
             installation: u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")),
+            line: u64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
         }
     }
 }
@@ -622,11 +629,12 @@ impl KeyBuckets {
 
     /// Adds the keys of run `run` (numbered in the order runs are laid out).
     pub fn add(&mut self, run: u32, keys: &PartitionKeys) -> io::Result<()> {
-        for &(guid, installation) in &keys.guids {
+        for &(guid, installation, line) in &keys.guids {
             let key = GuidKey {
                 guid,
                 run,
                 installation,
+                line: line.to_raw(),
             };
             self.guids.push(top_bits(mix(guid), self.bits), key);
         }
@@ -656,26 +664,31 @@ impl KeyBuckets {
         let batch = rayon::current_num_threads() * 4;
         let count = self.guids.count();
         let mut duplicate_guid = vec![false; installations];
+        let mut duplicate_guid_rows = Vec::new();
         for first in (0..count).step_by(batch) {
             let buckets = self.guids.take_batch(first..(first + batch).min(count))?;
             // DUPLICATE_GUID: a canonical GUID on more than one distinct accepted row.
-            let flagged: Vec<Vec<u32>> = buckets
+            let flagged: Vec<Vec<(u32, LineRef)>> = buckets
                 .into_par_iter()
                 .map(|bucket| {
-                    let mut keys: Vec<(u64, u32)> = bucket
+                    let mut keys: Vec<(u64, u32, u64)> = bucket
                         .iter()
-                        .map(|k| (k.guid, bases[k.run as usize] + k.installation))
+                        .map(|k| (k.guid, bases[k.run as usize] + k.installation, k.line))
                         .collect();
                     drop(bucket);
                     keys.sort_unstable();
                     keys.chunk_by(|a, b| a.0 == b.0)
                         .filter(|run| run.len() > 1)
-                        .flat_map(|run| run.iter().map(|&(_, inst)| inst))
+                        .flat_map(|run| {
+                            run.iter()
+                                .map(|&(_, inst, line)| (inst, LineRef::from_raw(line)))
+                        })
                         .collect()
                 })
                 .collect();
-            for inst in flagged.into_iter().flatten() {
+            for (inst, line) in flagged.into_iter().flatten() {
                 duplicate_guid[inst as usize] = true;
+                duplicate_guid_rows.push((inst, line));
             }
         }
 
@@ -730,8 +743,10 @@ impl KeyBuckets {
                 }
             }
         }
+        duplicate_guid_rows.sort_unstable();
         Ok(Matches {
             duplicate_guid,
+            duplicate_guid_rows,
             groups,
             members,
             meters,

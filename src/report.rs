@@ -1,5 +1,6 @@
 //! Report: an index view and its as-of [`Judgement`] → `decisions.csv`,
-//! `duplicates.csv`, `rejects.csv` and `summary.json` (SPEC §7), and with a what-if
+//! `duplicates.csv`, `rejects.csv`, `findings.csv` (issue 13: the values behind the data
+//! issues, from the view's `finding_rows`) and `summary.json` (SPEC §7), and with a what-if
 //! policy `whatif.csv` and `summary.json`'s `what_if` (SPEC §6.4).
 //!
 //! Takes the [`View`] (from the CSV sweep's in-memory image or a mapped index file — the
@@ -29,6 +30,8 @@ use crate::resolve::{decide, AsOf, Finding, FindingSet, Outcome, WhatIf};
 pub const DECISIONS: &str = "decisions.csv";
 pub const DUPLICATES: &str = "duplicates.csv";
 pub const REJECTS: &str = "rejects.csv";
+/// One row per value that caused a data-issue finding (issue 13).
+pub const FINDINGS: &str = "findings.csv";
 pub const SUMMARY: &str = "summary.json";
 /// Written only with a what-if policy (`sweep --what-if`), and removed by a sweep
 /// without one, so that no earlier run's what-if passes for this run's.
@@ -50,9 +53,9 @@ pub enum ReportError {
     Publish(PublishError),
 }
 
-/// Stages all four outputs in `set` (the caller commits it, with any other set, once
+/// Stages all five outputs in `set` (the caller commits it, with any other set, once
 /// everything is written) and returns the summary. `summary.json` is staged last and
-/// records the size and CRC-32C of the other three, so it is the set's commit record.
+/// records the size and CRC-32C of the other four, so it is the set's commit record.
 ///
 /// With a `what_if` policy, also stages `whatif.csv` ([`write_whatif`]) and adds the
 /// `what_if` object (with that file's size and CRC-32C) to the summary; the other files
@@ -93,6 +96,10 @@ pub fn write_all_from(
     outputs.insert(DUPLICATES, duplicates);
     let rejects = stage(set, REJECTS, |w| Ok(w.write_all(view.rejects_csv())?))?;
     outputs.insert(REJECTS, rejects);
+    drop(t);
+    let t = crate::timing::stage("write: findings");
+    let findings = stage(set, FINDINGS, |w| write_findings(view, as_of, w))?;
+    outputs.insert(FINDINGS, findings);
     summary.outputs = outputs;
     drop(t);
     match what_if {
@@ -117,7 +124,7 @@ pub fn write_all_from(
     Ok(summary)
 }
 
-/// Writes all four outputs into `dir` as one set: locks the folder, stages them
+/// Writes all five outputs into `dir` as one set: locks the folder, stages them
 /// ([`write_all`]) and publishes them together. For library callers with one set.
 pub fn write_dir(
     view: &View<'_>,
@@ -245,6 +252,81 @@ pub fn write_decisions(
         written?;
         Ok(total)
     })
+}
+
+/// Writes `findings.csv`: one row per value that caused a finding of its installation
+/// (SMETS1 and SMETS2), `source,installation_id,finding,file,line,column,value`, sorted
+/// by those columns but the last (the image holds them in that order already, in two
+/// sections merged here). A FUTURE_COMMS row is listed when its `last_comms_at` is after
+/// the as-of date. One pass over `finding_rows` and `comms_rows`; cost O(records).
+pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Result<(), ReportError> {
+    w.write_all(b"source,installation_id,finding,file,line,column,value\n")?;
+    let paths: Vec<String> = view
+        .meta()?
+        .inventories
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut day = String::new();
+    // Two streams in findings.csv's order: `finding_rows`, and the FUTURE_COMMS
+    // candidates written as plain dates (`comms_rows`), merged on the sort key.
+    fn key<'a>(
+        r: &crate::index::read::FindingEvidence<'a>,
+    ) -> (usize, &'static str, usize, u64, &'a [u8]) {
+        (r.installation, r.finding.code(), r.file, r.line, r.column)
+    }
+    let (rows, comms) = (view.finding_row_count(), view.comms_row_count());
+    let row_at = |i: usize| (i < rows).then(|| view.finding_row(i)).transpose();
+    let comms_at = |j: usize| (j < comms).then(|| view.comms_row(j)).transpose();
+    let (mut i, mut j) = (0, 0);
+    let (mut next_row, mut next_comms) = (row_at(0)?, comms_at(0)?);
+    loop {
+        let take_row = match (&next_row, &next_comms) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => key(a) <= key(b),
+        };
+        let row = if take_row {
+            i += 1;
+            std::mem::replace(&mut next_row, row_at(i)?).expect("taken above")
+        } else {
+            j += 1;
+            std::mem::replace(&mut next_comms, comms_at(j)?).expect("taken above")
+        };
+        let raw: &[u8] = match row.last_comms_at {
+            Some(d) if d <= as_of.date => continue,
+            Some(d) if row.raw.is_empty() => {
+                day.clear();
+                use std::fmt::Write as _;
+                write!(day, "{d}").expect("writing to a string");
+                day.as_bytes()
+            }
+            _ => row.raw,
+        };
+        let path = paths.get(row.file).ok_or_else(|| {
+            IndexError::corrupt(crate::index::Section::FindingRows, "names no input file")
+        })?;
+        push_record(
+            &mut out,
+            &[
+                view.source_text(row.installation)?,
+                view.installation_text(row.installation)?,
+                row.finding.code().as_bytes(),
+                path.as_bytes(),
+                row.line.to_string().as_bytes(),
+                row.column,
+                raw,
+            ],
+        );
+        if out.len() >= 1 << 16 {
+            w.write_all(&out)?;
+            out.clear();
+        }
+    }
+    w.write_all(&out)?;
+    Ok(())
 }
 
 /// SMETS1 installations per (finding set, GroupID id, source id), as `write_decisions`
@@ -500,7 +582,7 @@ pub struct WhatIfSummary {
     /// back by two codes (from two MPxNs it shares) counts under each.
     pub changed_by_held_back_by: BTreeMap<&'static str, u64>,
     /// `whatif.csv`'s size and CRC-32C: a reader can tell that it belongs to this
-    /// summary (the top-level `outputs` keeps its three files, as without a policy).
+    /// summary (the top-level `outputs` keeps its four files, as without a policy).
     pub outputs: BTreeMap<&'static str, Digest>,
 }
 

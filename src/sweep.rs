@@ -36,6 +36,10 @@ pub struct SweepConfig {
     pub suppliers: PathBuf,
     pub ingest: IngestSettings,
     pub budget: Budget,
+    /// The as-of date, when the sweep knows it before the image is made: findings.csv's
+    /// FUTURE_COMMS candidates dated on or before it are then left out of the image.
+    /// `None` (an index, or not known) keeps them all; the output is the same.
+    pub comms_after: Option<crate::normalize::Day>,
 }
 
 pub use crate::index::format::Accounting;
@@ -135,7 +139,10 @@ fn make(
     let smets2_sources: Vec<bool> = (0..ingested.sources.len() as u32)
         .map(|id| ingested.sources.get(id) == b"SMETS2")
         .collect();
+    let finding_inputs =
+        build::FindingInputs::new(&files, &registry, &ingested.lines, config.comms_after);
     let context = Context {
+        finding_inputs: &finding_inputs,
         files: &files,
         registry: &registry,
         dict: &dict,
@@ -253,6 +260,7 @@ fn make(
 
 /// What every partition's work reads.
 struct Context<'a> {
+    finding_inputs: &'a build::FindingInputs<'a>,
     files: &'a [InventoryFile],
     registry: &'a Registry,
     dict: &'a Dictionaries,
@@ -300,6 +308,7 @@ impl Context<'_> {
             installations: &installations,
             facts: &facts,
             keys: &keys,
+            finding_inputs: self.finding_inputs,
         };
         let mut runs = Vec::new();
         for range in source_runs(&installations.list) {

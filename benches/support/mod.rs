@@ -58,6 +58,7 @@ impl Dataset {
             suppliers: self.generated.suppliers.clone(),
             ingest: IngestSettings::default(),
             budget: mpxn_recon::spill::Budget::unlimited(),
+            comms_after: None,
         }
     }
 

@@ -101,6 +101,7 @@ fn main() {
                 limit,
                 ..Budget::unlimited()
             },
+            comms_after: None,
         };
         let defaults = IngestSettings::default();
         let header = Header::parse(&inventory, data, &names, &required);

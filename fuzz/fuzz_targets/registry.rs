@@ -101,6 +101,7 @@ fn main() {
             suppliers,
             ingest: IngestSettings::default(),
             budget: mpxn_recon::spill::Budget::unlimited(),
+            comms_after: None,
         };
         let built = sweep::run(&config, Purpose::Index)
             .expect("an accepted registry is accepted by a sweep");

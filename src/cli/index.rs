@@ -104,6 +104,7 @@ fn build_index(mut args: BuildArgs) -> Result<ExitCode, Failure> {
         suppliers: args.suppliers,
         ingest: IngestSettings::default(),
         budget,
+        comms_after: None,
     };
     // The sections go straight into the staged file as they are made.
     let name = args

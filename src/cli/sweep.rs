@@ -194,6 +194,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode, Failure> {
         suppliers: suppliers.clone(),
         ingest: IngestSettings::default(),
         budget: args.memory.budget()?,
+        comms_after: Some(as_of.0.date),
     };
     let purpose = if args.per_party.is_some() {
         build::Purpose::Index
@@ -221,6 +222,7 @@ impl Outputs {
             report::DECISIONS,
             report::DUPLICATES,
             report::REJECTS,
+            report::FINDINGS,
             report::SUMMARY,
         ];
         if args.what_if.is_some() {
@@ -417,7 +419,12 @@ fn print_summary(
             .collect();
         writeln!(w, "rejected: {}", rejects.join(", "))?;
     }
-    let mut files = vec![report::DECISIONS, report::DUPLICATES, report::REJECTS];
+    let mut files = vec![
+        report::DECISIONS,
+        report::DUPLICATES,
+        report::REJECTS,
+        report::FINDINGS,
+    ];
     if let Some(what_if) = &s.what_if {
         let outcomes: Vec<String> = ["unblock", "exclude", "review", "clear"]
             .iter()

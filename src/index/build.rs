@@ -21,16 +21,18 @@ use rayon::prelude::*;
 
 use super::file::SectionSink;
 use super::format::{
-    Accounting, BuildMeta, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT,
-    INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
+    Accounting, BuildMeta, CommsRow, FindingRow, InputFile, StrRef, DAY_NONE, DAY_UNKNOWN,
+    DEV_DORMANT, INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
 };
 use super::{Fixed, Section, SECTION_COUNT};
 use crate::delimited::push_record;
-use crate::ingest::{self, DateField, Ingested, InventoryFile, MpxnField, Row};
+use crate::ingest::{
+    self, Column, DateField, Ingested, InventoryFile, LineNumbers, MpxnField, Row, RowParser,
+};
 use crate::matching::{Installations, Matches, PartitionKeys};
-use crate::normalize::MpxnText;
+use crate::normalize::{Day, MpxnText};
 use crate::registry::{Registry, SupplierStatus};
-use crate::resolve::{self, InstallationFacts};
+use crate::resolve::{self, Finding, InstallationFacts};
 use crate::timing;
 
 /// Appends texts to the heap and hands back references.
@@ -86,6 +88,182 @@ pub struct PartitionEvidence<'a> {
     pub installations: &'a Installations,
     pub facts: &'a [InstallationFacts],
     pub keys: &'a PartitionKeys,
+    pub finding_inputs: &'a FindingInputs<'a>,
+}
+
+/// What the rows of findings.csv are read from: the mapped inputs (raw values, header
+/// spellings), the line numbers, and which FUTURE_COMMS candidates to keep.
+pub struct FindingInputs<'a> {
+    pub files: &'a [InventoryFile],
+    pub registry: &'a Registry,
+    pub lines: &'a LineNumbers,
+    /// Each input file's rank in path order (the order of `meta`'s list and of
+    /// findings.csv's `file` column).
+    pub file_rank: Vec<u16>,
+    /// Keep only the FUTURE_COMMS candidates dated after this day: a CSV sweep knows its
+    /// as-of date; an index (`None`) keeps every parseable `last_comms_at`.
+    pub comms_after: Option<Day>,
+}
+
+impl<'a> FindingInputs<'a> {
+    pub fn new(
+        files: &'a [InventoryFile],
+        registry: &'a Registry,
+        lines: &'a LineNumbers,
+        comms_after: Option<Day>,
+    ) -> FindingInputs<'a> {
+        let ranks = ingest::ranks_by(files.len(), |f| files[f as usize].path.to_string_lossy());
+        FindingInputs {
+            files,
+            registry,
+            lines,
+            file_rank: ranks.into_iter().map(|r| r as u16).collect(),
+            comms_after,
+        }
+    }
+}
+
+/// A finding row of one installation before it is laid out.
+struct PendingRow {
+    finding: Finding,
+    file: usize,
+    line_ref: ingest::LineRef,
+    column: Column,
+    day: i32,
+}
+
+/// The rows of findings.csv that one installation's own rows give (all but
+/// DUPLICATE_GUID, found across partitions), laid out as `finding_rows` records in
+/// findings.csv's order, raw values in `heap`. Only rows with a finding are split
+/// again; FUTURE_COMMS candidates are every row with a parseable `last_comms_at` after
+/// `comms_after`.
+fn put_finding_rows<'f>(
+    evidence: &PartitionEvidence<'f>,
+    installation: u32,
+    local: u32,
+    parsers: &mut [Option<RowParser<'f>>],
+    pending: &mut Vec<PendingRow>,
+    heap: &mut Heap,
+    out: &mut Sections,
+) {
+    let inputs = evidence.finding_inputs;
+    let smets1 = !evidence.facts[installation as usize].smets2;
+    let rows = evidence.installations.rows_of(installation);
+    pending.clear();
+    // REPEATED_MPXN: every meter carrying a key another meter of it carries (looked for
+    // only in the rare installation that `matching` found repeating one).
+    let mut repeated: Vec<u32> = Vec::new();
+    if evidence.keys.repeated_mpxn[installation as usize] {
+        let mut keys: Vec<(u64, u32)> = rows
+            .iter()
+            .filter_map(|&r| match evidence.rows[r as usize].mpxn() {
+                MpxnField::Valid(key) => Some((key.to_raw(), r)),
+                _ => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        for run in keys.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                repeated.extend(run.iter().map(|&(_, r)| r));
+            }
+        }
+    }
+    for &r in rows {
+        let row = &evidence.rows[r as usize];
+        let mut add = |finding: Finding, column: Column, day: i32| {
+            pending.push(PendingRow {
+                finding,
+                file: row.line_ref.file(),
+                line_ref: row.line_ref,
+                column,
+                day,
+            })
+        };
+        let own = resolve::row_findings(row, smets1, inputs.registry);
+        for (finding, column) in [
+            (Finding::InvalidGuid, Column::DeviceId),
+            (Finding::MissingMpxn, Column::Mpxn),
+            (Finding::InvalidMpan, Column::Mpxn),
+            (Finding::InvalidMprn, Column::Mpxn),
+            (Finding::UnknownSupplier, Column::SupplierId),
+        ] {
+            if own.contains(finding) {
+                add(finding, column, DAY_NONE);
+            }
+        }
+        if row.installed_on() == DateField::Invalid {
+            add(Finding::InvalidDate, Column::InstalledOn, DAY_NONE);
+        }
+        match row.last_comms() {
+            DateField::Invalid => add(Finding::InvalidDate, Column::LastCommsAt, DAY_NONE),
+            DateField::Day(day) if inputs.comms_after.is_none_or(|a| day > a) => {
+                add(Finding::FutureComms, Column::LastCommsAt, day.0)
+            }
+            _ => {}
+        }
+        if repeated.contains(&r) {
+            add(Finding::RepeatedMpxn, Column::Mpxn, DAY_NONE);
+        }
+    }
+    if pending.is_empty() {
+        return;
+    }
+    let spelled = |p: &PendingRow| inputs.files[p.file].header.spelled[p.column as usize].as_str();
+    let lines: Vec<u64> = pending
+        .iter()
+        .map(|p| inputs.lines.line_no(inputs.files, p.line_ref))
+        .collect();
+    let mut order: Vec<usize> = (0..pending.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (pa, pb) = (&pending[a], &pending[b]);
+        (
+            pa.finding.code(),
+            inputs.file_rank[pa.file],
+            lines[a],
+            spelled(pa),
+        )
+            .cmp(&(
+                pb.finding.code(),
+                inputs.file_rank[pb.file],
+                lines[b],
+                spelled(pb),
+            ))
+    });
+    let mut text = String::new();
+    for i in order {
+        let p = &pending[i];
+        let parser = parsers[p.file]
+            .get_or_insert_with(|| RowParser::new(&inputs.files[p.file], inputs.registry));
+        let line = ingest::raw_line(inputs.files, p.line_ref);
+        let fields = parser.split(line).expect("an accepted line splits again");
+        let raw = fields.get(p.column);
+        if p.finding == Finding::FutureComms && {
+            text.clear();
+            use std::fmt::Write;
+            write!(text, "{}", Day(p.day)).expect("writing to a string");
+            text.as_bytes() == raw
+        } {
+            // Written as the day's own `YYYY-MM-DD`: a 16-byte candidate, no text.
+            CommsRow {
+                inst: local,
+                day: p.day,
+                file: inputs.file_rank[p.file],
+                line: lines[i],
+            }
+            .write(&mut out.0[Section::CommsRows.index()]);
+            continue;
+        }
+        FindingRow {
+            inst: local,
+            day: p.day,
+            line: lines[i],
+            raw: StrRef(heap.push(raw)),
+            file: inputs.file_rank[p.file],
+            finding: p.finding as u8,
+            column: p.column as u8,
+        }
+        .write(&mut out.0[Section::FindingRows.index()]);
+    }
 }
 
 impl PartitionEvidence<'_> {
@@ -151,6 +329,11 @@ pub fn assemble(
     };
     let group_of_key = put_shared_mpxns(inputs.registry, matches, &mut shared_heap, &mut shared);
     drop(t);
+    let mut duplicate_heap = Heap {
+        base: shared_heap.base + shared_heap.bytes.len(),
+        bytes: Vec::new(),
+    };
+    let duplicate_rows = duplicate_guid_rows(inputs, matches, &mut duplicate_heap);
 
     let _t = timing::stage("image: sections");
     for &section in Section::ALL {
@@ -174,12 +357,44 @@ pub fn assemble(
                     sink.write(&parts.heap(p)?)?;
                 }
                 sink.write(&shared_heap.bytes)?;
+                sink.write(&duplicate_heap.bytes)?;
+            }
+            Section::FindingRows => {
+                // Each part's rows, with the DUPLICATE_GUID rows (found across
+                // partitions) merged in: that code sorts first, so an installation's
+                // come before its other rows.
+                let mut duplicates = duplicate_rows.iter().peekable();
+                let mut merged = Vec::new();
+                for (&p, &(heap_base, device_base, inst_base)) in order.iter().zip(&bases) {
+                    let mut bytes = parts.section(p, section)?.into_owned();
+                    rebase(
+                        section,
+                        &mut bytes,
+                        (heap_base, device_base, inst_base),
+                        &[],
+                    );
+                    merged.clear();
+                    for record in bytes.chunks_exact(FindingRow::WIDTH) {
+                        let inst = FindingRow::read(record).inst;
+                        while let Some(d) = duplicates.next_if(|d| d.inst <= inst) {
+                            d.write(&mut merged);
+                        }
+                        merged.extend_from_slice(record);
+                    }
+                    sink.write(&merged)?;
+                }
+                merged.clear();
+                for d in duplicates {
+                    d.write(&mut merged);
+                }
+                sink.write(&merged)?;
             }
             Section::Sources
             | Section::GroupIds
             | Section::Parties
             | Section::PartyStatus
-            | Section::DeviceTypes => sink.write(&dictionaries.0[section.index()])?,
+            | Section::DeviceTypes
+            | Section::FindingColumns => sink.write(&dictionaries.0[section.index()])?,
             Section::GroupKey
             | Section::GroupMembers
             | Section::MemberInst
@@ -238,6 +453,42 @@ pub fn assemble(
     Ok(())
 }
 
+/// findings.csv's DUPLICATE_GUID rows: every row whose GUID is on another accepted row,
+/// its `device_id` as written, in (installation, file, line) order. Reads each such line
+/// again from the mapped input; there are few.
+fn duplicate_guid_rows(inputs: &Inputs<'_>, matches: &Matches, heap: &mut Heap) -> Vec<FindingRow> {
+    let files = inputs.files;
+    let ranks = FindingInputs::new(files, inputs.registry, &inputs.ingested.lines, None).file_rank;
+    let mut rows: Vec<(u32, u16, u64, ingest::LineRef)> = matches
+        .duplicate_guid_rows
+        .iter()
+        .map(|&(inst, line_ref)| {
+            let line = inputs.ingested.lines.line_no(files, line_ref);
+            (inst, ranks[line_ref.file()], line, line_ref)
+        })
+        .collect();
+    rows.sort_unstable();
+    let mut parsers: Vec<Option<RowParser<'_>>> = files.iter().map(|_| None).collect();
+    rows.into_iter()
+        .map(|(inst, file, line, line_ref)| {
+            let parser = parsers[line_ref.file()]
+                .get_or_insert_with(|| RowParser::new(&files[line_ref.file()], inputs.registry));
+            let fields = parser
+                .split(ingest::raw_line(files, line_ref))
+                .expect("an accepted line splits again");
+            FindingRow {
+                inst,
+                day: DAY_NONE,
+                line,
+                raw: StrRef(heap.push(fields.get(Column::DeviceId))),
+                file,
+                finding: Finding::DuplicateGuid as u8,
+                column: Column::DeviceId as u8,
+            }
+        })
+        .collect()
+}
+
 /// Rebases one column of a part, local to it, to where the part lands: heap
 /// references, device offsets and installation numbers; and adds DUPLICATE_GUID (found
 /// across partitions) to the findings of the installations `flagged` says.
@@ -252,6 +503,25 @@ fn rebase(
             for r in bytes.chunks_exact_mut(8) {
                 let rebased = u64::read(r) + (heap_base << 24);
                 r.copy_from_slice(&rebased.to_le_bytes());
+            }
+        }
+        Section::FindingRows => {
+            for r in bytes.chunks_exact_mut(FindingRow::WIDTH) {
+                let mut row = FindingRow::read(r);
+                row.inst += inst_base;
+                row.raw = StrRef(row.raw.0 + (heap_base << 24));
+                let mut rebased = Vec::with_capacity(FindingRow::WIDTH);
+                row.write(&mut rebased);
+                r.copy_from_slice(&rebased);
+            }
+        }
+        Section::CommsRows => {
+            for r in bytes.chunks_exact_mut(CommsRow::WIDTH) {
+                let mut row = CommsRow::read(r);
+                row.inst += inst_base;
+                let mut rebased = Vec::with_capacity(CommsRow::WIDTH);
+                row.write(&mut rebased);
+                r.copy_from_slice(&rebased);
             }
         }
         Section::InstDevices | Section::DevInst => {
@@ -432,6 +702,15 @@ fn put_dictionaries(inputs: &Inputs<'_>, dict: &Dictionaries, heap: &mut Heap, o
             SupplierStatus::NotLiveUser => 2,
         };
         out.put(Section::PartyStatus, status);
+    }
+    // Each inventory's header spelling of the ten columns, files in path order.
+    let mut by_path: Vec<&InventoryFile> = inputs.files.iter().collect();
+    by_path.sort_by_key(|f| f.path.to_string_lossy());
+    for f in by_path {
+        for name in &f.header.spelled {
+            let r = heap.push(name.as_bytes());
+            out.put(Section::FindingColumns, r);
+        }
     }
 }
 
@@ -623,6 +902,10 @@ pub fn installation_part(
     let mut devices = 0u32;
     let (mut mpxn_keys, mut mpxn_text) = (Vec::new(), Vec::new());
     let mut rows: Vec<&Row> = Vec::new();
+    let mut parsers: Vec<Option<RowParser<'_>>> = (0..evidence.finding_inputs.files.len())
+        .map(|_| None)
+        .collect();
+    let mut pending = Vec::new();
     let installations = range.len() as u32;
     let first = range.start;
     for installation in range {
@@ -655,6 +938,15 @@ pub fn installation_part(
         evidence.mpxns_into(installation, &mut mpxn_keys, &mut mpxn_text);
         let mpxns = heap.push(&mpxn_text);
         out.put(Section::InstMpxns, mpxns);
+        put_finding_rows(
+            evidence,
+            installation,
+            installation - first,
+            &mut parsers,
+            &mut pending,
+            &mut heap,
+            &mut out,
+        );
 
         if !with_devices {
             out.put(Section::InstDevices, 0u32);

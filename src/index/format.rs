@@ -66,3 +66,94 @@ pub struct BuildMeta {
     pub rows: Accounting,
     pub rejects_by_reason: BTreeMap<String, u64>,
 }
+
+/// A FUTURE_COMMS candidate whose `last_comms_at` is written as its day's own
+/// `YYYY-MM-DD` (most are), as `comms_rows` keeps it: 16 bytes, little-endian:
+/// `inst u32 | day i32 | file u16 (top) and line (low 48 bits) u64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommsRow {
+    pub inst: u32,
+    pub day: i32,
+    pub file: u16,
+    pub line: u64,
+}
+
+impl CommsRow {
+    pub const WIDTH: usize = 16;
+    const LINE_BITS: u32 = 48;
+
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.inst.to_le_bytes());
+        out.extend_from_slice(&self.day.to_le_bytes());
+        let packed =
+            (u64::from(self.file) << Self::LINE_BITS) | (self.line & ((1 << Self::LINE_BITS) - 1));
+        out.extend_from_slice(&packed.to_le_bytes());
+    }
+
+    /// Decodes one record; `b` is exactly [`CommsRow::WIDTH`] bytes.
+    pub fn read(b: &[u8]) -> CommsRow {
+        let packed = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
+        CommsRow {
+            inst: u32::from_le_bytes(b[0..4].try_into().expect("4 bytes")),
+            day: i32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
+            file: (packed >> Self::LINE_BITS) as u16,
+            line: packed & ((1 << Self::LINE_BITS) - 1),
+        }
+    }
+}
+
+/// One row of findings.csv as `finding_rows` keeps it: 32 bytes, little-endian.
+///
+/// ```text
+///  0      4      8              16             24     26  27  28     32
+/// +------+------+--------------+--------------+------+---+---+------+
+/// | inst | day  | line (u64)   | raw (StrRef) | file |fnd|col| zero |
+/// +------+------+--------------+--------------+------+---+---+------+
+/// ```
+///
+/// `file` is the inventory's rank in path order (as `meta` lists them), `finding` a
+/// `resolve::Finding` discriminant, `column` an `ingest::Column` discriminant. `day` is
+/// the `last_comms_at` of a FUTURE_COMMS candidate (listed when after the as-of date)
+/// and `DAY_NONE` otherwise; a candidate's `raw` of length 0 means the text is the
+/// day's own `YYYY-MM-DD` (a parseable date is never empty). A build writes such
+/// candidates as 16-byte [`CommsRow`]s instead, so only timestamps and the like get here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FindingRow {
+    pub inst: u32,
+    pub day: i32,
+    pub line: u64,
+    pub raw: StrRef,
+    pub file: u16,
+    pub finding: u8,
+    pub column: u8,
+}
+
+impl FindingRow {
+    pub const WIDTH: usize = 32;
+
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.inst.to_le_bytes());
+        out.extend_from_slice(&self.day.to_le_bytes());
+        out.extend_from_slice(&self.line.to_le_bytes());
+        out.extend_from_slice(&self.raw.0.to_le_bytes());
+        out.extend_from_slice(&self.file.to_le_bytes());
+        out.push(self.finding);
+        out.push(self.column);
+        out.extend_from_slice(&[0u8; 4]);
+    }
+
+    /// Decodes one record; `b` is exactly [`FindingRow::WIDTH`] bytes.
+    pub fn read(b: &[u8]) -> FindingRow {
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        FindingRow {
+            inst: u32_at(0),
+            day: u32_at(4) as i32,
+            line: u64_at(8),
+            raw: StrRef(u64_at(16)),
+            file: u16::from_le_bytes([b[24], b[25]]),
+            finding: b[26],
+            column: b[27],
+        }
+    }
+}

@@ -105,12 +105,15 @@ sections! {
     GuidKeys = 31, "guid_keys";
     GuidDevices = 32, "guid_devices";
     Rejects = 33, "rejects_csv";
+    FindingRows = 34, "finding_rows";
+    FindingColumns = 35, "finding_columns";
+    CommsRows = 36, "comms_rows";
 }
 
-pub const SECTION_COUNT: usize = 33;
+pub const SECTION_COUNT: usize = 36;
 
 impl Section {
-    /// Position in `Section::ALL` (ids are 1..=33 in order).
+    /// Position in `Section::ALL` (ids are 1..=36 in order).
     pub fn index(self) -> usize {
         self as usize - 1
     }
@@ -277,6 +280,9 @@ pub struct View<'a> {
     guid_keys: Col<'a, u64>,
     guid_devices: Col<'a, u32>,
     rejects: &'a [u8],
+    finding_rows: &'a [u8],
+    finding_columns: Col<'a, u64>,
+    comms_rows: &'a [u8],
 }
 
 impl<'a> View<'a> {
@@ -342,6 +348,35 @@ impl<'a> View<'a> {
             guid_devices: col32(Section::GuidDevices)?.expect_len(guid_keys.len())?,
             guid_keys,
             rejects: get(Section::Rejects),
+            finding_rows: {
+                let rows = get(Section::FindingRows);
+                if !rows.len().is_multiple_of(format::FindingRow::WIDTH) {
+                    return Err(IndexError::corrupt(
+                        Section::FindingRows,
+                        format!(
+                            "length {} is not a multiple of {}",
+                            rows.len(),
+                            format::FindingRow::WIDTH
+                        ),
+                    ));
+                }
+                rows
+            },
+            finding_columns: col64(Section::FindingColumns)?,
+            comms_rows: {
+                let rows = get(Section::CommsRows);
+                if !rows.len().is_multiple_of(format::CommsRow::WIDTH) {
+                    return Err(IndexError::corrupt(
+                        Section::CommsRows,
+                        format!(
+                            "length {} is not a multiple of {}",
+                            rows.len(),
+                            format::CommsRow::WIDTH
+                        ),
+                    ));
+                }
+                rows
+            },
         }
         .checked(devices)
     }

@@ -9,12 +9,14 @@
 //! panic and never a misread sentinel. Each accessor reads only the columns it names.
 
 use super::format::{
-    BuildMeta, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE, INST_SMETS2, NONE_U32,
+    BuildMeta, CommsRow, FindingRow, DAY_NONE, DAY_UNKNOWN, DEV_DORMANT, INST_COMMS_UNREADABLE,
+    INST_SMETS2, NONE_U32,
 };
 use super::{IndexError, Section, View};
+use crate::ingest::Column;
 use crate::normalize::{Day, Guid, MpxnKey};
 use crate::registry::SupplierStatus;
-use crate::resolve::{CommsEvidence, FindingSet};
+use crate::resolve::{CommsEvidence, Finding, FindingSet};
 
 /// One member of a shared MPxN, decoded.
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +28,23 @@ pub struct Member<'a> {
     pub installed_on: Option<Day>,
     /// The distinct parties of its meters carrying the MPxN, `;`-joined.
     pub parties: &'a [u8],
+}
+
+/// One row of findings.csv's evidence (`finding_rows`), decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct FindingEvidence<'a> {
+    pub installation: usize,
+    pub finding: Finding,
+    /// The input's rank among the inventories in path order (`meta`'s list).
+    pub file: usize,
+    pub line: u64,
+    /// The column's name as that file's header writes it.
+    pub column: &'a [u8],
+    /// The raw value, trimmed; for FUTURE_COMMS, empty when it is `last_comms_at`'s
+    /// own `YYYY-MM-DD`.
+    pub raw: &'a [u8],
+    /// FUTURE_COMMS only: the row's `last_comms_at` (listed when after the as-of date).
+    pub last_comms_at: Option<Day>,
 }
 
 /// One device of an installation, decoded.
@@ -77,6 +96,93 @@ impl<'a> View<'a> {
     /// The exact bytes of `rejects.csv`.
     pub fn rejects_csv(&self) -> &'a [u8] {
         self.rejects
+    }
+
+    /// How many rows `finding_rows` holds (findings.csv candidates, FUTURE_COMMS ones
+    /// included whatever their date).
+    pub fn finding_row_count(&self) -> usize {
+        self.finding_rows.len() / FindingRow::WIDTH
+    }
+
+    /// How many FUTURE_COMMS candidates `comms_rows` holds (those written as a plain date).
+    pub fn comms_row_count(&self) -> usize {
+        self.comms_rows.len() / CommsRow::WIDTH
+    }
+
+    /// FUTURE_COMMS candidate `i` of `comms_rows`, decoded and checked, as a row of
+    /// findings.csv's evidence whose raw value is its day's `YYYY-MM-DD` (`raw` empty).
+    pub fn comms_row(&self, i: usize) -> Result<FindingEvidence<'a>, IndexError> {
+        let at = i * CommsRow::WIDTH;
+        let b = self
+            .comms_rows
+            .get(at..at + CommsRow::WIDTH)
+            .ok_or_else(|| IndexError::corrupt(Section::CommsRows, "read past its end"))?;
+        let r = CommsRow::read(b);
+        let bad =
+            |what: &str| IndexError::corrupt(Section::CommsRows, format!("entry {i}: {what}"));
+        if r.inst as usize >= self.installation_count() {
+            return Err(bad("names no installation"));
+        }
+        if r.day == DAY_NONE || r.day == DAY_UNKNOWN {
+            return Err(bad("a FUTURE_COMMS row without a date"));
+        }
+        let label = usize::from(r.file) * Column::ALL.len() + Column::LastCommsAt as usize;
+        if label >= self.finding_columns.len() {
+            return Err(bad("names no input file"));
+        }
+        Ok(FindingEvidence {
+            installation: r.inst as usize,
+            finding: Finding::FutureComms,
+            file: usize::from(r.file),
+            line: r.line,
+            column: self.text_at(self.finding_columns, label)?,
+            raw: b"",
+            last_comms_at: Some(Day(r.day)),
+        })
+    }
+
+    /// Row `i` of findings.csv's evidence, decoded and checked: its installation, code,
+    /// input path, line, column name, raw value and (FUTURE_COMMS) `last_comms_at` day.
+    pub fn finding_row(&self, i: usize) -> Result<FindingEvidence<'a>, IndexError> {
+        let at = i * FindingRow::WIDTH;
+        let b = self
+            .finding_rows
+            .get(at..at + FindingRow::WIDTH)
+            .ok_or_else(|| IndexError::corrupt(Section::FindingRows, "read past its end"))?;
+        let r = FindingRow::read(b);
+        let bad =
+            |what: &str| IndexError::corrupt(Section::FindingRows, format!("entry {i}: {what}"));
+        if r.inst as usize >= self.installation_count() {
+            return Err(bad("names no installation"));
+        }
+        let finding = Finding::ALL
+            .get(usize::from(r.finding))
+            .copied()
+            .ok_or_else(|| bad("names no finding"))?;
+        let column = Column::ALL
+            .get(usize::from(r.column))
+            .copied()
+            .ok_or_else(|| bad("names no column"))?;
+        let label = usize::from(r.file) * Column::ALL.len() + column as usize;
+        if label >= self.finding_columns.len() {
+            return Err(bad("names no input file"));
+        }
+        let column_name = self.text_at(self.finding_columns, label)?;
+        let raw = self.text(r.raw.0, Section::FindingRows)?;
+        let day = match (finding, r.day) {
+            (Finding::FutureComms, d) if d != DAY_NONE && d != DAY_UNKNOWN => Some(Day(d)),
+            (Finding::FutureComms, _) => return Err(bad("a FUTURE_COMMS row without a date")),
+            _ => None,
+        };
+        Ok(FindingEvidence {
+            installation: r.inst as usize,
+            finding,
+            file: usize::from(r.file),
+            line: r.line,
+            column: column_name,
+            raw,
+            last_comms_at: day,
+        })
     }
 
     pub fn device_count(&self) -> usize {
@@ -422,6 +528,7 @@ mod tests {
                 suppliers: reg,
                 ingest: Default::default(),
                 budget: crate::spill::Budget::unlimited(),
+                comms_after: None,
             },
             Purpose::Index,
         )

@@ -226,6 +226,7 @@ fn planted_links_are_replaced_never_followed() {
     for name in [
         "decisions.csv",
         "duplicates.csv",
+        "findings.csv",
         "rejects.csv",
         "summary.json",
     ] {
@@ -247,6 +248,7 @@ fn planted_links_are_replaced_never_followed() {
     for name in [
         "decisions.csv",
         "duplicates.csv",
+        "findings.csv",
         "rejects.csv",
         "summary.json",
     ] {
@@ -297,6 +299,7 @@ fn per_party_into_the_sweeps_own_folder_is_refused() {
             [
                 "decisions.csv",
                 "duplicates.csv",
+                "findings.csv",
                 "rejects.csv",
                 "summary.json"
             ]

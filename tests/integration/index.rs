@@ -53,9 +53,10 @@ fn build_sample(index: &Path, inventories: &[String]) {
     run_expect(&mut cmd, 0);
 }
 
-const OUTPUTS: [&str; 4] = [
+const OUTPUTS: [&str; 5] = [
     "decisions.csv",
     "duplicates.csv",
+    "findings.csv",
     "rejects.csv",
     "summary.json",
 ];
@@ -154,8 +155,10 @@ fn index_bytes_do_not_depend_on_input_order() {
     }
     cmd.arg("--out").arg(&reversed);
     run_expect(&mut cmd, 0);
-    // Row order changes the inputs' checksums (in `meta`) and the rejected lines'
-    // numbers (in `rejects_csv`); every other section must be byte-identical.
+    // Row order changes the inputs' checksums (in `meta`), the rejected lines' numbers
+    // (in `rejects_csv`), and findings.csv's lines and raw values (`finding_rows`, and
+    // the order of those texts in `heap`: which of two identical rows is kept, and its
+    // text as written, follow the order); every other section must be byte-identical.
     let (a, b) = (
         std::fs::read(&forward).unwrap(),
         std::fs::read(&reversed).unwrap(),
@@ -163,7 +166,7 @@ fn index_bytes_do_not_depend_on_input_order() {
     let (ta, tb) = (sections(&a), sections(&b));
     for (&(id, oa, la), &(_, ob, lb)) in ta.iter().zip(&tb) {
         let name = SECTION_NAMES[id as usize - 1];
-        if name == "meta" || name == "rejects_csv" {
+        if ["meta", "rejects_csv", "finding_rows", "comms_rows", "heap"].contains(&name) {
             continue;
         }
         let sa = &a[oa as usize..(oa + la) as usize];
@@ -210,7 +213,7 @@ fn sections(bytes: &[u8]) -> Vec<(u32, u64, u64)> {
         .collect()
 }
 
-const SECTION_NAMES: [&str; 33] = [
+const SECTION_NAMES: [&str; 36] = [
     "meta",
     "heap",
     "sources",
@@ -244,6 +247,9 @@ const SECTION_NAMES: [&str; 33] = [
     "guid_keys",
     "guid_devices",
     "rejects_csv",
+    "finding_rows",
+    "finding_columns",
+    "comms_rows",
 ];
 
 fn expect_refused(index: &Path, args: &[&str], needle: &str) {
@@ -281,7 +287,7 @@ fn a_flipped_byte_in_any_section_is_named_and_never_swept() {
     build_sample(&good, &sample_inventories());
     let bytes = std::fs::read(&good).unwrap();
     let table = sections(&bytes);
-    assert_eq!(table.len(), 33);
+    assert_eq!(table.len(), 36);
     let good_out = dir.path().join("out-good");
     let mut cmd = bin();
     cmd.args(["sweep", "--as-of", "2024-06-30", "--out"])
@@ -381,14 +387,14 @@ fn header_table_version_and_truncation_each_get_their_own_error() {
     );
 
     // A newer format version with a consistent header checksum.
-    let mut v3 = bytes.clone();
-    v3[8..12].copy_from_slice(&3u32.to_le_bytes());
-    let crc = crc32c::crc32c(&v3[..28]);
-    v3[28..32].copy_from_slice(&crc.to_le_bytes());
+    let mut v4 = bytes.clone();
+    v4[8..12].copy_from_slice(&4u32.to_le_bytes());
+    let crc = crc32c::crc32c(&v4[..28]);
+    v4[28..32].copy_from_slice(&crc.to_le_bytes());
     expect_refused(
-        &write("v3.mxi", &v3),
+        &write("v4.mxi", &v4),
         &["index", "verify"],
-        "index format v3, this build reads v2",
+        "index format v4, this build reads v3",
     );
 
     let mut table = bytes.clone();
@@ -572,13 +578,13 @@ fn a_refused_build_leaves_the_previous_index_intact() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-/// The golden index of the bundled sample, format v2 (`tests/fixtures/sample-v2.mxi`):
-/// every build must keep reading it and sweep it to the sample's expected decisions.
+/// The golden index of the bundled sample, format v3 (`tests/fixtures/sample-v3.mxi`):
+/// every build must keep reading it and sweep it to the sample's expected outputs.
 /// A layout change that breaks this needs a format version bump and a new fixture
 /// (see CONTRIBUTING.md).
 #[test]
-fn the_v2_golden_fixture_still_reads_and_sweeps() {
-    let fixture = crate_root().join("tests/fixtures/sample-v2.mxi");
+fn the_v3_golden_fixture_still_reads_and_sweeps() {
+    let fixture = crate_root().join("tests/fixtures/sample-v3.mxi");
     let dir = TestDir::new();
     // This build writes the fixture's exact bytes for the sample: the format's encoder
     // has not drifted.
@@ -586,7 +592,7 @@ fn the_v2_golden_fixture_still_reads_and_sweeps() {
     build_sample(&rebuilt, &sample_inventories());
     assert!(
         std::fs::read(&rebuilt).unwrap() == std::fs::read(&fixture).unwrap(),
-        "rebuilding the sample no longer writes tests/fixtures/sample-v2.mxi byte for byte"
+        "rebuilding the sample no longer writes tests/fixtures/sample-v3.mxi byte for byte"
     );
     let mut cmd = bin();
     cmd.args(["index", "verify"]).arg(&fixture);
@@ -597,15 +603,44 @@ fn the_v2_golden_fixture_still_reads_and_sweeps() {
         .arg("--out")
         .arg(dir.out());
     run_expect(&mut cmd, 0);
-    for name in ["decisions.csv", "duplicates.csv", "rejects.csv"] {
+    for name in [
+        "decisions.csv",
+        "duplicates.csv",
+        "rejects.csv",
+        "findings.csv",
+    ] {
         let expected =
             std::fs::read(crate_root().join("datasets/sample/expected").join(name)).unwrap();
         let got = std::fs::read(dir.out().join(name)).unwrap();
         assert!(
             expected == got,
-            "{name} from the v2 fixture differs from datasets/sample/expected/{name}"
+            "{name} from the v3 fixture differs from datasets/sample/expected/{name}"
         );
     }
+}
+
+/// The v2 index of the sample (before findings.csv's `finding_rows`) is refused on every
+/// path that opens an index, with the message that says to rebuild.
+#[test]
+fn the_v2_fixture_is_refused_with_the_rebuild_message() {
+    let fixture = crate_root().join("tests/fixtures/sample-v2.mxi");
+    let dir = TestDir::new();
+    let needle = "index format v2, this build reads v3; rebuild it with `mpxn-recon index build`";
+    expect_refused(&fixture, &["index", "verify"], needle);
+    expect_refused(&fixture, &["index", "info"], needle);
+    expect_refused(&fixture, &["lookup", "1364589770815", "--index"], needle);
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&fixture)
+        .arg("--out")
+        .arg(dir.out());
+    let out = run_expect(&mut cmd, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(needle),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.out().exists(), "a refused index wrote outputs");
 }
 
 /// The v1 index of the sample (fst key maps, before issue 12's sorted arrays) is
@@ -615,7 +650,7 @@ fn the_v2_golden_fixture_still_reads_and_sweeps() {
 fn the_v1_fixture_is_refused_with_the_rebuild_message() {
     let fixture = crate_root().join("tests/fixtures/sample-v1.mxi");
     let dir = TestDir::new();
-    let needle = "index format v1, this build reads v2; rebuild it with `mpxn-recon index build`";
+    let needle = "index format v1, this build reads v3; rebuild it with `mpxn-recon index build`";
     expect_refused(&fixture, &["index", "verify"], needle);
     expect_refused(&fixture, &["index", "info"], needle);
     let mut cmd = bin();
@@ -755,7 +790,7 @@ fn crafted_indexes_found_by_fuzzing_are_refused_never_a_panic() {
             assert_no_panic(&cmd, &o);
             assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&cmd, &o));
             assert!(
-                String::from_utf8_lossy(&o.stderr).contains("index format v1, this build reads v2"),
+                String::from_utf8_lossy(&o.stderr).contains("index format v1, this build reads v3"),
                 "{name}: {}",
                 describe(&cmd, &o)
             );

@@ -267,6 +267,7 @@ fn strict_with_a_rejected_row_exits_3_after_writing_everything() {
         [
             "decisions.csv",
             "duplicates.csv",
+            "findings.csv",
             "rejects.csv",
             "summary.json"
         ]
@@ -288,7 +289,7 @@ fn strict_without_rejects_exits_0() {
     let inv = Inventory::of(Inst::a("A1").with_esme(&mpan(1)));
     let run = Sweep::new(&inv).strict().run();
     run.expect_clear("A1");
-    assert_eq!(run.dir.out_files().len(), 4);
+    assert_eq!(run.dir.out_files().len(), 5);
 }
 
 #[test]

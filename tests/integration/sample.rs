@@ -11,9 +11,10 @@ use crate::util::{
     TestDir, HEADER, REGISTRY,
 };
 
-const OUTPUTS: [&str; 4] = [
+const OUTPUTS: [&str; 5] = [
     "decisions.csv",
     "duplicates.csv",
+    "findings.csv",
     "rejects.csv",
     "summary.json",
 ];
@@ -85,7 +86,12 @@ fn expected_accounting() -> BTreeMap<String, u64> {
 fn default_sweep_matches_the_expected_sample_outputs() {
     let dir = TestDir::new();
     run_expect(&mut sweep_in_root(&dir.out()), 0);
-    for name in ["decisions.csv", "rejects.csv", "duplicates.csv"] {
+    for name in [
+        "decisions.csv",
+        "rejects.csv",
+        "duplicates.csv",
+        "findings.csv",
+    ] {
         let expected = read(&sample_dir().join("expected").join(name));
         assert_same_text(name, &expected, &dir.read_out(name));
     }
@@ -172,7 +178,12 @@ fn inventory_files_in_reverse_order_give_the_same_outputs() {
     let mut paths = inventory_paths();
     paths.reverse();
     run_expect(&mut explicit_sweep(&dir.out(), &paths), 0);
-    for name in ["decisions.csv", "duplicates.csv", "rejects.csv"] {
+    for name in [
+        "decisions.csv",
+        "duplicates.csv",
+        "rejects.csv",
+        "findings.csv",
+    ] {
         let expected = read(&sample_dir().join("expected").join(name));
         assert_same_text(name, &expected, &dir.read_out(name));
     }

@@ -19,9 +19,10 @@ use crate::util::*;
 
 const POLICY: [&str; 2] = ["--what-if", "only-communicating"];
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "decisions.csv",
     "duplicates.csv",
+    "findings.csv",
     "rejects.csv",
     "whatif.csv",
     "summary.json",
@@ -183,13 +184,21 @@ fn without_the_policy_nothing_changes_and_with_it_only_what_if_is_added() {
     assert!(with_summary["what_if"].is_object());
     with_summary.as_object_mut().unwrap().remove("what_if");
     assert_eq!(summary(&plain), with_summary, "every other key is the same");
-    // The top-level outputs still name the three files only.
+    // The top-level outputs still name the four files only.
     let outputs: Vec<&String> = with_summary["outputs"]
         .as_object()
         .unwrap()
         .keys()
         .collect();
-    assert_eq!(outputs, ["decisions.csv", "duplicates.csv", "rejects.csv"]);
+    assert_eq!(
+        outputs,
+        [
+            "decisions.csv",
+            "duplicates.csv",
+            "findings.csv",
+            "rejects.csv"
+        ]
+    );
 }
 
 /// Installations the sample lacks: an older installation that is the only one
@@ -365,6 +374,7 @@ fn a_sweep_without_the_policy_removes_an_earlier_whatif_csv_and_a_failed_one_lea
         [
             "decisions.csv",
             "duplicates.csv",
+            "findings.csv",
             "rejects.csv",
             "summary.json"
         ]

@@ -23,6 +23,7 @@ fn build(out: &Path, name: &str, inventories: Vec<PathBuf>, suppliers: &Path) {
         suppliers: suppliers.to_path_buf(),
         ingest: IngestSettings::default(),
         budget: mpxn_recon::spill::Budget::unlimited(),
+        comms_after: None,
     };
     let image = sweep::run(&config, Purpose::Index)
         .expect("the seed inputs are accepted")

@@ -171,6 +171,16 @@ fn print_text(w: &mut impl Write, e: &Explanation<'_>) -> std::io::Result<()> {
             writeln!(w, "    {} ({}, {clause}): {}", f.code, f.kind, f.words)?;
         }
     }
+    if !e.values.is_empty() {
+        writeln!(w, "  values behind them (as findings.csv lists them):")?;
+        for v in &e.values {
+            writeln!(
+                w,
+                "    {} {}:{} column {}: {:?}",
+                v.finding, v.file, v.line, v.column, v.value
+            )?;
+        }
+    }
     for s in &e.shared_mpxns {
         writeln!(
             w,

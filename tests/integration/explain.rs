@@ -337,3 +337,52 @@ fn lookup_and_explain_tell_never_communicated_from_a_date_unreadable() {
         "it has never communicated (no last_comms_at on any device)"
     );
 }
+
+#[test]
+fn explain_shows_the_values_findings_csv_lists_for_each_installation() {
+    let dir = TestDir::new();
+    let index = sample_index(&dir);
+    let out = dir.path().join("out");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&index)
+        .arg("--out")
+        .arg(&out);
+    run_expect(&mut cmd, 0);
+    let findings = std::fs::read_to_string(out.join("findings.csv")).unwrap();
+    // (source, id) → its rows after the first two fields, as findings.csv writes them.
+    let mut rows: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for line in findings.lines().skip(1) {
+        let mut f = line.splitn(3, ',');
+        let (s, i, rest) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        rows.entry((s.into(), i.into()))
+            .or_default()
+            .push(rest.to_string());
+    }
+    assert!(rows.len() > 10, "the sample has data issues: {findings}");
+    for ((source, id), expected) in &rows {
+        let e = &explain(&index, &[source, id])[0];
+        let got: Vec<String> = e["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let value = v["value"].as_str().unwrap();
+                // findings.csv quotes a value holding a comma or a quote.
+                let value = if value.contains([',', '"']) {
+                    format!("\"{}\"", value.replace('"', "\"\""))
+                } else {
+                    value.to_string()
+                };
+                format!(
+                    "{},{},{},{},{value}",
+                    v["finding"].as_str().unwrap(),
+                    v["file"].as_str().unwrap(),
+                    v["line"],
+                    v["column"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(&got, expected, "{source} {id}");
+    }
+}

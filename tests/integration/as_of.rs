@@ -13,16 +13,6 @@ use std::process::Command;
 
 use crate::util::*;
 
-fn crate_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn in_root(args: &[&str]) -> Command {
-    let mut cmd = bin();
-    cmd.current_dir(crate_root()).args(args);
-    cmd
-}
-
 /// The sample's inventories named on the command line: not "the bundled sample", so
 /// no documented date applies.
 fn sample_inputs(cmd: &mut Command) -> &mut Command {

@@ -7,19 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::util::*;
-
-fn crate_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn in_root(args: &[&str]) -> Command {
-    let mut cmd = bin();
-    cmd.current_dir(crate_root()).args(args);
-    cmd
-}
 
 fn sample_index(dir: &TestDir) -> PathBuf {
     let index = dir.path().join("sample.mxi");

@@ -460,6 +460,18 @@ impl TestDir {
     }
 }
 
+/// The crate's root folder (where `datasets/sample/` is).
+pub fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary under test with `args`, run from the crate root.
+pub fn in_root(args: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.current_dir(crate_root()).args(args);
+    cmd
+}
+
 /// The binary under test, with `RAYON_NUM_THREADS` cleared so a caller's environment
 /// does not leak in.
 pub fn bin() -> Command {

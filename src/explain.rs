@@ -16,10 +16,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::index::read::FindingEvidence;
 use crate::index::{IndexError, View};
 use crate::judge;
-use crate::lookup::{self, DeviceReport, Groups};
+use crate::lookup::{self, DeviceReport, FindingValue, Groups};
 use crate::normalize::{Day, MpxnKey};
 use crate::resolve::{
     self, communication, decide, AsOf, CheckExplained, CommStatus, Finding, GroupMember,
@@ -36,7 +35,7 @@ pub struct Explanation<'a> {
     pub communication: Communication,
     pub findings: Vec<FindingExplained>,
     /// The values that caused its data-issue findings, as findings.csv lists them.
-    pub values: Vec<ValueExplained>,
+    pub values: Vec<FindingValue>,
     pub shared_mpxns: Vec<SharedExplained<'a>>,
     /// `None` for a SMETS2 installation: evidence only, no decision.
     pub decision: Option<DecisionExplained>,
@@ -83,82 +82,6 @@ impl FindingExplained {
             words: f.words(),
         }
     }
-}
-
-/// One value behind a data-issue finding: a row of findings.csv for this installation.
-#[derive(Clone, Debug, Serialize)]
-pub struct ValueExplained {
-    pub finding: &'static str,
-    /// The inventory, as its path was given to the sweep or `index build`.
-    pub file: String,
-    /// The physical line.
-    pub line: u64,
-    /// The column's name as that file's header writes it.
-    pub column: String,
-    /// The raw value as it stands in the file, trimmed.
-    pub value: String,
-}
-
-/// The rows of findings.csv for installation `inst` as of `as_of`: both evidence
-/// streams are in installation order, so a binary search finds its run in each.
-fn values_of(view: &View<'_>, inst: usize, as_of: AsOf) -> Result<Vec<ValueExplained>, IndexError> {
-    fn run<'a>(
-        count: usize,
-        at: impl Fn(usize) -> Result<FindingEvidence<'a>, IndexError>,
-        inst: usize,
-    ) -> Result<Vec<FindingEvidence<'a>>, IndexError> {
-        let (mut lo, mut hi) = (0usize, count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if at(mid)?.installation < inst {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        let mut out = Vec::new();
-        while lo < count {
-            let row = at(lo)?;
-            if row.installation != inst {
-                break;
-            }
-            out.push(row);
-            lo += 1;
-        }
-        Ok(out)
-    }
-    let paths: Vec<String> = view
-        .meta()?
-        .inventories
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
-    let mut rows = run(view.finding_row_count(), |i| view.finding_row(i), inst)?;
-    rows.extend(run(view.comms_row_count(), |i| view.comms_row(i), inst)?);
-    let mut out = Vec::new();
-    for row in rows {
-        let value = match row.last_comms_at {
-            Some(d) if d <= as_of.date => continue,
-            Some(d) if row.raw.is_empty() => d.to_string(),
-            _ => String::from_utf8_lossy(row.raw).into_owned(),
-        };
-        let file = paths.get(row.file).cloned().ok_or_else(|| {
-            IndexError::corrupt(crate::index::Section::FindingRows, "names no input file")
-        })?;
-        out.push((
-            (row.finding.code(), row.file, row.line, row.column.to_vec()),
-            ValueExplained {
-                finding: row.finding.code(),
-                file,
-                line: row.line,
-                column: String::from_utf8_lossy(row.column).into_owned(),
-                value,
-            },
-        ));
-    }
-    // findings.csv's order within an installation: finding, file, line, column.
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out.into_iter().map(|(_, v)| v).collect())
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -343,7 +266,7 @@ pub fn explain<'a>(
         window,
         communication,
         findings: findings.iter().map(FindingExplained::of).collect(),
-        values: values_of(view, inst, as_of)?,
+        values: report.values,
         shared_mpxns,
         decision,
         devices: report.devices,

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use crate::index::read::FindingEvidence;
 use crate::index::{IndexError, Section, View};
 use crate::judge;
 use crate::normalize::{Day, Guid, Mpan, Mprn, MpxnKey};
@@ -156,6 +157,86 @@ pub struct DeviceReport<'a> {
     pub dormant: bool,
 }
 
+/// One value behind a data-issue finding: a row of findings.csv for this installation.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingValue {
+    pub finding: &'static str,
+    /// The inventory, as its path was given to the sweep or `index build`.
+    pub file: String,
+    /// The physical line.
+    pub line: u64,
+    /// The column's name as that file's header writes it.
+    pub column: String,
+    /// The raw value as it stands in the file, trimmed.
+    pub value: String,
+}
+
+/// The rows of findings.csv for installation `inst` as of `as_of`: both evidence
+/// streams are in installation order, so a binary search finds its run in each.
+pub fn finding_values(
+    view: &View<'_>,
+    inst: usize,
+    as_of: AsOf,
+) -> Result<Vec<FindingValue>, IndexError> {
+    fn run<'a>(
+        count: usize,
+        at: impl Fn(usize) -> Result<FindingEvidence<'a>, IndexError>,
+        inst: usize,
+    ) -> Result<Vec<FindingEvidence<'a>>, IndexError> {
+        let (mut lo, mut hi) = (0usize, count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if at(mid)?.installation < inst {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut out = Vec::new();
+        while lo < count {
+            let row = at(lo)?;
+            if row.installation != inst {
+                break;
+            }
+            out.push(row);
+            lo += 1;
+        }
+        Ok(out)
+    }
+    let paths: Vec<String> = view
+        .meta()?
+        .inventories
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    let mut rows = run(view.finding_row_count(), |i| view.finding_row(i), inst)?;
+    rows.extend(run(view.comms_row_count(), |i| view.comms_row(i), inst)?);
+    let mut out = Vec::new();
+    for row in rows {
+        let value = match row.last_comms_at {
+            Some(d) if d <= as_of.date => continue,
+            Some(d) if row.raw.is_empty() => d.to_string(),
+            _ => String::from_utf8_lossy(row.raw).into_owned(),
+        };
+        let file = paths.get(row.file).cloned().ok_or_else(|| {
+            IndexError::corrupt(crate::index::Section::FindingRows, "names no input file")
+        })?;
+        out.push((
+            (row.finding.code(), row.file, row.line, row.column.to_vec()),
+            FindingValue {
+                finding: row.finding.code(),
+                file,
+                line: row.line,
+                column: String::from_utf8_lossy(row.column).into_owned(),
+                value,
+            },
+        ));
+    }
+    // findings.csv's order within an installation: finding, file, line, column.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out.into_iter().map(|(_, v)| v).collect())
+}
+
 /// One installation as a lookup shows it. SMETS2 installations are evidence only:
 /// their `outcome`, `clauses` and `reasons` are empty.
 #[derive(Clone, Debug, Serialize)]
@@ -175,6 +256,9 @@ pub struct InstallationReport<'a> {
     pub last_comms_at_unreadable: bool,
     pub mpxns: Vec<&'a str>,
     pub devices: Vec<DeviceReport<'a>>,
+    /// The values behind its data-issue findings, as findings.csv lists them (file,
+    /// line, header column, raw value), FUTURE_COMMS as of the lookup's date.
+    pub values: Vec<FindingValue>,
 }
 
 /// Serialises a value by its `Display` text (`null` when absent).
@@ -255,5 +339,6 @@ pub fn describe<'a>(
             }
         },
         devices,
+        values: finding_values(view, inst, as_of)?,
     })
 }

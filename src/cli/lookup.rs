@@ -248,6 +248,13 @@ fn print_installation(w: &mut impl Write, r: &InstallationReport) -> std::io::Re
             if d.dormant { "  dormant" } else { "" }
         )?;
     }
+    for v in &r.values {
+        writeln!(
+            w,
+            "    value: {} {}:{} column {}: {:?}",
+            v.finding, v.file, v.line, v.column, v.value
+        )?;
+    }
     Ok(())
 }
 

@@ -375,3 +375,33 @@ fn explain_shows_the_values_findings_csv_lists_for_each_installation() {
         assert_eq!(&got, expected, "{source} {id}");
     }
 }
+
+#[test]
+fn lookup_shows_the_same_values_as_explain() {
+    let dir = TestDir::new();
+    let index = sample_index(&dir);
+    // SMSO-BRAVO's B2-07: INVALID_DATE on two rows (a timestamp, 2023-02-30).
+    let mut cmd = bin();
+    cmd.args(["lookup", "--as-of", "2024-06-30", "--json", "--index"])
+        .arg(&index)
+        .arg("2224517832408");
+    let o = run_expect(&mut cmd, 0);
+    let hit: serde_json::Value =
+        serde_json::from_str(String::from_utf8(o.stdout).unwrap().trim()).unwrap();
+    let e = &explain(&index, &["SMSO-BRAVO", "00-0D-6F-00-00-B2-07-01"])[0];
+    assert_eq!(hit["installation"]["values"], e["values"]);
+    let values = e["values"].as_array().unwrap();
+    assert_eq!(values.len(), 2, "{values:?}");
+    assert_eq!(values[0]["value"], "2024-06-15 10:00:00");
+    assert_eq!(values[1]["value"], "2023-02-30");
+    let mut cmd = bin();
+    cmd.args(["lookup", "--as-of", "2024-06-30", "--index"])
+        .arg(&index)
+        .arg("2224517832408");
+    let text = String::from_utf8(run_expect(&mut cmd, 0).stdout).unwrap();
+    assert!(
+        text.contains("value: INVALID_DATE ")
+            && text.contains("column Installed_On: \"2023-02-30\""),
+        "{text}"
+    );
+}

@@ -7,8 +7,9 @@
 //! member (source, installation id, install date for the MPxN, communication) and the
 //! four duplicate checks of TMAD 4.1C for this installation, each passed or failed and
 //! why (`resolve::explain_member`); and the outcome with the rule of SPEC §6.2 that
-//! decided it (`resolve::deciding_rule`). It judges through `judge::judge_one`, so the
-//! findings are a sweep's. It is the data team's tool: it shows what the index holds,
+//! decided it (`resolve::deciding_rule`); and the values behind its data-issue findings,
+//! as findings.csv lists them (`lookup::finding_values`). It judges through
+//! `judge::judge_one`, so the findings are a sweep's. It is the data team's tool: it shows what the index holds,
 //! other members' ids included (supplier-facing output is `portfolio`'s). Cost: the
 //! installation's devices and the members of the MPxNs it shares.
 

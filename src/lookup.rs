@@ -7,8 +7,11 @@
 //! Keys go through the index's sorted key maps to postings; an installation's decision
 //! is `judge::judge_one` over just the shared MPxNs it belongs to (found in [`Groups`],
 //! a sorted array of the shared MPxNs only, not by further searches of every MPxN), so
-//! it is the decision a full sweep would give. Cost: one binary search of a key map, one
-//! of `Groups` per meter and the touched rows, no full scan; the report borrows its texts from the index.
+//! it is the decision a full sweep would give. Each installation also carries the values
+//! behind its data-issue findings ([`finding_values`]: a binary search in each of the
+//! index's two evidence streams). Cost: one binary search of a key map, one of `Groups`
+//! per meter, two of the evidence and the touched rows, no full scan; the report borrows
+//! its texts from the index.
 
 use std::borrow::Cow;
 

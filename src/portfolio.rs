@@ -13,6 +13,14 @@
 //! each is `found` (with the party's installations carrying it), `unknown` to the index,
 //! or `registered to another supplier` — nothing more. SMETS2 installations get no
 //! decision, so they appear only as anonymous other members.
+//!
+//! The values behind an installation's data-issue findings (its rows of findings.csv:
+//! file, line, column, raw value) are shown only when every meter of the installation
+//! is the party's: a row of findings.csv is not tied to one meter in the index, and in an
+//! installation shared with another party, or with a meter of an unknown supplier, the
+//! row may be that meter's (another party's mistyped MPRN, a supplier id that is another
+//! party's typo). There the codes stand and the values are withheld, saying so; DCC's
+//! findings.csv holds them.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +30,7 @@ use serde::Serialize;
 
 use crate::index::{IndexError, View};
 use crate::judge::Judgement;
+use crate::lookup::{finding_values, FindingValue};
 
 use crate::normalize::{Mpan, Mprn, MpxnKey};
 use crate::publish::OutputSet;
@@ -63,6 +72,12 @@ pub struct PartyInstallation {
     pub mpxns: Vec<PartyMpxn>,
     /// The party's meters here: all dormant, all active, or mixed.
     pub dormancy: &'static str,
+    /// The values behind its data-issue findings (its rows of findings.csv), when every
+    /// meter of the installation is the party's own; empty otherwise.
+    pub values: Vec<FindingValue>,
+    /// The installation has such values but holds a meter of another party or of an
+    /// unknown supplier: a value's row may be that meter's, so none is shown.
+    pub values_withheld: bool,
 }
 
 /// A listed MPxN's answer.
@@ -133,13 +148,21 @@ pub fn describe(
     judgement: &Judgement,
     party: u32,
     inst: usize,
+    as_of: AsOf,
 ) -> Result<PartyInstallation, IndexError> {
     let party_id = view.party_id(party as usize)?;
     let decision = decide(judgement.findings[inst]);
     let mut keys: Vec<MpxnKey> = Vec::new();
     let (mut dormant, mut active) = (0, 0);
+    // Whether every meter here is the party's: only then is every row of findings.csv
+    // for this installation one of the party's rows (or of a device serving only its
+    // meters), so only then may its values be shown.
+    let mut all_mine = true;
     for device in view.devices(inst)? {
         let device = device?;
+        if device.meter && device.party != Some(party) {
+            all_mine = false;
+        }
         if !device.meter || device.party != Some(party) {
             continue;
         }
@@ -180,7 +203,14 @@ pub fn describe(
             others,
         });
     }
+    let mut values = finding_values(view, inst, as_of)?;
+    let values_withheld = !all_mine && !values.is_empty();
+    if values_withheld {
+        values.clear();
+    }
     Ok(PartyInstallation {
+        values,
+        values_withheld,
         source: text(view.source_text(inst)?),
         installation_id: text(view.installation_text(inst)?),
         group_id: text(view.group_text(inst)?),
@@ -196,11 +226,11 @@ pub fn describe(
     })
 }
 
-/// Answers one listed MPxN (any spelling SPEC §4 accepts) for `party`.
+/// Answers one listed MPxN (any spelling SPEC §4 accepts) for `party` as of `as_of`.
 pub fn answer(
     view: &View<'_>,
     judgement: &Judgement,
-    party: u32,
+    (party, as_of): (u32, AsOf),
     mine: &[usize],
     key: &str,
 ) -> Result<QueryAnswer, IndexError> {
@@ -224,7 +254,7 @@ pub fn answer(
             if mine.binary_search(&inst).is_err() {
                 continue;
             }
-            let described = describe(view, judgement, party, inst)?;
+            let described = describe(view, judgement, party, inst, as_of)?;
             // Only if the party's own meter carries this MPxN there.
             if described.mpxns.iter().any(|m| m.mpxn == key.to_string()) {
                 installations.push(described);
@@ -376,7 +406,8 @@ pub const CSV_HEADER: &[u8] = b"query,status,source,installation_id,group_id,out
 /// Appends a party installation as CSV rows: one per (MPxN, other member), one per MPxN
 /// without others, or one alone when the party's meters carry no valid MPxN.
 /// The last column, `party_id`, names the party the report is for on every row;
-/// `detail`, before it, says why a listed value is `invalid` (empty on every other row).
+/// `detail`, before it, says why a listed value is `invalid`, and on an installation's
+/// rows the values behind its data-issue findings ([`values_in_words`]).
 pub fn push_csv(
     out: &mut Vec<u8>,
     party: &str,
@@ -408,6 +439,7 @@ fn push_csv_detail(
     };
     let clauses = i.clauses.join(";");
     let reasons = i.reasons.join(";");
+    let values = values_in_words(i);
     let head: [&[u8]; 9] = [
         query.as_bytes(),
         status.as_bytes(),
@@ -422,7 +454,7 @@ fn push_csv_detail(
     let row = |out: &mut Vec<u8>, tail: [&[u8]; 7]| {
         let mut fields: Vec<&[u8]> = head.to_vec();
         fields.extend_from_slice(&tail);
-        fields.push(b"");
+        fields.push(values.as_bytes());
         fields.push(party.as_bytes());
         push_record(out, &fields);
     };
@@ -461,6 +493,28 @@ fn push_csv_detail(
             );
         }
     }
+}
+
+/// An installation's `detail` in a CSV notice: the values behind its data-issue
+/// findings, `; `-joined (`INVALID_MPAN: inv.csv line 12, mpan "12X"`), or why they are
+/// withheld; empty when it has none.
+pub fn values_in_words(i: &PartyInstallation) -> String {
+    if i.values_withheld {
+        return "values withheld: a meter here is another supplier's or an unknown \
+                supplier's, and a value may be in its row"
+            .to_string();
+    }
+    let words: Vec<String> = i
+        .values
+        .iter()
+        .map(|v| {
+            format!(
+                "{}: {} line {}, {} \"{}\"",
+                v.finding, v.file, v.line, v.column, v.value
+            )
+        })
+        .collect();
+    words.join("; ")
 }
 
 pub fn push_installation(
@@ -635,7 +689,7 @@ fn stage_per_party(
         }
         let mut described = Vec::with_capacity(mine.len());
         for &inst in mine {
-            let i = describe(view, judgement, rank as u32, inst)?;
+            let i = describe(view, judgement, rank as u32, inst, as_of)?;
             push_installation(&mut out, json, party, "", &i)?;
             described.push(i);
         }

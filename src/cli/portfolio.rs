@@ -103,15 +103,15 @@ pub fn run(args: PortfolioArgs) -> Result<ExitCode, Failure> {
         None => {
             for &inst in mine {
                 let described =
-                    portfolio::describe(&view, &judgement, party, inst).map_err(damaged)?;
+                    portfolio::describe(&view, &judgement, party, inst, as_of).map_err(damaged)?;
                 portfolio::push_installation(&mut out, args.json, &args.party, "", &described)?;
                 count += 1;
             }
         }
         Some(list) => {
             super::keys::for_each_key_in(list, args.column.as_deref(), |key| {
-                let answer =
-                    portfolio::answer(&view, &judgement, party, mine, key).map_err(damaged)?;
+                let answer = portfolio::answer(&view, &judgement, (party, as_of), mine, key)
+                    .map_err(damaged)?;
                 portfolio::push_answer(&mut out, args.json, &args.party, key, &answer)?;
                 tally.add(&answer);
                 count += 1;

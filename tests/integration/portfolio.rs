@@ -628,3 +628,117 @@ fn a_notices_folder_holds_exactly_the_last_runs_notices() {
         "{now:?}"
     );
 }
+
+/// A notice shows the values behind an installation's data-issue findings only when
+/// every meter there is the party's own: in an installation shared with another party
+/// or an unknown supplier, a value's row may be that meter's (another party's mistyped
+/// MPRN, a supplier id that is another party's typo), so the values are withheld.
+#[test]
+fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
+    let dir = TestDir::new();
+    let registry = dir.write(
+        "suppliers.csv",
+        "supplier_id,party_id,name,status\n\
+         SUP-A,PTY-ALPHA,Alpha Energy,live\n\
+         SUP-B,PTY-BRAVO,Bravo Energy,live\n",
+    );
+    let mut inv = Inventory::new();
+    // ALPHA's alone, with an MPAN whose check digit is wrong.
+    let good = mpan(44);
+    let last = good.as_bytes()[12] - b'0';
+    let bad = format!("{}{}", &good[..12], (last + 1) % 10);
+    let own = Inst::a("OWN-1").supplier("SUP-A");
+    inv.add(own.chf())
+        .add(own.esme(&bad))
+        .add(own.gsme(&mprn(11)));
+    // ALPHA's electricity meter beside BRAVO's gas meter, whose MPRN is mistyped.
+    let mixed = Inst::a("MIXED-2").supplier("SUP-A");
+    inv.add(mixed.chf())
+        .add(mixed.esme(&mpan(22)))
+        .add(mixed.gsme("BRAVO-OOPS-77").supplier("SUP-B"));
+    // ALPHA's meter beside one whose supplier id is nobody's: perhaps BRAVO's, mistyped.
+    let unknown = Inst::a("UNKNOWN-3").supplier("SUP-A");
+    inv.add(unknown.chf())
+        .add(unknown.esme(&mpan(33)))
+        .add(unknown.gsme(&mprn(34)).supplier("SUP-BRAVO-TYPO"));
+    let inventory = dir.write("inv.csv", inv.bytes());
+    let notices = dir.path().join("notices");
+    let mut cmd = bin();
+    cmd.args(["sweep", "--quiet", "--as-of", AS_OF, "--suppliers"])
+        .arg(&registry)
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--per-party")
+        .arg(&notices);
+    run_expect(&mut cmd, 0);
+    let mut json_cmd = bin();
+    json_cmd
+        .args([
+            "sweep",
+            "--quiet",
+            "--json",
+            "--as-of",
+            AS_OF,
+            "--suppliers",
+        ])
+        .arg(&registry)
+        .arg("--inventory")
+        .arg(&inventory)
+        .arg("--out")
+        .arg(dir.path().join("out-json"))
+        .arg("--per-party")
+        .arg(dir.path().join("notices-json"));
+    run_expect(&mut json_cmd, 0);
+
+    let alpha = std::fs::read_to_string(notices.join("PTY-ALPHA.csv")).unwrap();
+    let row = |id: &str| -> String {
+        alpha
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{alpha}"))
+            .to_string()
+    };
+    assert!(
+        row("OWN-1").contains("INVALID_MPAN: ")
+            && row("OWN-1").contains(&format!("line 3, mpxn \"\"{bad}\"\"")),
+        "the party's own bad MPAN is shown with its file, line and column:\n{alpha}"
+    );
+    for id in ["MIXED-2", "UNKNOWN-3"] {
+        assert!(
+            row(id).contains("values withheld"),
+            "{id}: values of a shared installation are withheld:\n{alpha}"
+        );
+    }
+    let alpha_json =
+        std::fs::read_to_string(dir.path().join("notices-json/PTY-ALPHA.jsonl")).unwrap();
+    let bravo = std::fs::read_to_string(notices.join("PTY-BRAVO.csv")).unwrap();
+    let bravo_json =
+        std::fs::read_to_string(dir.path().join("notices-json/PTY-BRAVO.jsonl")).unwrap();
+    for (name, text) in [
+        ("ALPHA csv", &alpha),
+        ("ALPHA jsonl", &alpha_json),
+        ("BRAVO csv", &bravo),
+        ("BRAVO jsonl", &bravo_json),
+    ] {
+        assert_no_leak(
+            text,
+            &["BRAVO-OOPS-77".to_string(), "SUP-BRAVO-TYPO".to_string()],
+            name,
+        );
+    }
+    assert!(
+        bravo.contains("MIXED-2") && bravo.contains("values withheld"),
+        "BRAVO's notice lists its installation, values withheld too:\n{bravo}"
+    );
+    let own: serde_json::Value = alpha_json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["installation"]["installation_id"] == "OWN-1")
+        .unwrap();
+    assert_eq!(own["installation"]["values_withheld"], false);
+    assert_eq!(own["installation"]["values"][0]["finding"], "INVALID_MPAN");
+    assert_eq!(own["installation"]["values"][0]["value"], bad.as_str());
+    assert_eq!(own["installation"]["values"][0]["line"], 3);
+}

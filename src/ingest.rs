@@ -542,7 +542,12 @@ pub fn ingest(
     let plan = plan_partitions(files, registry, settings);
     drop(t);
 
-    let _t = crate::timing::stage("ingest: parse chunks");
+    let total: usize = jobs.iter().map(|job| job.end - job.start).sum();
+    let _t = crate::timing::counted(
+        "ingest: parse chunks",
+        total as u64,
+        crate::timing::Unit::Bytes,
+    );
     let mut partitions: Buckets<Row> = Buckets::new(plan.count(), budget.spillable(), &budget.dir);
     let mut merged = Merged::new(files);
     // Batches of a few chunks per thread: parsed in parallel, merged in order, and the
@@ -569,6 +574,13 @@ pub fn ingest(
         partitions
             .settle()
             .map_err(|e| InputError::spill(&budget.dir, e))?;
+        let parsed: usize = jobs.iter().map(|job| job.end - job.start).sum();
+        crate::timing::advance(parsed as u64, || {
+            format!(
+                "parsing {} rows",
+                crate::timing::thousands(merged.rows_read)
+            )
+        });
     }
     Ok(Ingested {
         partitions,

@@ -39,6 +39,7 @@ pub struct Judgement {
 ///
 /// Parallel over installations and over shared MPxNs. Fails only on a damaged index.
 pub fn judge(view: &View<'_>, as_of: AsOf) -> Result<Judgement, IndexError> {
+    let _t = crate::timing::stage("judge");
     let n = view.installation_count();
     // Communication status and the as-of check in one pass, a chunk per task.
     const CHUNK: usize = 1 << 16;

@@ -297,7 +297,7 @@ impl Tally {
     /// "20,051 listed: 19,877 found, 120 unknown, 14 invalid, 40 another supplier's;
     /// 19,565 unblock, 312 exclude" (outcomes in `Outcome::ALL` order, those counted).
     pub fn line(&self, listed: u64) -> String {
-        let n = thousands;
+        let n = crate::timing::thousands;
         let mut line = format!(
             "{} listed: {} found, {} unknown, {} invalid, {} another supplier's",
             n(listed),
@@ -320,19 +320,6 @@ impl Tally {
         }
         line
     }
-}
-
-/// `20051` as `20,051`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A party's impact notice: counts over its installations.
@@ -709,7 +696,8 @@ mod tests {
 
     #[test]
     fn a_lists_counts_read_as_a_sentence() {
-        use super::{thousands, Tally};
+        use super::Tally;
+        use crate::timing::thousands;
         assert_eq!(
             [0, 999, 1000, 20051, 1234567].map(thousands),
             ["0", "999", "1,000", "20,051", "1,234,567"]

@@ -154,7 +154,11 @@ fn make(
 
     // Partitions a few at a time (four per thread), in parallel; their keys go to key
     // buckets in partition order, so nothing depends on the thread count.
-    let t = timing::stage("partitions: group, order, facts, lay out");
+    let t = timing::counted(
+        "partitions: group, order, facts, lay out",
+        partitions.count() as u64,
+        timing::Unit::Items,
+    );
     let spill = |e| InputError::spill(&budget.dir, e);
     let mut keys = KeyBuckets::new(ingested.rows_read, budget.spillable() / 2, &budget.dir);
     let mut runs: Vec<Run> = Vec::new();
@@ -162,6 +166,7 @@ fn make(
     let batch = rayon::current_num_threads().max(1) * 4;
     for first in (0..partitions.count()).step_by(batch) {
         let range = first..(first + batch).min(partitions.count());
+        let taken = range.len() as u64;
         let rows = partitions.take_batch(range.clone()).map_err(spill)?;
         let done: Vec<Vec<(Run, InstallationPart, PartitionKeys)>> = range
             .into_par_iter()
@@ -173,6 +178,9 @@ fn make(
             parts.push(part).map_err(spill)?;
             runs.push(run);
         }
+        timing::advance(taken, || {
+            "partitions: group, order, facts, lay out".to_string()
+        });
     }
     drop(partitions);
     drop(t);

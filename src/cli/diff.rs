@@ -42,6 +42,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, Failure> {
         w.write_all(Change::CSV_HEADER)?;
     }
     let mut line = Vec::new();
+    let t = crate::timing::stage("diff: join the two decisions.csv");
     let found = diff::diff(&old, &new, |c| {
         line.clear();
         if args.json {
@@ -54,7 +55,9 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, Failure> {
     })
     // Like diff(1), trouble of any kind is 2, so that 1 always means "changed".
     .map_err(|e: DiffError| Failure::Refused(anyhow!(e)))?;
+    drop(t);
     w.flush()?;
+    crate::timing::hide_progress();
     let changed: u64 = found.counts.values().sum();
     let counts: Vec<String> = found
         .counts

@@ -1,9 +1,9 @@
 //! `mpxn-recon index build | verify | info`: the on-disk index.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
@@ -22,6 +22,13 @@ pub enum IndexCommand {
     Verify(PathArgs),
     /// Print how an index was built (inputs, checksums, row accounting) and its sections.
     Info(PathArgs),
+}
+
+impl IndexCommand {
+    /// Whether the command asked for no progress line (`index build --quiet`).
+    pub fn quiet(&self) -> bool {
+        matches!(self, IndexCommand::Build(args) if args.quiet)
+    }
 }
 
 /// Build an index from inventories and a registry.
@@ -92,13 +99,6 @@ fn build_index(mut args: BuildArgs) -> Result<ExitCode, Failure> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     set.protect(&inputs, &[&name])?;
-    let progress = if args.quiet || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new_spinner()
-    };
-    progress.enable_steady_tick(Duration::from_millis(120));
-    progress.set_message("reading, grouping and matching the inventories");
     let config = SweepConfig {
         inventories: args.inventories,
         suppliers: args.suppliers,
@@ -120,9 +120,10 @@ fn build_index(mut args: BuildArgs) -> Result<ExitCode, Failure> {
         written.map_err(|e| Failure::from(PublishError::write(&target, e)))
     })?;
     let accounting = accounting.expect("set when the index was written");
-    progress.set_message(format!("publishing {}", args.out.display()));
+    let t = crate::timing::stage("publish the index");
     set.commit()?;
-    progress.finish_and_clear();
+    drop(t);
+    crate::timing::hide_progress();
     let mut w = Console::new();
     writeln!(
         w,

@@ -4,7 +4,7 @@
 //! that `main` turns into a message and status. Everything printed for people lives
 //! here; the library never prints.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -388,6 +388,25 @@ pub(crate) fn parse_as_of(s: &str) -> Result<crate::normalize::Day, String> {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    // Progress on stderr, only on a terminal and never with --quiet; cleared before the
+    // command's own closing lines (and before main prints an error). A command whose
+    // data goes to standard output (lookup, diff, explain, a portfolio to `-`) shows it
+    // only when that output is not the same terminal, so a line never lands in the data.
+    let quiet = match &cli.command {
+        Command::Sweep(args) => args.quiet,
+        Command::Index { command } => command.quiet(),
+        Command::Completions { .. } | Command::Man | Command::Gen(_) => true,
+        _ => io::stdout().is_terminal(),
+    };
+    if !quiet && io::stderr().is_terminal() {
+        crate::timing::show_progress();
+    }
+    let result = dispatch(cli);
+    crate::timing::hide_progress();
+    result
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Sweep(args) => sweep::run(args),
         Command::Index { command } => index::run(command),

@@ -315,6 +315,7 @@ fn finish(
     }
     outputs.sweep.commit()?;
     drop(t);
+    crate::timing::hide_progress();
     for path in &removed {
         eprintln!(
             "mpxn-recon: removed {}, left by an interrupted run",

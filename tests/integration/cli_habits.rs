@@ -224,3 +224,63 @@ fn quiet_sweeps_and_a_portfolio_to_standard_output() {
     );
     assert!(!Path::new("-").exists(), "no file named -");
 }
+
+/// Progress shows on a terminal only, never with --quiet, and never in a pipe. `script`
+/// (util-linux) gives the command a terminal; the test is skipped, saying so, without it.
+/// The delay before the line appears is set to 0, so the sample's short stages show.
+#[test]
+fn progress_shows_on_a_terminal_and_never_in_a_pipe_or_with_quiet() {
+    let dir = TestDir::new();
+    let exe = env!("CARGO_BIN_EXE_mpxn-recon");
+    let sweep = |out: &str, quiet: bool| {
+        format!(
+            "{exe} sweep --as-of 2024-06-30 --inventory {} --suppliers {} --out {}{}",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("datasets/sample/inventory")
+                .display(),
+            suppliers().display(),
+            dir.path().join(out).display(),
+            if quiet { " --quiet" } else { "" }
+        )
+    };
+    // In a pipe: stderr holds no progress text and no terminal escape.
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(sweep("piped", false))
+        .env("MPXN_RECON_PROGRESS_DELAY_MS", "0")
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !err.contains("parse chunks") && !err.contains('\u{1b}'),
+        "no progress in a pipe:\n{err}"
+    );
+    let on_terminal = |command: String| -> Option<String> {
+        let out = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("MPXN_RECON_PROGRESS_DELAY_MS", "0")
+            .env("COLUMNS", "120")
+            .output()
+            .ok()?;
+        assert!(out.status.success(), "{command}: {out:?}");
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let Some(shown) = on_terminal(sweep("tty", false)) else {
+        eprintln!("skipped: no `script` (util-linux) to give the sweep a terminal");
+        return;
+    };
+    assert!(
+        shown.contains("ingest: parse chunks") || shown.contains("parsing "),
+        "a terminal shows the stages' progress:\n{shown}"
+    );
+    assert!(
+        shown.contains("outcomes:"),
+        "and the summary after it:\n{shown}"
+    );
+    let quiet = on_terminal(sweep("tty-quiet", true)).unwrap();
+    assert!(
+        !quiet.contains("parse chunks") && !quiet.contains("parsing "),
+        "--quiet shows no progress:\n{quiet}"
+    );
+}

@@ -9,19 +9,23 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use mpxn_recon::cli::{self, Cli, Failure};
+use clap::{CommandFactory, FromArgMatches};
+use mpxn_recon::cli::{self, Cli, ColorWhen, Failure, Label};
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    // --color is read first, so clap's own help and errors follow it.
+    let color = ColorWhen::of_args(std::env::args_os());
+    let matches = Cli::command().color(color.for_clap()).get_matches();
+    let args = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli::set_color(args.color);
     match cli::run(args) {
         Ok(code) => code,
         Err(Failure::Refused(err)) => {
-            eprintln!("mpxn-recon: refused: {err:#}");
+            eprintln!("mpxn-recon: {}: {err:#}", cli::label(Label::Refused));
             ExitCode::from(2)
         }
         Err(Failure::Other(err)) => {
-            eprintln!("mpxn-recon: error: {err:#}");
+            eprintln!("mpxn-recon: {}: {err:#}", cli::label(Label::Error));
             ExitCode::from(1)
         }
     }

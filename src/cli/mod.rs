@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::index::file::FileError;
 use crate::index::IndexError;
@@ -35,8 +35,115 @@ pub mod sweep;
     max_term_width = 100
 )]
 pub struct Cli {
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(
+        hide_default_value = true,
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorWhen::Auto,
+        hide_possible_values = true
+    )]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`'s values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set to anything but the empty string.
+    #[default]
+    Auto,
+    /// Always, `NO_COLOR` or not (a flag overrides the environment, as no-color.org asks).
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// The `--color` of a command line, read before clap parses it, so that clap's own
+    /// help and errors follow it too; `auto` when absent or not one of the values (clap
+    /// then refuses it).
+    pub fn of_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> ColorWhen {
+        let mut args = args.into_iter().skip(1);
+        let mut when = ColorWhen::Auto;
+        while let Some(arg) = args.next() {
+            let arg = arg.to_string_lossy().into_owned();
+            let value = if arg == "--" {
+                break;
+            } else if arg == "--color" {
+                args.next().map(|v| v.to_string_lossy().into_owned())
+            } else {
+                arg.strip_prefix("--color=").map(str::to_string)
+            };
+            if let Some(v) = value {
+                when = ColorWhen::from_str(&v, false).unwrap_or(ColorWhen::Auto);
+            }
+        }
+        when
+    }
+
+    /// Whether standard error is coloured: `auto` asks whether it is a terminal and
+    /// `NO_COLOR` is unset or empty.
+    pub fn stderr(self) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+
+    /// The same choice for clap's help and errors.
+    pub fn for_clap(self) -> clap::ColorChoice {
+        match self {
+            ColorWhen::Always => clap::ColorChoice::Always,
+            ColorWhen::Never => clap::ColorChoice::Never,
+            ColorWhen::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+                clap::ColorChoice::Never
+            }
+            ColorWhen::Auto => clap::ColorChoice::Auto,
+        }
+    }
+}
+
+static STDERR_COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Sets, once, whether our labels on standard error are coloured ([`ColorWhen::stderr`]).
+pub fn set_color(when: ColorWhen) {
+    let _ = STDERR_COLOR.set(when.stderr());
+}
+
+/// The kinds of line we label on standard error.
+#[derive(Clone, Copy, Debug)]
+pub enum Label {
+    /// Bad usage or refused input (exit 2).
+    Refused,
+    /// A runtime error (exit 1).
+    Error,
+    /// A warning that changes no decision.
+    Warning,
+}
+
+/// `refused`, `error` or `warning`, in bold red or yellow when standard error is
+/// coloured.
+pub fn label(label: Label) -> String {
+    use anstyle::{AnsiColor, Style};
+    let (text, color) = match label {
+        Label::Refused => ("refused", AnsiColor::Red),
+        Label::Error => ("error", AnsiColor::Red),
+        Label::Warning => ("warning", AnsiColor::Yellow),
+    };
+    if *STDERR_COLOR.get().unwrap_or(&false) {
+        let style = Style::new().bold().fg_color(Some(color.into()));
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -334,7 +334,10 @@ fn finish(
     // After the summary, so the warnings are the last thing a reader sees. They never
     // change a decision.
     for warning in check.warnings(as_of) {
-        eprintln!("mpxn-recon: warning: {warning}");
+        eprintln!(
+            "mpxn-recon: {}: {warning}",
+            super::label(super::Label::Warning)
+        );
     }
     if let (Some(per_party), Some(dir)) = (parties, &args.per_party) {
         if !args.quiet {

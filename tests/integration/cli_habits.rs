@@ -284,3 +284,94 @@ fn progress_shows_on_a_terminal_and_never_in_a_pipe_or_with_quiet() {
         "--quiet shows no progress:\n{quiet}"
     );
 }
+
+/// `--color auto|always|never`, anywhere on the line, for clap's help and errors and for
+/// our `refused:` / `warning:` labels; `auto` colours a terminal unless `NO_COLOR` is set,
+/// and a flag overrides `NO_COLOR`.
+#[test]
+fn color_follows_the_flag_the_terminal_and_no_color() {
+    const ESC: char = '\u{1b}';
+    let refused = |extra: &[&str], no_color: bool| -> String {
+        let mut cmd = bin();
+        cmd.args(["sweep", "--suppliers", "x.csv"]).args(extra);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let plain = refused(&[], false);
+    assert!(
+        plain.contains("mpxn-recon: refused: ") && !plain.contains(ESC),
+        "a pipe gets no colour by default:\n{plain}"
+    );
+    let always = refused(&["--color", "always"], false);
+    assert!(
+        always.contains(&format!("{ESC}[1m{ESC}[31mrefused{ESC}[0m")),
+        "--color always colours the label:\n{always:?}"
+    );
+    assert!(
+        refused(&["--color=always"], true).contains(ESC),
+        "a flag overrides NO_COLOR"
+    );
+    assert!(!refused(&["--color", "never"], false).contains(ESC));
+
+    // clap's help and usage errors follow the flag too.
+    let help = |args: &[&str]| {
+        let out = bin().args(args).env_remove("NO_COLOR").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    assert!(help(&["--color", "always", "--help"]).contains(ESC));
+    assert!(!help(&["--color", "never", "--help"]).contains(ESC));
+    assert!(help(&["sweep", "--bogus", "--color", "always"]).contains(ESC));
+    let bad = bin()
+        .args(["sweep", "--color", "sometimes"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "an unknown --color is refused");
+
+    // The sample's sweep warns (dates after its as-of date): yellow with --color always.
+    let dir = TestDir::new();
+    let out = bin()
+        .current_dir(crate_root())
+        .args(["sweep", "--quiet", "--color", "always", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{ESC}[1m{ESC}[33mwarning{ESC}[0m: ")),
+        "the warning label is coloured:\n{err:?}"
+    );
+
+    // auto: a terminal is coloured, unless NO_COLOR is set.
+    let on_terminal = |no_color: bool| -> Option<String> {
+        let exe = env!("CARGO_BIN_EXE_mpxn-recon");
+        let mut cmd = std::process::Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!("{exe} sweep --suppliers x.csv"),
+            "/dev/null",
+        ]);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd.output().ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let Some(tty) = on_terminal(false) else {
+        eprintln!("skipped the terminal half: no `script` (util-linux)");
+        return;
+    };
+    assert!(tty.contains(ESC), "auto colours a terminal:\n{tty:?}");
+    let tty_no_color = on_terminal(true).unwrap();
+    assert!(
+        tty_no_color.contains("refused") && !tty_no_color.contains(ESC),
+        "NO_COLOR turns auto off:\n{tty_no_color:?}"
+    );
+}

@@ -597,17 +597,21 @@ pub struct PerParty {
     pub others: Vec<std::path::PathBuf>,
 }
 
-/// Stages every party's notice and impact summary, and makes them the folder's whole set
-/// ([`OutputSet::replace_whole_set`]): notices an earlier run wrote that this one does
-/// not (a party gone from the registry, `--json` switched) are removed on commit.
+/// Stages every party's notice and impact summary (and with `html` its page,
+/// `<stem>.html`: [`crate::html::notice`], drawn from the same described installations
+/// and impact counts as those two files and nothing else), and makes them the folder's
+/// whole set ([`OutputSet::replace_whole_set`]): notices an earlier run wrote that this
+/// one does not (a party gone from the registry, `--json` or `--report` switched) are
+/// removed on commit.
 pub fn write_per_party(
     view: &View<'_>,
     judgement: &Judgement,
     as_of: AsOf,
     set: &mut OutputSet,
     json: bool,
+    html: bool,
 ) -> Result<PerParty, ReportError> {
-    let parties = stage_per_party(view, judgement, as_of, set, json)?;
+    let parties = stage_per_party(view, judgement, as_of, set, json, html)?;
     let others = set.replace_whole_set(NOTICES_MANIFEST)?;
     Ok(PerParty { parties, others })
 }
@@ -618,6 +622,7 @@ fn stage_per_party(
     as_of: AsOf,
     set: &mut OutputSet,
     json: bool,
+    html: bool,
 ) -> Result<usize, ReportError> {
     let by_party = installations_by_party(view)?;
     let parties: Vec<String> = (0..by_party.len())
@@ -645,6 +650,10 @@ fn stage_per_party(
         let mut text = serde_json::to_vec_pretty(&impact).map_err(std::io::Error::from)?;
         text.push(b'\n');
         set.stage_bytes(&format!("{}.impact.json", stems[rank]), &text)?;
+        if html {
+            let page = crate::html::notice(&impact, &described);
+            set.stage_bytes(&format!("{}.html", stems[rank]), page.as_bytes())?;
+        }
     }
     Ok(by_party.len())
 }

@@ -12,7 +12,9 @@
 //! customer data, and neither may its notice. A list of MPxNs can be checked instead:
 //! each is `found` (with the party's installations carrying it), `unknown` to the index,
 //! or `registered to another supplier` — nothing more. SMETS2 installations get no
-//! decision, so they appear only as anonymous other members.
+//! decision, so they appear only as anonymous other members. `sweep --per-party
+//! --report` adds each party's page, drawn by [`crate::html::notice`] from the same
+//! described installations and impact counts, and nothing else.
 
 use std::collections::BTreeMap;
 

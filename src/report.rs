@@ -1,7 +1,10 @@
 //! Report: an index view and its as-of [`Judgement`] → `decisions.csv`,
 //! `duplicates.csv`, `rejects.csv`, `findings.csv` (issue 13: the values behind the data
-//! issues, from the view's `finding_rows`) and `summary.json` (SPEC §7), and with a what-if
-//! policy `whatif.csv` and `summary.json`'s `what_if` (SPEC §6.4).
+//! issues, from the view's `finding_rows`) and `summary.json` (SPEC §7; its tallies of
+//! shared MPxNs and of the data issues' sources are counted in the duplicates and
+//! findings passes), and with a what-if policy `whatif.csv` and `summary.json`'s
+//! `what_if` (SPEC §6.4); with `--report`, `report.html` rendered from the finished
+//! summary by [`crate::html`].
 //!
 //! Takes the [`View`] (from the CSV sweep's in-memory image or a mapped index file — the
 //! same code for both) and the judgement; writes each file to a temporary name in the

@@ -29,7 +29,8 @@ use crate::timing;
 /// Judge every SMETS1 installation; write decisions, duplicates, rejects and a summary.
 ///
 /// Sweep every inventory against the supplier registry and write decisions.csv,
-/// duplicates.csv, rejects.csv and summary.json (and whatif.csv with --what-if).
+/// duplicates.csv, rejects.csv, findings.csv and summary.json (and whatif.csv with
+/// --what-if, report.html with --report).
 ///
 /// With no --inventory and no --suppliers, sweeps the bundled sample
 /// (datasets/sample/) as of the date it documents.

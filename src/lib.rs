@@ -42,6 +42,9 @@
 //!   `index::build`, FUTURE_COMMS rows picked by the date) and `summary.json` from a view
 //!   and its judgement; with `--what-if`, `whatif.csv` and summary.json's
 //!   `what_if` (the installations whose outcome the policy changes, and counts).
+//! - [`html`] — `report.html` (`sweep --report`) from the finished summary alone, and a
+//!   party's `<party>.html` from its notice's data: askama templates, every value
+//!   escaped, every figure marked with its JSON path; inline CSS and SVG, no script.
 //! - [`publish`] — stages every output in a new, exclusive temporary file and renames
 //!   the set into place only when all of it is written, removing in the same commit an
 //!   earlier set's file that this one does not hold; one run per output folder.
@@ -112,6 +115,7 @@ pub mod delimited;
 pub mod diff;
 pub mod explain;
 pub mod generate;
+pub mod html;
 pub mod index;
 pub mod ingest;
 pub mod judge;

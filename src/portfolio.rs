@@ -12,7 +12,9 @@
 //! customer data, and neither may its notice. A list of MPxNs can be checked instead:
 //! each is `found` (with the party's installations carrying it), `unknown` to the index,
 //! or `registered to another supplier` — nothing more. SMETS2 installations get no
-//! decision, so they appear only as anonymous other members.
+//! decision, so they appear only as anonymous other members. `sweep --per-party
+//! --report` adds each party's page, drawn by [`crate::html::notice`] from the same
+//! described installations and impact counts, and nothing else.
 //!
 //! The values behind an installation's data-issue findings (its rows of findings.csv:
 //! file, line, column, raw value) are shown only when every meter of the installation
@@ -638,17 +640,21 @@ pub struct PerParty {
     pub others: Vec<std::path::PathBuf>,
 }
 
-/// Stages every party's notice and impact summary, and makes them the folder's whole set
-/// ([`OutputSet::replace_whole_set`]): notices an earlier run wrote that this one does
-/// not (a party gone from the registry, `--json` switched) are removed on commit.
+/// Stages every party's notice and impact summary (and with `html` its page,
+/// `<stem>.html`: [`crate::html::notice`], drawn from the same described installations
+/// and impact counts as those two files and nothing else), and makes them the folder's
+/// whole set ([`OutputSet::replace_whole_set`]): notices an earlier run wrote that this
+/// one does not (a party gone from the registry, `--json` or `--report` switched) are
+/// removed on commit.
 pub fn write_per_party(
     view: &View<'_>,
     judgement: &Judgement,
     as_of: AsOf,
     set: &mut OutputSet,
     json: bool,
+    html: bool,
 ) -> Result<PerParty, ReportError> {
-    let parties = stage_per_party(view, judgement, as_of, set, json)?;
+    let parties = stage_per_party(view, judgement, as_of, set, json, html)?;
     let others = set.replace_whole_set(NOTICES_MANIFEST)?;
     Ok(PerParty { parties, others })
 }
@@ -659,6 +665,7 @@ fn stage_per_party(
     as_of: AsOf,
     set: &mut OutputSet,
     json: bool,
+    html: bool,
 ) -> Result<usize, ReportError> {
     let by_party = installations_by_party(view)?;
     let parties: Vec<String> = (0..by_party.len())
@@ -686,6 +693,10 @@ fn stage_per_party(
         let mut text = serde_json::to_vec_pretty(&impact).map_err(std::io::Error::from)?;
         text.push(b'\n');
         set.stage_bytes(&format!("{}.impact.json", stems[rank]), &text)?;
+        if html {
+            let page = crate::html::notice(&impact, &described);
+            set.stage_bytes(&format!("{}.html", stems[rank]), page.as_bytes())?;
+        }
     }
     Ok(by_party.len())
 }

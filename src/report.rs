@@ -1,7 +1,10 @@
 //! Report: an index view and its as-of [`Judgement`] → `decisions.csv`,
 //! `duplicates.csv`, `rejects.csv`, `findings.csv` (issue 13: the values behind the data
-//! issues, from the view's `finding_rows`) and `summary.json` (SPEC §7), and with a what-if
-//! policy `whatif.csv` and `summary.json`'s `what_if` (SPEC §6.4).
+//! issues, from the view's `finding_rows`) and `summary.json` (SPEC §7; its tallies of
+//! shared MPxNs and of the data issues' sources are counted in the duplicates and
+//! findings passes), and with a what-if policy `whatif.csv` and `summary.json`'s
+//! `what_if` (SPEC §6.4); with `--report`, `report.html` rendered from the finished
+//! summary by [`crate::html`].
 //!
 //! Takes the [`View`] (from the CSV sweep's in-memory image or a mapped index file — the
 //! same code for both) and the judgement; writes each file to a temporary name in the
@@ -68,16 +71,21 @@ pub fn write_all(
     what_if: Option<WhatIf>,
     set: &mut OutputSet,
 ) -> Result<Summary, ReportError> {
-    write_all_from(view, judgement, (as_of, None), what_if, set)
+    write_all_from(view, judgement, (as_of, None), what_if, false, set)
 }
 
 /// [`write_all`], recording in `summary.json` where the as-of date came from
-/// (`as_of_source`: `given`, `sample` or `today`).
+/// (`as_of_source`: `given`, `sample` or `today`), and with `html_report` staging
+/// `report.html` ([`crate::html::report`], drawn from the finished summary alone, so
+/// its figures are summary.json's; staged just before it). Without `html_report`,
+/// retires `report.html` as it does `whatif.csv`. summary.json is the same bytes
+/// either way: the page is a view of it, not one of its `outputs`.
 pub fn write_all_from(
     view: &View<'_>,
     judgement: &Judgement,
     (as_of, as_of_source): (AsOf, Option<&'static str>),
     what_if: Option<WhatIf>,
+    html_report: bool,
     set: &mut OutputSet,
 ) -> Result<Summary, ReportError> {
     let t = crate::timing::stage("write: decisions");
@@ -92,13 +100,24 @@ pub fn write_all_from(
     let mut summary = Summary::of(view, &counts, as_of)?;
     summary.as_of_source = as_of_source;
     let t = crate::timing::stage("write: duplicates, rejects");
-    let duplicates = stage(set, DUPLICATES, |w| write_duplicates(view, judgement, w))?;
+    let mut sharing = SharingTally::default();
+    let duplicates = stage(set, DUPLICATES, |w| {
+        sharing = write_duplicates_counted(view, judgement, w)?;
+        Ok(())
+    })?;
     outputs.insert(DUPLICATES, duplicates);
+    (
+        summary.duplicate_groups_by_size,
+        summary.duplicate_groups_by_sources,
+    ) = sharing.records(view)?;
     let rejects = stage(set, REJECTS, |w| Ok(w.write_all(view.rejects_csv())?))?;
     outputs.insert(REJECTS, rejects);
     drop(t);
     let t = crate::timing::stage("write: findings");
-    let findings = stage(set, FINDINGS, |w| write_findings(view, as_of, w))?;
+    let findings = stage(set, FINDINGS, |w| {
+        summary.findings_by_source = write_findings_counted(view, as_of, w)?;
+        Ok(())
+    })?;
     outputs.insert(FINDINGS, findings);
     summary.outputs = outputs;
     drop(t);
@@ -115,6 +134,13 @@ pub fn write_all_from(
             summary.what_if = Some(what_if);
         }
         None => set.retire(WHATIF)?,
+    }
+    if html_report {
+        let _t = crate::timing::stage("write: report.html");
+        let page = crate::html::report(&summary);
+        set.stage_bytes(crate::html::REPORT, page.as_bytes())?;
+    } else {
+        set.retire(crate::html::REPORT)?;
     }
     let _t = crate::timing::stage("write: summary");
     stage(set, SUMMARY, |w| {
@@ -260,6 +286,17 @@ pub fn write_decisions(
 /// sections merged here). A FUTURE_COMMS row is listed when its `last_comms_at` is after
 /// the as-of date. One pass over `finding_rows` and `comms_rows`; cost O(records).
 pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Result<(), ReportError> {
+    write_findings_counted(view, as_of, w).map(drop)
+}
+
+/// [`write_findings`], returning its rows counted by (file, column, finding) for
+/// summary.json's `findings_by_source`: tallied as each row is written, so it costs a
+/// hash-map update per row of findings.csv and no pass of its own.
+pub fn write_findings_counted(
+    view: &View<'_>,
+    as_of: AsOf,
+    w: &mut impl Write,
+) -> Result<Vec<FindingSourceRecord>, ReportError> {
     w.write_all(b"source,installation_id,finding,file,line,column,value\n")?;
     let paths: Vec<String> = view
         .meta()?
@@ -269,6 +306,7 @@ pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Resul
         .collect();
     let mut out = Vec::with_capacity(1 << 16);
     let mut day = String::new();
+    let mut by_source: HashMap<(usize, &[u8], &'static str), u64> = HashMap::new();
     // Two streams in findings.csv's order: `finding_rows`, and the FUTURE_COMMS
     // candidates written as plain dates (`comms_rows`), merged on the sort key.
     fn key<'a>(
@@ -308,6 +346,9 @@ pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Resul
         let path = paths.get(row.file).ok_or_else(|| {
             IndexError::corrupt(crate::index::Section::FindingRows, "names no input file")
         })?;
+        *by_source
+            .entry((row.file, row.column, row.finding.code()))
+            .or_default() += 1;
         push_record(
             &mut out,
             &[
@@ -326,7 +367,17 @@ pub fn write_findings(view: &View<'_>, as_of: AsOf, w: &mut impl Write) -> Resul
         }
     }
     w.write_all(&out)?;
-    Ok(())
+    let mut records: Vec<FindingSourceRecord> = by_source
+        .into_iter()
+        .map(|((file, column, finding), rows)| FindingSourceRecord {
+            file: paths[file].clone(),
+            column: String::from_utf8_lossy(column).into_owned(),
+            finding,
+            rows,
+        })
+        .collect();
+    records.sort_by(|a, b| (&a.file, &a.column, a.finding).cmp(&(&b.file, &b.column, b.finding)));
+    Ok(records)
 }
 
 /// SMETS1 installations per (finding set, GroupID id, source id), as `write_decisions`
@@ -383,23 +434,111 @@ pub fn write_duplicates(
     judgement: &Judgement,
     w: &mut impl Write,
 ) -> Result<(), ReportError> {
+    write_duplicates_counted(view, judgement, w).map(drop)
+}
+
+/// [`write_duplicates`], returning the shared MPxNs counted by size and by the
+/// inventories that share them ([`SharingTally`]), tallied in the same parallel pass.
+pub fn write_duplicates_counted(
+    view: &View<'_>,
+    judgement: &Judgement,
+    w: &mut impl Write,
+) -> Result<SharingTally, ReportError> {
     w.write_all(b"mpxn,kind,source,installation_id,installed_on,last_comms_at,communicating,last_installed,party_id\n")?;
     // Chunks of groups are formatted in parallel and written in order.
-    let parts: Vec<Vec<u8>> = (0..view.group_count())
+    let parts: Vec<(Vec<u8>, SharingTally)> = (0..view.group_count())
         .into_par_iter()
         .chunks(1 << 12)
         .map(|groups| {
             let mut out = Vec::new();
+            let mut tally = SharingTally::default();
+            let mut sources = Vec::new();
             for g in groups {
-                duplicate_records(view, judgement, g, &mut out)?;
+                sources.clear();
+                duplicate_records(view, judgement, g, &mut out, &mut sources)?;
+                tally.add(&mut sources);
             }
-            Ok(out)
+            Ok((out, tally))
         })
         .collect::<Result<_, IndexError>>()?;
-    for part in parts {
+    let mut total = SharingTally::default();
+    for (part, tally) in parts {
         w.write_all(&part)?;
+        total.merge(tally);
     }
-    Ok(())
+    Ok(total)
+}
+
+/// Shared MPxNs counted by how many installations carry each (`by_size`) and by each
+/// pair of inventories among its members (`by_pair`, source ranks `a <= b`, with whether
+/// each is SMETS2): the figures DCC's per-cohort migration reporting draws.
+/// A member's inventory: its source rank, and whether it is SMETS2.
+type SourceOf = (u32, bool);
+
+#[derive(Default)]
+pub struct SharingTally {
+    by_size: BTreeMap<u64, u64>,
+    by_pair: BTreeMap<(SourceOf, SourceOf), u64>,
+}
+
+impl SharingTally {
+    /// Counts one group from its members' (source rank, SMETS2) list: once under its
+    /// size, and once under every distinct unordered pair of its members' inventories
+    /// (a pair of one inventory with itself when two members are in the same one).
+    fn add(&mut self, sources: &mut [SourceOf]) {
+        *self.by_size.entry(sources.len() as u64).or_default() += 1;
+        sources.sort_unstable();
+        let mut pairs = Vec::new();
+        for i in 0..sources.len() {
+            for j in i + 1..sources.len() {
+                pairs.push((sources[i], sources[j]));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        for pair in pairs {
+            *self.by_pair.entry(pair).or_default() += 1;
+        }
+    }
+
+    fn merge(&mut self, other: SharingTally) {
+        for (k, n) in other.by_size {
+            *self.by_size.entry(k).or_default() += n;
+        }
+        for (k, n) in other.by_pair {
+            *self.by_pair.entry(k).or_default() += n;
+        }
+    }
+
+    /// summary.json's `duplicate_groups_by_size` and `duplicate_groups_by_sources`.
+    fn records(
+        &self,
+        view: &View<'_>,
+    ) -> Result<(Vec<GroupSizeRecord>, Vec<SharingRecord>), IndexError> {
+        let by_size = self
+            .by_size
+            .iter()
+            .map(|(&members, &groups)| GroupSizeRecord { members, groups })
+            .collect();
+        let name = |rank: u32| -> Result<String, IndexError> {
+            Ok(String::from_utf8_lossy(view.source_name(rank as usize)?).into_owned())
+        };
+        let mut by_sources = Vec::with_capacity(self.by_pair.len());
+        for (&((a, a2), (b, b2)), &groups) in &self.by_pair {
+            by_sources.push(SharingRecord {
+                source_a: name(a)?,
+                source_b: name(b)?,
+                kind: match (a2, b2) {
+                    (false, false) => "SMSO-SMSO",
+                    (true, true) => "SMETS2-SMETS2",
+                    _ => "SMSO-SMETS2",
+                },
+                groups,
+            });
+        }
+        by_sources.sort_by(|x, y| (&x.source_a, &x.source_b).cmp(&(&y.source_a, &y.source_b)));
+        Ok((by_size, by_sources))
+    }
 }
 
 /// The `duplicates.csv` rows of shared-MPxN group `g`.
@@ -408,12 +547,14 @@ fn duplicate_records(
     judgement: &Judgement,
     g: usize,
     out: &mut Vec<u8>,
+    sources: &mut Vec<(u32, bool)>,
 ) -> Result<(), IndexError> {
     let key = view.group_mpxn(g)?;
     let mpxn = key.to_string();
     for member in view.members(g)? {
         let member = member?;
         let inst = member.installation;
+        sources.push((view.source_rank(inst)?, view.is_smets2(inst)?));
         let verdict = judgement.verdicts.get(member.index).ok_or_else(|| {
             IndexError::corrupt(
                 crate::index::Section::GroupMembers,
@@ -661,6 +802,18 @@ pub struct Summary {
     /// SMETS1 installations by (GroupID, reason): for each GroupID, how many carry each
     /// finding; sorted by GroupID, then reason code.
     pub by_group_reason: Vec<GroupReasonRecord>,
+    /// Shared MPxNs by how many installations carry each (any sources, SMETS2
+    /// included): one record per size that occurs, sorted by size.
+    pub duplicate_groups_by_size: Vec<GroupSizeRecord>,
+    /// Shared MPxNs by which inventories share them: each distinct unordered pair of
+    /// its members' sources counts the MPxN once (`source_a <= source_b`; equal when two
+    /// members are in one inventory), `kind` `SMSO-SMSO`, `SMSO-SMETS2` or
+    /// `SMETS2-SMETS2`; sorted by `source_a`, then `source_b`. An MPxN shared by three
+    /// inventories counts under each of its three pairs.
+    pub duplicate_groups_by_sources: Vec<SharingRecord>,
+    /// findings.csv's rows by input file, column and finding (the data issues' sources),
+    /// sorted by those three; their `rows` add up to findings.csv's rows.
+    pub findings_by_source: Vec<FindingSourceRecord>,
     /// The other outputs of this set, with their sizes and CRC-32Cs: a reader can tell
     /// that decisions.csv, duplicates.csv and rejects.csv belong to this summary.
     pub outputs: BTreeMap<&'static str, Digest>,
@@ -677,6 +830,31 @@ pub struct SourceGroupRecord {
     pub group_id: String,
     pub outcome: &'static str,
     pub installations: u64,
+}
+
+/// One record of `summary.json`'s `duplicate_groups_by_size`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupSizeRecord {
+    pub members: u64,
+    pub groups: u64,
+}
+
+/// One record of `summary.json`'s `duplicate_groups_by_sources`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SharingRecord {
+    pub source_a: String,
+    pub source_b: String,
+    pub kind: &'static str,
+    pub groups: u64,
+}
+
+/// One record of `summary.json`'s `findings_by_source`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FindingSourceRecord {
+    pub file: String,
+    pub column: String,
+    pub finding: &'static str,
+    pub rows: u64,
 }
 
 /// One record of `summary.json`'s `by_group_reason`.
@@ -812,6 +990,9 @@ impl Summary {
             by_source,
             by_source_group,
             by_group_reason,
+            duplicate_groups_by_size: Vec::new(),
+            duplicate_groups_by_sources: Vec::new(),
+            findings_by_source: Vec::new(),
             outputs: BTreeMap::new(),
             what_if: None,
         })

@@ -29,7 +29,8 @@ use crate::timing;
 /// Judge every SMETS1 installation; write decisions, duplicates, rejects and a summary.
 ///
 /// Sweep every inventory against the supplier registry and write decisions.csv,
-/// duplicates.csv, rejects.csv and summary.json (and whatif.csv with --what-if).
+/// duplicates.csv, rejects.csv, findings.csv and summary.json (and whatif.csv with
+/// --what-if, report.html with --report).
 ///
 /// With no --inventory and no --suppliers, sweeps the bundled sample
 /// (datasets/sample/) as of the date it documents.
@@ -91,6 +92,15 @@ pub struct SweepArgs {
     /// earlier run left in --out is removed (it would not be this run's).
     #[arg(long, value_enum, value_name = "POLICY")]
     pub what_if: Option<WhatIfPolicy>,
+
+    /// Also write report.html: one self-contained page (no script, no external
+    /// resource; prints) of summary.json's figures — inputs, row accounting, outcomes by
+    /// SMSO and GroupID, reasons by GroupID, duplicate groups, where the data issues come
+    /// from, and the what-if. With --per-party, each party also gets `<party>.html`, its
+    /// notice as a page. Without --report, a report.html an earlier run left in --out is
+    /// removed.
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// The policies `--what-if` takes.
@@ -228,10 +238,16 @@ impl Outputs {
         if args.what_if.is_some() {
             names.push(report::WHATIF);
         }
+        if args.report {
+            names.push(crate::html::REPORT);
+        }
         sweep.protect(inputs, &names)?;
         if args.what_if.is_none() {
             // Refused here, before any work, if it is an input; `report` retires it too.
             sweep.retire(report::WHATIF)?;
+        }
+        if !args.report {
+            sweep.retire(crate::html::REPORT)?;
         }
         let notices = match &args.per_party {
             None => None,
@@ -272,12 +288,18 @@ fn finish(
             &judgement,
             (as_of, Some(origin.name())),
             what_if,
+            args.report,
             &mut outputs.sweep,
         )?;
         let check = judgement.as_of_check;
         let parties = match &mut outputs.notices {
             Some(set) => Some(portfolio::write_per_party(
-                view, &judgement, as_of, set, args.json,
+                view,
+                &judgement,
+                as_of,
+                set,
+                args.json,
+                args.report,
             )?),
             None => None,
         };
@@ -324,12 +346,29 @@ fn finish(
     }
     for path in &retired {
         eprintln!(
-            "mpxn-recon: removed {}, an earlier run's what-if (this sweep has no --what-if)",
-            path.display()
+            "mpxn-recon: removed {}, an earlier run's {} (this sweep has no {})",
+            path.display(),
+            if path.ends_with(crate::html::REPORT) {
+                "report"
+            } else {
+                "what-if"
+            },
+            if path.ends_with(crate::html::REPORT) {
+                "--report"
+            } else {
+                "--what-if"
+            }
         );
     }
     if !args.quiet {
-        print_summary(&mut console, &summary, &args.out, origin, started)?;
+        print_summary(
+            &mut console,
+            &summary,
+            &args.out,
+            origin,
+            args.report,
+            started,
+        )?;
     }
     // After the summary, so the warnings are the last thing a reader sees. They never
     // change a decision.
@@ -380,6 +419,7 @@ fn print_summary(
     s: &Summary,
     out: &Path,
     origin: AsOfOrigin,
+    report_written: bool,
     started: Instant,
 ) -> io::Result<()> {
     let origin = origin.label();
@@ -457,6 +497,9 @@ fn print_summary(
             held.join(", ")
         )?;
         files.push(report::WHATIF);
+    }
+    if report_written {
+        files.push(crate::html::REPORT);
     }
     files.push(report::SUMMARY);
     writeln!(

@@ -32,6 +32,8 @@ mod index;
 mod memory;
 // Portfolios and per-party notices: never another party's identifiers.
 mod portfolio;
+// `sweep --report`: report.html and the notices' pages, escaped, rendered by Chromium.
+mod report_html;
 // Inputs the run refuses (exit 2, nothing written) and exit codes.
 mod refusals;
 // The bundled sample against its hand-derived expected outputs; order and threads.

@@ -3,8 +3,9 @@
 //! A generated dataset shares MPxNs across six parties (and mixes parties inside
 //! installations). For every party, its reports — `portfolio` as CSV and JSON Lines, and
 //! `sweep --per-party` from CSV and from the index — must not contain any other party's
-//! supplier ids, party id or installation ids, nor any device GUID in any spelling; and
-//! they must still say what the party needs (its installations, anonymous other members).
+//! supplier ids, party id, name or installation ids, nor any device GUID in any
+//! spelling — the HTML notices of `sweep --per-party --report` included; and they must
+//! still say what the party needs (its installations, anonymous other members).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -131,6 +132,7 @@ fn forbidden_for(g: &Generated, p: usize) -> Vec<String> {
     let mut words = Vec::new();
     for q in (0..PARTIES.len()).filter(|&q| q != p) {
         words.push(party_id(q));
+        words.push(format!("{} Energy", PARTIES[q]));
         for k in 0..2 {
             words.push(supplier_id(q, k));
         }
@@ -199,10 +201,14 @@ fn no_party_report_reveals_another_partys_identifiers() {
     cmd.arg("--out")
         .arg(g.dir.path().join("out1"))
         .arg("--per-party")
-        .arg(&from_index);
+        .arg(&from_index)
+        .arg("--report");
     run_expect(&mut cmd, 0);
     let from_csv = g.dir.path().join("per-party-csv");
-    run_expect(csv_sweep_per_party(&g, "out2", &from_csv).arg("--json"), 0);
+    run_expect(
+        csv_sweep_per_party(&g, "out2", &from_csv).args(["--json", "--report"]),
+        0,
+    );
 
     let mut shared_with_others = 0;
     for p in 0..PARTIES.len() {
@@ -232,8 +238,8 @@ fn no_party_report_reveals_another_partys_identifiers() {
         }
         assert_eq!(
             reports.len(),
-            6,
-            "{pid}: expected 2 portfolio files and 2 per-party files per sweep"
+            8,
+            "{pid}: expected 2 portfolio files and 3 per-party files per sweep"
         );
         for report in &reports {
             let text = std::fs::read_to_string(report).unwrap();
@@ -278,6 +284,22 @@ fn no_party_report_reveals_another_partys_identifiers() {
             per_party, csv,
             "{pid}: sweep --per-party and portfolio differ"
         );
+        // The page: the same in both sweeps, every figure its impact summary's, and
+        // each of the party's installations listed.
+        let page = std::fs::read_to_string(from_index.join(format!("{pid}.html"))).unwrap();
+        assert_eq!(
+            page,
+            std::fs::read_to_string(from_csv.join(format!("{pid}.html"))).unwrap(),
+            "{pid}: the CSV and index sweeps' pages differ"
+        );
+        let impact: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(from_index.join(format!("{pid}.impact.json"))).unwrap(),
+        )
+        .unwrap();
+        crate::report_html::assert_figures_match(&page, &impact, &format!("{pid}.html"));
+        for inst in &mine {
+            assert!(page.contains(inst), "{pid}.html does not list {inst}");
+        }
     }
     assert!(
         shared_with_others > 20,
@@ -671,7 +693,8 @@ fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
         .arg("--out")
         .arg(dir.path().join("out"))
         .arg("--per-party")
-        .arg(&notices);
+        .arg(&notices)
+        .arg("--report");
     run_expect(&mut cmd, 0);
     let mut json_cmd = bin();
     json_cmd
@@ -716,11 +739,21 @@ fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
     let bravo = std::fs::read_to_string(notices.join("PTY-BRAVO.csv")).unwrap();
     let bravo_json =
         std::fs::read_to_string(dir.path().join("notices-json/PTY-BRAVO.jsonl")).unwrap();
+    let alpha_html = std::fs::read_to_string(notices.join("PTY-ALPHA.html")).unwrap();
+    let bravo_html = std::fs::read_to_string(notices.join("PTY-BRAVO.html")).unwrap();
+    assert!(
+        alpha_html.contains(&format!("line 3, mpxn &quot;{bad}&quot;"))
+            || alpha_html.contains(&format!("line 3, mpxn &#34;{bad}&#34;")),
+        "the page shows the party's own value too:\n{alpha_html}"
+    );
+    assert!(alpha_html.contains("values withheld"), "{alpha_html}");
     for (name, text) in [
         ("ALPHA csv", &alpha),
         ("ALPHA jsonl", &alpha_json),
+        ("ALPHA html", &alpha_html),
         ("BRAVO csv", &bravo),
         ("BRAVO jsonl", &bravo_json),
+        ("BRAVO html", &bravo_html),
     ] {
         assert_no_leak(
             text,

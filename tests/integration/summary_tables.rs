@@ -108,3 +108,125 @@ fn the_tables_are_flat_records_that_agree_with_decisions_csv() {
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout), expected);
 }
+
+/// The keys added for report.html (issue 14, item 1): shared MPxNs by size and by the
+/// inventories that share them agree with duplicates.csv, and the data issues' sources
+/// with findings.csv, each counted here independently.
+#[test]
+fn the_sharing_and_finding_source_records_agree_with_duplicates_and_findings_csv() {
+    let dir = TestDir::new();
+    let out = dir.path().join("out");
+    let mut cmd = bin();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["sweep", "--as-of", "2024-06-30", "--out"])
+        .arg(&out);
+    run_expect(&mut cmd, 0);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+
+    // duplicates.csv: mpxn, kind, source, ... (the sample quotes nothing there).
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in std::fs::read_to_string(out.join("duplicates.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = l.split(',').collect();
+        members.entry(f[0].into()).or_default().push(f[2].into());
+    }
+    let mut by_size: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut by_pair: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for sources in members.values() {
+        *by_size.entry(sources.len() as u64).or_default() += 1;
+        let mut pairs = std::collections::BTreeSet::new();
+        for (i, a) in sources.iter().enumerate() {
+            for b in &sources[i + 1..] {
+                pairs.insert(if a <= b {
+                    (a.clone(), b.clone())
+                } else {
+                    (b.clone(), a.clone())
+                });
+            }
+        }
+        for p in pairs {
+            *by_pair.entry(p).or_default() += 1;
+        }
+    }
+    let got_size: BTreeMap<u64, u64> = summary["duplicate_groups_by_size"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["members"].as_u64().unwrap(),
+                r["groups"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got_size, by_size);
+    assert_eq!(
+        got_size.values().sum::<u64>(),
+        summary["shared_mpxns"].as_u64().unwrap()
+    );
+    let mut got_pair: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in summary["duplicate_groups_by_sources"].as_array().unwrap() {
+        let (a, b) = (
+            r["source_a"].as_str().unwrap(),
+            r["source_b"].as_str().unwrap(),
+        );
+        let kind = match (a == "SMETS2", b == "SMETS2") {
+            (false, false) => "SMSO-SMSO",
+            (true, true) => "SMETS2-SMETS2",
+            _ => "SMSO-SMETS2",
+        };
+        assert_eq!(r["kind"], kind, "{r}");
+        got_pair.insert((a.into(), b.into()), r["groups"].as_u64().unwrap());
+    }
+    assert_eq!(got_pair, by_pair);
+    assert!(
+        got_pair.keys().any(|(a, b)| a == "SMETS2" || b == "SMETS2"),
+        "the sample shares MPxNs with SMETS2"
+    );
+
+    // findings.csv: source, installation_id, finding, file, line, column, value (the
+    // value may be quoted; the columns before it never are in the sample).
+    let mut by_source: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for l in std::fs::read_to_string(out.join("findings.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = l.splitn(7, ',').collect();
+        *by_source
+            .entry((f[3].into(), f[5].into(), f[2].into()))
+            .or_default() += 1;
+    }
+    let records = summary["findings_by_source"].as_array().unwrap();
+    let got: BTreeMap<(String, String, String), u64> = records
+        .iter()
+        .map(|r| {
+            assert_eq!(r.as_object().unwrap().len(), 4, "flat: {r}");
+            (
+                (
+                    r["file"].as_str().unwrap().into(),
+                    r["column"].as_str().unwrap().into(),
+                    r["finding"].as_str().unwrap().into(),
+                ),
+                r["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, by_source);
+    let keys: Vec<_> = got.keys().cloned().collect();
+    let listed: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_string(),
+                r["column"].as_str().unwrap().to_string(),
+                r["finding"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, keys, "sorted by file, column, finding");
+}

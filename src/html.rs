@@ -482,6 +482,8 @@ pub struct NoticeOutcome<'a> {
 #[template(path = "notice.html")]
 pub struct NoticePage<'a> {
     pub party_id: Text,
+    /// The party's name from the registry (empty when it gives none).
+    pub name: Text,
     pub as_of: Text,
     pub window_days: Num,
     pub installations: Num,
@@ -504,6 +506,7 @@ impl<'a> NoticePage<'a> {
         };
         NoticePage {
             party_id: text("party_id", impact.party_id.clone()),
+            name: text("name", impact.name.clone()),
             as_of: text("as_of", impact.as_of.clone()),
             window_days: Num::new("window_days", impact.window_days.into()),
             installations: Num::new("installations", impact.installations),

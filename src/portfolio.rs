@@ -328,6 +328,9 @@ impl Tally {
 #[derive(Clone, Debug, Serialize)]
 pub struct Impact {
     pub party_id: String,
+    /// Its name in the supplier registry (its distinct names, ` / `-joined; empty when
+    /// the registry gives none).
+    pub name: String,
     pub as_of: String,
     pub window_days: u32,
     pub installations: u64,
@@ -345,12 +348,13 @@ fn zero_outcomes() -> BTreeMap<&'static str, u64> {
 
 impl Impact {
     pub fn of(
-        party_id: &str,
+        (party_id, name): (&str, &str),
         as_of: crate::resolve::AsOf,
         installations: &[PartyInstallation],
     ) -> Impact {
         let mut impact = Impact {
             party_id: party_id.to_string(),
+            name: name.to_string(),
             as_of: as_of.date.to_string(),
             window_days: as_of.window_days,
             installations: installations.len() as u64,
@@ -689,7 +693,8 @@ fn stage_per_party(
         }
         let ext = if json { "jsonl" } else { "csv" };
         set.stage_bytes(&format!("{}.{ext}", stems[rank]), &out)?;
-        let impact = Impact::of(party, as_of, &described);
+        let name = String::from_utf8_lossy(view.party_name(rank)?).into_owned();
+        let impact = Impact::of((party, &name), as_of, &described);
         let mut text = serde_json::to_vec_pretty(&impact).map_err(std::io::Error::from)?;
         text.push(b'\n');
         set.stage_bytes(&format!("{}.impact.json", stems[rank]), &text)?;

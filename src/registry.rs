@@ -55,6 +55,11 @@ pub struct Party {
     /// Trimmed, case-sensitive.
     pub id: String,
     pub status: SupplierStatus,
+    /// Its distinct trimmed `name`s over its supplier ids, sorted (so row order does not
+    /// matter) and joined with ` / `; empty when every row leaves it empty.
+    pub name: String,
+    /// The names as read, until the registry is complete.
+    names: Vec<String>,
 }
 
 /// The loaded registry. Lookups take a trimmed supplier id and a scratch buffer for its
@@ -77,6 +82,7 @@ struct RegistryRow {
     supplier: Vec<u8>,
     supplier_as_given: String,
     party: String,
+    name: String,
     status: SupplierStatus,
 }
 
@@ -84,7 +90,7 @@ impl RegistryRow {
     fn split(
         line: &[u8],
         header: &Header,
-        (supplier_col, party_col, status_col): (usize, usize, usize),
+        [supplier_col, party_col, name_col, status_col]: [usize; 4],
         scratch: &mut Vec<u8>,
         fields: &mut Vec<crate::delimited::Field>,
     ) -> Result<RegistryRow, String> {
@@ -104,6 +110,7 @@ impl RegistryRow {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let supplier = get(supplier_col).to_ascii_uppercase();
         let party = text(get(party_col));
+        let name = text(get(name_col));
         let status_text = get(status_col);
         if supplier.is_empty() {
             return Err("empty supplier_id".into());
@@ -121,6 +128,7 @@ impl RegistryRow {
             supplier,
             supplier_as_given: text(get(supplier_col)),
             party,
+            name,
             status,
         })
     }
@@ -137,7 +145,7 @@ impl Registry {
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Registry, InputError> {
         let header = Header::parse(path, bytes, &COLUMNS, &[true; 4])?;
         let column = |i: usize| header.positions[i].expect("required columns are present");
-        let (supplier_col, party_col, status_col) = (column(0), column(1), column(3));
+        let columns = [column(0), column(1), column(2), column(3)];
         let mut registry = Registry {
             checksum: crc32c::crc32c(bytes),
             size: bytes.len() as u64,
@@ -171,15 +179,16 @@ impl Registry {
                         .into(),
                 ));
             }
-            let row = RegistryRow::split(
-                line,
-                &header,
-                (supplier_col, party_col, status_col),
-                &mut scratch,
-                &mut fields,
-            )
-            .map_err(refuse)?;
+            let row = RegistryRow::split(line, &header, columns, &mut scratch, &mut fields)
+                .map_err(refuse)?;
             registry.add(row, &mut party_index).map_err(refuse)?;
+        }
+        for party in &mut registry.parties {
+            let mut names = std::mem::take(&mut party.names);
+            names.sort();
+            names.dedup();
+            names.retain(|n| !n.is_empty());
+            party.name = names.join(" / ");
         }
         Ok(registry)
     }
@@ -202,6 +211,7 @@ impl Registry {
                         row.status.as_str()
                     ));
                 }
+                self.parties[i as usize].names.push(row.name);
                 i
             }
             None => {
@@ -209,6 +219,8 @@ impl Registry {
                 self.parties.push(Party {
                     id: row.party.clone(),
                     status: row.status,
+                    name: String::new(),
+                    names: vec![row.name],
                 });
                 party_index.insert(row.party, i);
                 i
@@ -286,6 +298,24 @@ mod tests {
         let r = parse("supplier_id,party_id,name,status\nA,p1,x,live\nB,P1,y,ceased_trading\n")
             .unwrap();
         assert_eq!(r.parties().len(), 2);
+    }
+
+    #[test]
+    fn a_partys_name_is_its_distinct_names_sorted_whatever_the_row_order() {
+        for rows in [
+            "A,p1,Beta Ltd,live\nB,p1,Alpha,live\nC,p1, Alpha ,live\nD,p2,,live\n",
+            "D,p2,,live\nC,p1,Alpha,live\nB,p1,Beta Ltd,live\nA,p1,Alpha,live\n",
+        ] {
+            let r = parse(&format!("supplier_id,party_id,name,status\n{rows}")).unwrap();
+            let name = |id: &str| {
+                r.parties()
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map(|p| p.name.clone())
+            };
+            assert_eq!(name("p1").as_deref(), Some("Alpha / Beta Ltd"), "{rows}");
+            assert_eq!(name("p2").as_deref(), Some(""), "{rows}");
+        }
     }
 
     #[test]

@@ -203,17 +203,19 @@ pub fn walk_lookups(
     let by_party = portfolio::installations_by_party(view)?;
     for (party, mine) in by_party.iter().enumerate().take(LIMIT) {
         let party_id = String::from_utf8_lossy(view.party_id(party)?).into_owned();
+        let name = String::from_utf8_lossy(view.party_name(party)?).into_owned();
         portfolio::party_rank(view, &party_id)?;
         let mut described = Vec::new();
         for &inst in mine.iter().take(LIMIT) {
-            let p = portfolio::describe(view, judgement, party as u32, inst)?;
+            let p = portfolio::describe(view, judgement, party as u32, inst, policy)?;
             let mut csv = Vec::new();
             portfolio::push_csv(&mut csv, &party_id, "query", "found", Some(&p));
             described.push(p);
         }
         if let Some(first) = described.first() {
             for m in first.mpxns.iter().take(4) {
-                let answer = portfolio::answer(view, judgement, party as u32, mine, &m.mpxn)?;
+                let answer =
+                    portfolio::answer(view, judgement, (party as u32, policy), mine, &m.mpxn)?;
                 if consistent {
                     assert_eq!(
                         answer.status(),
@@ -224,7 +226,7 @@ pub fn walk_lookups(
                 }
             }
         }
-        let impact = portfolio::Impact::of(&party_id, policy, &described);
+        let impact = portfolio::Impact::of((&party_id, &name), policy, &described);
         serde_json::to_vec(&impact).expect("an impact summary serialises");
     }
     Ok(())

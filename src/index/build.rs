@@ -393,6 +393,7 @@ pub fn assemble(
             | Section::GroupIds
             | Section::Parties
             | Section::PartyStatus
+            | Section::PartyNames
             | Section::DeviceTypes
             | Section::FindingColumns => sink.write(&dictionaries.0[section.index()])?,
             Section::GroupKey
@@ -702,6 +703,8 @@ fn put_dictionaries(inputs: &Inputs<'_>, dict: &Dictionaries, heap: &mut Heap, o
             SupplierStatus::NotLiveUser => 2,
         };
         out.put(Section::PartyStatus, status);
+        let r = heap.push(party.name.as_bytes());
+        out.put(Section::PartyNames, r);
     }
     // Each inventory's header spelling of the ten columns, files in path order.
     let mut by_path: Vec<&InventoryFile> = inputs.files.iter().collect();

@@ -24,7 +24,7 @@ use crate::publish::{OutputSet, PublishError};
 /// The file's first eight bytes.
 pub const MAGIC: [u8; 8] = *b"MPXNIDX\0";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 pub const HEADER_LEN: usize = 64;
 pub const ENTRY_LEN: usize = 32;
 const ALIGN: usize = 8;

@@ -108,12 +108,13 @@ sections! {
     FindingRows = 34, "finding_rows";
     FindingColumns = 35, "finding_columns";
     CommsRows = 36, "comms_rows";
+    PartyNames = 37, "party_names";
 }
 
-pub const SECTION_COUNT: usize = 36;
+pub const SECTION_COUNT: usize = 37;
 
 impl Section {
-    /// Position in `Section::ALL` (ids are 1..=36 in order).
+    /// Position in `Section::ALL` (ids are 1..=37 in order).
     pub fn index(self) -> usize {
         self as usize - 1
     }
@@ -253,6 +254,7 @@ pub struct View<'a> {
     group_ids: Col<'a, u64>,
     parties: Col<'a, u64>,
     party_status: Col<'a, u8>,
+    party_names: Col<'a, u64>,
     device_types: Col<'a, u64>,
     inst_source: Col<'a, u32>,
     inst_id: Col<'a, u64>,
@@ -320,6 +322,7 @@ impl<'a> View<'a> {
             group_ids: col64(Section::GroupIds)?,
             party_status: Col::new(get(Section::PartyStatus), Section::PartyStatus)?
                 .expect_len(parties.len())?,
+            party_names: col64(Section::PartyNames)?.expect_len(parties.len())?,
             parties,
             device_types: col64(Section::DeviceTypes)?,
             inst_source,

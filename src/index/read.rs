@@ -198,6 +198,12 @@ impl<'a> View<'a> {
         self.text_at(self.parties, rank)
     }
 
+    /// A party's name from the registry by rank: its distinct names, sorted and joined
+    /// with ` / ` (empty when the registry gives none).
+    pub fn party_name(&self, rank: usize) -> Result<&'a [u8], IndexError> {
+        self.text_at(self.party_names, rank)
+    }
+
     /// A party's status by rank (`party_status`: 0 live, 1 ceased trading, 2 not a live
     /// DCC User).
     pub fn party_status(&self, rank: usize) -> Result<SupplierStatus, IndexError> {

@@ -213,7 +213,7 @@ fn sections(bytes: &[u8]) -> Vec<(u32, u64, u64)> {
         .collect()
 }
 
-const SECTION_NAMES: [&str; 36] = [
+const SECTION_NAMES: [&str; 37] = [
     "meta",
     "heap",
     "sources",
@@ -250,6 +250,7 @@ const SECTION_NAMES: [&str; 36] = [
     "finding_rows",
     "finding_columns",
     "comms_rows",
+    "party_names",
 ];
 
 fn expect_refused(index: &Path, args: &[&str], needle: &str) {
@@ -287,7 +288,7 @@ fn a_flipped_byte_in_any_section_is_named_and_never_swept() {
     build_sample(&good, &sample_inventories());
     let bytes = std::fs::read(&good).unwrap();
     let table = sections(&bytes);
-    assert_eq!(table.len(), 36);
+    assert_eq!(table.len(), 37);
     let good_out = dir.path().join("out-good");
     let mut cmd = bin();
     cmd.args(["sweep", "--as-of", "2024-06-30", "--out"])
@@ -387,14 +388,14 @@ fn header_table_version_and_truncation_each_get_their_own_error() {
     );
 
     // A newer format version with a consistent header checksum.
-    let mut v4 = bytes.clone();
-    v4[8..12].copy_from_slice(&4u32.to_le_bytes());
-    let crc = crc32c::crc32c(&v4[..28]);
-    v4[28..32].copy_from_slice(&crc.to_le_bytes());
+    let mut v5 = bytes.clone();
+    v5[8..12].copy_from_slice(&5u32.to_le_bytes());
+    let crc = crc32c::crc32c(&v5[..28]);
+    v5[28..32].copy_from_slice(&crc.to_le_bytes());
     expect_refused(
-        &write("v4.mxi", &v4),
+        &write("v5.mxi", &v5),
         &["index", "verify"],
-        "index format v4, this build reads v3",
+        "index format v5, this build reads v4",
     );
 
     let mut table = bytes.clone();
@@ -578,13 +579,13 @@ fn a_refused_build_leaves_the_previous_index_intact() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-/// The golden index of the bundled sample, format v3 (`tests/fixtures/sample-v3.mxi`):
+/// The golden index of the bundled sample, format v4 (`tests/fixtures/sample-v4.mxi`):
 /// every build must keep reading it and sweep it to the sample's expected outputs.
 /// A layout change that breaks this needs a format version bump and a new fixture
 /// (see CONTRIBUTING.md).
 #[test]
-fn the_v3_golden_fixture_still_reads_and_sweeps() {
-    let fixture = crate_root().join("tests/fixtures/sample-v3.mxi");
+fn the_v4_golden_fixture_still_reads_and_sweeps() {
+    let fixture = crate_root().join("tests/fixtures/sample-v4.mxi");
     let dir = TestDir::new();
     // This build writes the fixture's exact bytes for the sample: the format's encoder
     // has not drifted.
@@ -592,7 +593,7 @@ fn the_v3_golden_fixture_still_reads_and_sweeps() {
     build_sample(&rebuilt, &sample_inventories());
     assert!(
         std::fs::read(&rebuilt).unwrap() == std::fs::read(&fixture).unwrap(),
-        "rebuilding the sample no longer writes tests/fixtures/sample-v3.mxi byte for byte"
+        "rebuilding the sample no longer writes tests/fixtures/sample-v4.mxi byte for byte"
     );
     let mut cmd = bin();
     cmd.args(["index", "verify"]).arg(&fixture);
@@ -614,9 +615,48 @@ fn the_v3_golden_fixture_still_reads_and_sweeps() {
         let got = std::fs::read(dir.out().join(name)).unwrap();
         assert!(
             expected == got,
-            "{name} from the v3 fixture differs from datasets/sample/expected/{name}"
+            "{name} from the v4 fixture differs from datasets/sample/expected/{name}"
         );
     }
+}
+
+/// The v3 index of the sample (before `party_names`, the registry's names that a
+/// supplier's notice shows) is refused on every path that opens an index, with the
+/// message that says to rebuild.
+#[test]
+fn the_v3_fixture_is_refused_with_the_rebuild_message() {
+    let fixture = crate_root().join("tests/fixtures/sample-v3.mxi");
+    let dir = TestDir::new();
+    let needle = "index format v3, this build reads v4; rebuild it with `mpxn-recon index build`";
+    expect_refused(&fixture, &["index", "verify"], needle);
+    expect_refused(&fixture, &["index", "info"], needle);
+    expect_refused(&fixture, &["lookup", "1364589770815", "--index"], needle);
+    expect_refused(
+        &fixture,
+        &[
+            "portfolio",
+            "--party",
+            "P1",
+            "--as-of",
+            "2024-06-30",
+            "--out",
+            "-",
+            "--index",
+        ],
+        needle,
+    );
+    let mut cmd = bin();
+    cmd.args(["sweep", "--as-of", "2024-06-30", "--index"])
+        .arg(&fixture)
+        .arg("--out")
+        .arg(dir.out());
+    let out = run_expect(&mut cmd, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(needle),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.out().exists(), "a refused index wrote outputs");
 }
 
 /// The v2 index of the sample (before findings.csv's `finding_rows`) is refused on every
@@ -625,7 +665,7 @@ fn the_v3_golden_fixture_still_reads_and_sweeps() {
 fn the_v2_fixture_is_refused_with_the_rebuild_message() {
     let fixture = crate_root().join("tests/fixtures/sample-v2.mxi");
     let dir = TestDir::new();
-    let needle = "index format v2, this build reads v3; rebuild it with `mpxn-recon index build`";
+    let needle = "index format v2, this build reads v4; rebuild it with `mpxn-recon index build`";
     expect_refused(&fixture, &["index", "verify"], needle);
     expect_refused(&fixture, &["index", "info"], needle);
     expect_refused(&fixture, &["lookup", "1364589770815", "--index"], needle);
@@ -650,7 +690,7 @@ fn the_v2_fixture_is_refused_with_the_rebuild_message() {
 fn the_v1_fixture_is_refused_with_the_rebuild_message() {
     let fixture = crate_root().join("tests/fixtures/sample-v1.mxi");
     let dir = TestDir::new();
-    let needle = "index format v1, this build reads v3; rebuild it with `mpxn-recon index build`";
+    let needle = "index format v1, this build reads v4; rebuild it with `mpxn-recon index build`";
     expect_refused(&fixture, &["index", "verify"], needle);
     expect_refused(&fixture, &["index", "info"], needle);
     let mut cmd = bin();
@@ -790,7 +830,7 @@ fn crafted_indexes_found_by_fuzzing_are_refused_never_a_panic() {
             assert_no_panic(&cmd, &o);
             assert_eq!(o.status.code(), Some(2), "{name}: {}", describe(&cmd, &o));
             assert!(
-                String::from_utf8_lossy(&o.stderr).contains("index format v1, this build reads v3"),
+                String::from_utf8_lossy(&o.stderr).contains("index format v1, this build reads v4"),
                 "{name}: {}",
                 describe(&cmd, &o)
             );

@@ -747,6 +747,15 @@ fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
         "the page shows the party's own value too:\n{alpha_html}"
     );
     assert!(alpha_html.contains("values withheld"), "{alpha_html}");
+    // The page and the impact summary name the party as the registry does.
+    assert!(
+        alpha_html.contains("Alpha Energy") && bravo_html.contains("Bravo Energy"),
+        "a notice names its party from the registry:\n{alpha_html}"
+    );
+    let impact: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(notices.join("PTY-ALPHA.impact.json")).unwrap())
+            .unwrap();
+    assert_eq!(impact["name"], "Alpha Energy");
     for (name, text) in [
         ("ALPHA csv", &alpha),
         ("ALPHA jsonl", &alpha_json),
@@ -755,9 +764,18 @@ fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
         ("BRAVO jsonl", &bravo_json),
         ("BRAVO html", &bravo_html),
     ] {
+        let other = if name.starts_with("ALPHA") {
+            "Bravo Energy"
+        } else {
+            "Alpha Energy"
+        };
         assert_no_leak(
             text,
-            &["BRAVO-OOPS-77".to_string(), "SUP-BRAVO-TYPO".to_string()],
+            &[
+                "BRAVO-OOPS-77".to_string(),
+                "SUP-BRAVO-TYPO".to_string(),
+                other.to_string(),
+            ],
             name,
         );
     }

@@ -128,7 +128,7 @@ fn the_sample_report_is_the_expected_bytes_from_csv_and_from_the_index() {
     );
     let index = dir.path().join("index");
     let mut cmd = in_root(&["sweep", "--as-of", "2024-06-30", "--quiet", "--index"]);
-    cmd.arg("tests/fixtures/sample-v3.mxi")
+    cmd.arg("tests/fixtures/sample-v4.mxi")
         .arg("--out")
         .arg(&index)
         .args(REPORT_FLAGS);

@@ -42,6 +42,9 @@
 //!   `index::build`, FUTURE_COMMS rows picked by the date) and `summary.json` from a view
 //!   and its judgement; with `--what-if`, `whatif.csv` and summary.json's
 //!   `what_if` (the installations whose outcome the policy changes, and counts).
+//! - [`export`] — with `--format parquet|jsonl`, converts each table's CSV text as it is
+//!   written into `<table>.parquet` (typed columns: DATE, INT64, STRING) and
+//!   `<table>.jsonl`: the same rows in the same order, in parallel tasks.
 //! - [`publish`] — stages every output in a new, exclusive temporary file and renames
 //!   the set into place only when all of it is written, removing in the same commit an
 //!   earlier set's file that this one does not hold; one run per output folder.
@@ -111,6 +114,7 @@ pub mod cli;
 pub mod delimited;
 pub mod diff;
 pub mod explain;
+pub mod export;
 pub mod generate;
 pub mod index;
 pub mod ingest;

@@ -13,6 +13,7 @@ use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
 
 use super::{parse_as_of, AsOfArgs, AsOfOrigin, Console, Failure, MemoryArgs};
+use crate::export::{Format, Formats};
 use crate::index::build;
 use crate::index::file::{FileError, IndexFile, Reads};
 use crate::index::View;
@@ -91,6 +92,49 @@ pub struct SweepArgs {
     /// earlier run left in --out is removed (it would not be this run's).
     #[arg(long, value_enum, value_name = "POLICY")]
     pub what_if: Option<WhatIfPolicy>,
+
+    /// The format of decisions, duplicates, rejects, findings and whatif: csv (the
+    /// default), parquet (typed columns: DATE, INT64, STRING) or jsonl (JSON Lines, one
+    /// object per row). Repeat it, or list them (`--format csv,parquet`), for several;
+    /// only the formats named are written, and an earlier run's files in the others are
+    /// removed. summary.json is always written, with every file's size and CRC-32C.
+    #[arg(
+        long = "format",
+        value_enum,
+        value_name = "FORMAT",
+        value_delimiter = ','
+    )]
+    pub formats: Vec<OutputFormat>,
+}
+
+/// The formats `--format` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// CSV, as SPEC §7 describes it (the default).
+    Csv,
+    /// Apache Parquet: one row group per 2^20 rows, zstd, dates as DATE, line numbers
+    /// as INT64, every other column a UTF-8 STRING (NULL when empty and optional).
+    Parquet,
+    /// JSON Lines: one object per row, keys the CSV header's names, empty → null.
+    Jsonl,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(f: OutputFormat) -> Format {
+        match f {
+            OutputFormat::Csv => Format::Csv,
+            OutputFormat::Parquet => Format::Parquet,
+            OutputFormat::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+impl SweepArgs {
+    /// The formats asked for (CSV alone when none).
+    pub fn formats(&self) -> Formats {
+        let formats: Vec<Format> = self.formats.iter().map(|f| Format::from(*f)).collect();
+        Formats::of(&formats)
+    }
 }
 
 /// The policies `--what-if` takes.
@@ -217,21 +261,19 @@ struct Outputs {
 
 impl Outputs {
     fn open(args: &SweepArgs, inputs: &[&Path]) -> Result<Outputs, Failure> {
-        let mut sweep = OutputSet::lock(&args.out)?;
-        let mut names = vec![
-            report::DECISIONS,
-            report::DUPLICATES,
-            report::REJECTS,
-            report::FINDINGS,
-            report::SUMMARY,
-        ];
-        if args.what_if.is_some() {
-            names.push(report::WHATIF);
+        #[cfg(not(feature = "parquet"))]
+        if args.formats().has(Format::Parquet) {
+            return Err(Failure::Refused(anyhow!(
+                "--format parquet: this build has no Parquet writer (built without the \
+                 `parquet` feature); use csv or jsonl, or rebuild with default features"
+            )));
         }
-        sweep.protect(inputs, &names)?;
-        if args.what_if.is_none() {
-            // Refused here, before any work, if it is an input; `report` retires it too.
-            sweep.retire(report::WHATIF)?;
+        let mut sweep = OutputSet::lock(&args.out)?;
+        let (formats, what_if) = (args.formats(), args.what_if.is_some());
+        sweep.protect(inputs, &report::output_names(formats, what_if))?;
+        // Refused here, before any work, if one is an input; `report` retires them too.
+        for name in report::retired_names(formats, what_if) {
+            sweep.retire(name)?;
         }
         let notices = match &args.per_party {
             None => None,
@@ -272,6 +314,7 @@ fn finish(
             &judgement,
             (as_of, Some(origin.name())),
             what_if,
+            args.formats(),
             &mut outputs.sweep,
         )?;
         let check = judgement.as_of_check;
@@ -322,13 +365,25 @@ fn finish(
         );
     }
     for path in &retired {
-        eprintln!(
-            "mpxn-recon: removed {}, an earlier run's what-if (this sweep has no --what-if)",
-            path.display()
-        );
+        let is_whatif = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("whatif."));
+        if is_whatif && args.what_if.is_none() {
+            eprintln!(
+                "mpxn-recon: removed {}, an earlier run's what-if (this sweep has no --what-if)",
+                path.display()
+            );
+        } else {
+            eprintln!(
+                "mpxn-recon: removed {}, an earlier run's output in a format this sweep does \
+                 not write (--format)",
+                path.display()
+            );
+        }
     }
     if !args.quiet {
-        print_summary(&mut console, &summary, &args.out, origin, started)?;
+        let files = report::output_names(args.formats(), args.what_if.is_some());
+        print_summary(&mut console, &summary, &args.out, origin, &files, started)?;
     }
     // After the summary, so the warnings are the last thing a reader sees. They never
     // change a decision.
@@ -376,6 +431,7 @@ fn print_summary(
     s: &Summary,
     out: &Path,
     origin: AsOfOrigin,
+    files: &[&str],
     started: Instant,
 ) -> io::Result<()> {
     let origin = origin.label();
@@ -419,12 +475,6 @@ fn print_summary(
             .collect();
         writeln!(w, "rejected: {}", rejects.join(", "))?;
     }
-    let mut files = vec![
-        report::DECISIONS,
-        report::DUPLICATES,
-        report::REJECTS,
-        report::FINDINGS,
-    ];
     if let Some(what_if) = &s.what_if {
         let outcomes: Vec<String> = ["unblock", "exclude", "review", "clear"]
             .iter()
@@ -452,9 +502,7 @@ fn print_summary(
             },
             held.join(", ")
         )?;
-        files.push(report::WHATIF);
     }
-    files.push(report::SUMMARY);
     writeln!(
         w,
         "wrote:    {}/{{{}}} in {:.2} s",

@@ -419,11 +419,19 @@ fn finish(
         eprintln!(
             "mpxn-recon: --strict: {} row(s) rejected; see {}",
             summary.rows.rejected,
-            args.out.join(report::REJECTS).display()
+            // The rejects file this run wrote: rejects.csv, or its first export.
+            args.out
+                .join(crate::export::REJECTS.file(formats_first(args.formats())))
+                .display()
         );
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first format of the set (CSV when it is asked for).
+fn formats_first(formats: Formats) -> Format {
+    formats.iter().next().unwrap_or(Format::Csv)
 }
 
 fn print_summary(

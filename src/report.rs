@@ -204,14 +204,19 @@ fn stage_table(
         return Ok(vec![(csv, digest)]);
     }
     let names: Vec<&'static str> = formats.iter().map(|f| table.file(f)).collect();
-    let target = set.target(names[0]);
+    let targets: Vec<PathBuf> = names.iter().map(|n| set.target(n)).collect();
     let digests = set.stage_several(&names, |writers| {
+        let mut tagged: Vec<Tagged<'_>> = writers
+            .iter_mut()
+            .enumerate()
+            .map(|(file, w)| Tagged { inner: w, file })
+            .collect();
         let mut sinks = Sinks {
             csv: None,
             parquet: None,
             jsonl: None,
         };
-        for (format, w) in formats.iter().zip(writers.iter_mut()) {
+        for (format, w) in formats.iter().zip(tagged.iter_mut()) {
             let w: &mut (dyn Write + Send) = w;
             match format {
                 Format::Csv => sinks.csv = Some(w),
@@ -229,14 +234,74 @@ fn stage_table(
             Ok(())
         };
         run().map_err(|e| match e {
-            ReportError::Write { error, .. } => ReportError::Write {
-                path: target.clone(),
-                error,
-            },
+            // The file whose write failed, when the error came from one (else the
+            // first: a conversion error of ours).
+            ReportError::Write { error, .. } => {
+                let (file, error) = Tagged::untag(error);
+                ReportError::Write {
+                    path: targets[file.unwrap_or(0)].clone(),
+                    error,
+                }
+            }
             other => other,
         })
     })?;
     Ok(names.into_iter().zip(digests).collect())
+}
+
+/// One of the files of a table staged side by side, whose write errors say which file
+/// they came from (through the exporter, and the Parquet writer's own error type).
+struct Tagged<'w> {
+    inner: &'w mut Staging<BufWriter<File>>,
+    file: usize,
+}
+
+/// An I/O error of the `file`th file of a [`Tagged`] set.
+#[derive(Debug)]
+struct FileError {
+    file: usize,
+    error: io::Error,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for FileError {}
+
+impl Tagged<'_> {
+    fn tag(&self, error: io::Error) -> io::Error {
+        let kind = error.kind();
+        io::Error::new(
+            kind,
+            FileError {
+                file: self.file,
+                error,
+            },
+        )
+    }
+
+    /// The file an error came from, if tagged, and the error as it was.
+    fn untag(error: io::Error) -> (Option<usize>, io::Error) {
+        if !error.get_ref().is_some_and(|e| e.is::<FileError>()) {
+            return (None, error);
+        }
+        let inner = error.into_inner().expect("checked above");
+        let tagged = inner.downcast::<FileError>().expect("checked above");
+        (Some(tagged.file), tagged.error)
+    }
+}
+
+impl Write for Tagged<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.tag(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.tag(e))
+    }
 }
 
 /// Stages one output, naming its final path in any write error of `body`.

@@ -448,3 +448,66 @@ fn a_failed_run_leaves_the_previous_exports_whole() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("would be removed by this run"));
     assert_eq!(read(&input), inventory);
 }
+
+#[test]
+fn a_full_disk_names_the_export_and_leaves_the_previous_set_whole() {
+    let dir = TestDir::new();
+    let Some(fs) = crate::hostile::Tmpfs::mount(&dir, "1850k") else {
+        return;
+    };
+    let out = fs.path.join("out");
+    dir.write("suppliers.csv", REGISTRY);
+    dir.write(
+        "small.csv",
+        Inventory::of(Inst::a("A1").with_esme(&mpan(1))).bytes(),
+    );
+    // Decisions whose JSON Lines (about 2.4 times the CSV) do not fit.
+    let mut big = Inventory::new();
+    for n in 0..12_000 {
+        big.extend(Inst::a(&format!("I{n:0>60}")).with_esme(&mpan(n)));
+    }
+    dir.write("big.csv", big.bytes());
+    let sweep = |file: &str| {
+        let mut cmd = dir.sweep_cmd();
+        cmd.args(["--inventory", file, "--suppliers", "suppliers.csv"])
+            .args([
+                "--as-of",
+                AS_OF,
+                "--quiet",
+                "--format",
+                "parquet,jsonl",
+                "--out",
+            ])
+            .arg(&out);
+        cmd
+    };
+    run_expect(&mut sweep("small.csv"), 0);
+    let listing = |out: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    read(&e.path()),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = listing(&out);
+    let o = run_expect(&mut sweep("big.csv"), 1);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("No space left"), "{stderr}");
+    // The file named is the one that did not fit: an export, not a CSV.
+    assert!(
+        stderr.contains("decisions.jsonl: cannot write")
+            || stderr.contains("decisions.parquet: cannot write"),
+        "{stderr}"
+    );
+    assert!(
+        listing(&out) == before,
+        "the previous set is exactly as it was"
+    );
+}

@@ -207,6 +207,8 @@ pub struct Exporter<'a> {
     header_seen: bool,
     /// The physical lines of the CSV text converted so far, the header included.
     lines: u64,
+    /// Rows per Parquet row group ([`ROW_GROUP`]).
+    row_group: usize,
 }
 
 /// The sinks of one table, one per format asked for.
@@ -223,9 +225,19 @@ impl<'a> Exporter<'a> {
     /// An exporter of `table` into `sinks`. Fails only when Parquet is asked for in a
     /// build without the `parquet` feature, or the schema is refused.
     pub fn new(table: &'static Table, sinks: Sinks<'a>) -> io::Result<Exporter<'a>> {
+        Exporter::with_row_group(table, sinks, ROW_GROUP)
+    }
+
+    /// [`Exporter::new`] with Parquet row groups of `row_group` rows (tests use small
+    /// ones).
+    fn with_row_group(
+        table: &'static Table,
+        sinks: Sinks<'a>,
+        row_group: usize,
+    ) -> io::Result<Exporter<'a>> {
         #[cfg(feature = "parquet")]
         let parquet = match sinks.parquet {
-            Some(w) => Some(parquet_out::ParquetTable::new(table, w)?),
+            Some(w) => Some(parquet_out::ParquetTable::new(table, w, row_group)?),
             None => None,
         };
         #[cfg(not(feature = "parquet"))]
@@ -255,6 +267,7 @@ impl<'a> Exporter<'a> {
             pending: Vec::new(),
             header_seen: false,
             lines: 0,
+            row_group,
         })
     }
 
@@ -304,7 +317,7 @@ impl<'a> Exporter<'a> {
         for i in memchr::memchr_iter(b'\n', &bytes[from..]) {
             in_task += 1;
             rows_done += 1;
-            if in_task == TASK_LINES || rows_done.is_multiple_of(ROW_GROUP) {
+            if in_task == TASK_LINES || rows_done.is_multiple_of(self.row_group) {
                 cut(from + i + 1, &mut in_task, &mut task_start);
             }
         }
@@ -534,7 +547,7 @@ mod parquet_out {
     use parquet::schema::parser::parse_message_type;
     use parquet::schema::types::ColumnPath;
 
-    use super::{parse_date, Kind, Row, Table, ROW_GROUP};
+    use super::{parse_date, Kind, Row, Table};
 
     /// One column's values of the row group being filled (or of one task's rows).
     pub enum Column {
@@ -552,6 +565,7 @@ mod parquet_out {
     }
 
     pub struct ParquetTable<'a> {
+        row_group: usize,
         writer: SerializedFileWriter<&'a mut (dyn Write + Send)>,
         columns: Vec<Column>,
         rows: usize,
@@ -596,12 +610,13 @@ mod parquet_out {
         pub fn new(
             table: &'static Table,
             w: &'a mut (dyn Write + Send),
+            row_group: usize,
         ) -> io::Result<ParquetTable<'a>> {
             let schema = Arc::new(parse_message_type(&schema_text(table)).map_err(pq)?);
             let mut props = WriterProperties::builder()
                 // zstd level 1: as fast as Snappy here and 40% smaller (BENCHMARKS.md).
                 .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                .set_max_row_group_row_count(Some(ROW_GROUP))
+                .set_max_row_group_row_count(Some(row_group))
                 .set_statistics_enabled(EnabledStatistics::Chunk)
                 // No version in the file: the same bytes from every build of one schema.
                 .set_created_by("mpxn-recon".to_string());
@@ -614,6 +629,7 @@ mod parquet_out {
                 SerializedFileWriter::new(w, schema, Arc::new(props.build())).map_err(pq)?;
             let columns = table.columns.iter().map(|(_, k)| Column::new(*k)).collect();
             Ok(ParquetTable {
+                row_group,
                 writer,
                 columns,
                 rows: 0,
@@ -627,7 +643,7 @@ mod parquet_out {
                 into.append(from);
             }
             self.rows += rows;
-            if self.rows >= ROW_GROUP {
+            if self.rows >= self.row_group {
                 self.flush()?;
             }
             Ok(())
@@ -833,6 +849,65 @@ mod tests {
         assert_eq!(v["last_comms_at"], "2024-06-30");
         assert_eq!(v["communicating"], "yes");
         assert_eq!(v["party_id"], serde_json::Value::Null);
+    }
+
+    /// The Parquet bytes of `csv` for `table`, fed in pieces of `piece` bytes, with row
+    /// groups of `row_group` rows.
+    #[cfg(feature = "parquet")]
+    fn parquet_of(table: &'static Table, csv: &[u8], piece: usize, row_group: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = Exporter::with_row_group(
+            table,
+            Sinks {
+                csv: None,
+                parquet: Some(&mut out),
+                jsonl: None,
+            },
+            row_group,
+        )
+        .unwrap();
+        for p in csv.chunks(piece) {
+            e.write_all(p).unwrap();
+        }
+        e.finish().unwrap();
+        out
+    }
+
+    #[test]
+    #[cfg(feature = "parquet")]
+    fn row_groups_are_exact_and_the_bytes_do_not_depend_on_how_the_text_arrived() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::Field as Value;
+        let mut csv = REJECTS.header().into_bytes();
+        for line in 1..=10 {
+            csv.extend_from_slice(format!("f.csv,{line},empty source,\"a,{line}\"\n").as_bytes());
+        }
+        let whole = parquet_of(&REJECTS, &csv, csv.len(), 3);
+        for piece in [1, 5, 17] {
+            assert!(
+                parquet_of(&REJECTS, &csv, piece, 3) == whole,
+                "pieces of {piece}"
+            );
+        }
+        let reader = SerializedFileReader::new(bytes::Bytes::from(whole)).unwrap();
+        let groups: Vec<i64> = (0..reader.num_row_groups())
+            .map(|g| reader.metadata().row_group(g).num_rows())
+            .collect();
+        assert_eq!(groups, [3, 3, 3, 1]);
+        let rows: Vec<(i64, String)> = reader
+            .get_row_iter(None)
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                let cols: Vec<&Value> = r.get_column_iter().map(|(_, v)| v).collect();
+                match (cols[1], cols[3]) {
+                    (Value::Long(n), Value::Str(raw)) => (*n, raw.clone()),
+                    other => panic!("types: {other:?}"),
+                }
+            })
+            .collect();
+        let want: Vec<(i64, String)> = (1..=10).map(|n| (n, format!("a,{n}"))).collect();
+        assert_eq!(rows, want);
     }
 
     #[test]

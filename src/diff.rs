@@ -26,6 +26,12 @@ pub const DECISIONS_HEADER: &str = "source,installation_id,group_id,outcome,clau
 pub enum DiffError {
     #[error("{path}: cannot read: {error}")]
     Io { path: PathBuf, error: io::Error },
+    #[error(
+        "{path}: no decisions.csv, but {export} is there: that sweep was written with \
+         --format parquet or jsonl only, and diff reads decisions.csv; sweep again with \
+         --format csv beside the others (e.g. --format csv,parquet)"
+    )]
+    OnlyExports { path: PathBuf, export: PathBuf },
     #[error("{path}:{line}: {problem}")]
     Bad {
         path: PathBuf,
@@ -108,7 +114,22 @@ impl Reader {
             path: path.to_path_buf(),
             error,
         };
-        let file = File::open(path).map_err(io_err)?;
+        let file = File::open(path).map_err(|error| {
+            // A folder swept with --format parquet or jsonl alone holds no CSV.
+            let export = ["decisions.parquet", "decisions.jsonl"]
+                .into_iter()
+                .filter(|_| error.kind() == io::ErrorKind::NotFound)
+                .filter(|_| path.file_name() == Some("decisions.csv".as_ref()))
+                .filter_map(|name| Some(path.parent()?.join(name)))
+                .find(|p| p.exists());
+            match export {
+                Some(export) => DiffError::OnlyExports {
+                    path: path.to_path_buf(),
+                    export,
+                },
+                None => io_err(error),
+            }
+        })?;
         let mut reader = Reader {
             path: path.to_path_buf(),
             lines: BufReader::with_capacity(1 << 20, file).split(b'\n'),

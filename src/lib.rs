@@ -45,6 +45,9 @@
 //! - [`html`] — `report.html` (`sweep --report`) from the finished summary alone, and a
 //!   party's `<party>.html` from its notice's data: askama templates, every value
 //!   escaped, every figure marked with its JSON path; inline CSS and SVG, no script.
+//! - [`export`] — with `--format parquet|jsonl`, converts each table's CSV text as it is
+//!   written into `<table>.parquet` (typed columns: DATE, INT64, STRING) and
+//!   `<table>.jsonl`: the same rows in the same order, in parallel tasks.
 //! - [`publish`] — stages every output in a new, exclusive temporary file and renames
 //!   the set into place only when all of it is written, removing in the same commit an
 //!   earlier set's file that this one does not hold; one run per output folder.
@@ -114,6 +117,7 @@ pub mod cli;
 pub mod delimited;
 pub mod diff;
 pub mod explain;
+pub mod export;
 pub mod generate;
 pub mod html;
 pub mod index;

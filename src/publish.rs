@@ -269,6 +269,42 @@ impl OutputSet {
         Ok(digest)
     }
 
+    /// Stages every one of `names` at once: `body` writes them side by side (one writer
+    /// each, in the order of `names`), as an export writes one table in several formats
+    /// from one pass. Each is then synced; their digests come back in the same order.
+    pub fn stage_several<E>(
+        &mut self,
+        names: &[&str],
+        body: impl FnOnce(&mut [Staging<BufWriter<File>>]) -> Result<(), E>,
+    ) -> Result<Vec<Digest>, E>
+    where
+        E: From<PublishError>,
+    {
+        let mut writers = Vec::with_capacity(names.len());
+        let mut targets = Vec::with_capacity(names.len());
+        for name in names {
+            let (target, file) = self.begin_stage(name)?;
+            targets.push(target);
+            writers.push(Staging {
+                inner: BufWriter::with_capacity(1 << 20, file),
+                bytes: 0,
+                crc: 0,
+            });
+        }
+        body(&mut writers)?;
+        let mut digests = Vec::with_capacity(names.len());
+        for (w, target) in writers.into_iter().zip(&targets) {
+            let werr = |e| E::from(PublishError::write(target, e));
+            digests.push(Digest {
+                bytes: w.bytes,
+                crc32c: format!("{:08x}", w.crc),
+            });
+            let file = w.inner.into_inner().map_err(|e| werr(e.into_error()))?;
+            file.sync_data().map_err(werr)?;
+        }
+        Ok(digests)
+    }
+
     /// Stages `name` written by `body` through the raw file (for writers that place
     /// bytes by offset); `body` hands the file back with its length, and it is synced.
     pub fn stage_file<E>(

@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::delimited::{push_field, push_record};
+use crate::export::{self, Exporter, Format, Formats, Sinks};
 use crate::index::{Accounting, IndexError, InputFile, View};
 use crate::judge::Judgement;
 use crate::publish::{Digest, OutputSet, PublishError, Staging};
@@ -71,69 +72,108 @@ pub fn write_all(
     what_if: Option<WhatIf>,
     set: &mut OutputSet,
 ) -> Result<Summary, ReportError> {
-    write_all_from(view, judgement, (as_of, None), what_if, false, set)
+    write_all_from(
+        view,
+        judgement,
+        (as_of, None),
+        what_if,
+        (Formats::CSV, false),
+        set,
+    )
+}
+
+/// The files a sweep with these `formats` (and a what-if policy or not) writes, in the
+/// order it stages them, `summary.json` last.
+pub fn output_names(formats: Formats, what_if: bool) -> Vec<&'static str> {
+    let tables = export::TABLES
+        .into_iter()
+        .filter(|t| what_if || t.files[0] != WHATIF);
+    let mut names: Vec<&'static str> = tables
+        .flat_map(|t| formats.iter().map(move |f| t.file(f)))
+        .collect();
+    names.push(SUMMARY);
+    names
+}
+
+/// The files of an earlier run that a sweep with these `formats` does not write (the
+/// other formats, and whatif.* without a policy): retired, so that none of them stays
+/// beside this run's summary.json looking as if it were this run's.
+pub fn retired_names(formats: Formats, what_if: bool) -> Vec<&'static str> {
+    let written = output_names(formats, what_if);
+    export::TABLES
+        .into_iter()
+        .flat_map(|t| t.files)
+        .filter(|name| !written.contains(name))
+        .collect()
 }
 
 /// [`write_all`], recording in `summary.json` where the as-of date came from
-/// (`as_of_source`: `given`, `sample` or `today`), and with `html_report` staging
-/// `report.html` ([`crate::html::report`], drawn from the finished summary alone, so
-/// its figures are summary.json's; staged just before it). Without `html_report`,
-/// retires `report.html` as it does `whatif.csv`. summary.json is the same bytes
-/// either way: the page is a view of it, not one of its `outputs`.
+/// (`as_of_source`: `given`, `sample` or `today`), and writing each table in every one
+/// of `formats` ([`export`]): `<table>.csv`, `<table>.parquet`, `<table>.jsonl`, each in
+/// `summary.json`'s `outputs`. The files of the other formats are retired
+/// ([`retired_names`]). With [`Formats::CSV`] every file and key is the same bytes as
+/// before the exports existed.
+///
+/// With `html_report`, also stages `report.html` ([`crate::html::report`], drawn from
+/// the finished summary alone, so its figures are summary.json's; staged just before
+/// it). Without it, retires `report.html` as it does `whatif.csv`. summary.json is the
+/// same bytes either way: the page is a view of it, not one of its `outputs`.
 pub fn write_all_from(
     view: &View<'_>,
     judgement: &Judgement,
     (as_of, as_of_source): (AsOf, Option<&'static str>),
     what_if: Option<WhatIf>,
-    html_report: bool,
+    (formats, html_report): (Formats, bool),
     set: &mut OutputSet,
 ) -> Result<Summary, ReportError> {
+    for name in retired_names(formats, what_if.is_some()) {
+        set.retire(name)?;
+    }
     let t = crate::timing::stage("write: decisions");
     let mut counts = DecisionCounts::new();
     let mut outputs = BTreeMap::new();
-    let decisions = stage(set, DECISIONS, |w| {
+    let decisions = stage_table(set, formats, &export::DECISIONS, |w| {
         counts = write_decisions(view, judgement, w)?;
         Ok(())
     })?;
-    outputs.insert(DECISIONS, decisions);
+    outputs.extend(decisions);
     drop(t);
     let mut summary = Summary::of(view, &counts, as_of)?;
     summary.as_of_source = as_of_source;
     let t = crate::timing::stage("write: duplicates, rejects");
     let mut sharing = SharingTally::default();
-    let duplicates = stage(set, DUPLICATES, |w| {
+    let duplicates = stage_table(set, formats, &export::DUPLICATES, |w| {
         sharing = write_duplicates_counted(view, judgement, w)?;
         Ok(())
     })?;
-    outputs.insert(DUPLICATES, duplicates);
+    outputs.extend(duplicates);
     (
         summary.duplicate_groups_by_size,
         summary.duplicate_groups_by_sources,
     ) = sharing.records(view)?;
-    let rejects = stage(set, REJECTS, |w| Ok(w.write_all(view.rejects_csv())?))?;
-    outputs.insert(REJECTS, rejects);
+    let rejects = stage_table(set, formats, &export::REJECTS, |w| {
+        Ok(w.write_all(view.rejects_csv())?)
+    })?;
+    outputs.extend(rejects);
     drop(t);
     let t = crate::timing::stage("write: findings");
-    let findings = stage(set, FINDINGS, |w| {
+    let findings = stage_table(set, formats, &export::FINDINGS, |w| {
         summary.findings_by_source = write_findings_counted(view, as_of, w)?;
         Ok(())
     })?;
-    outputs.insert(FINDINGS, findings);
+    outputs.extend(findings);
     summary.outputs = outputs;
     drop(t);
-    match what_if {
-        Some(policy) => {
-            let _t = crate::timing::stage("write: whatif");
-            let mut rows = 0;
-            let digest = stage(set, WHATIF, |w| {
-                rows = write_whatif(view, judgement, policy, w)?;
-                Ok(())
-            })?;
-            let what_if = WhatIfSummary::of(policy, &counts, digest);
-            debug_assert_eq!(what_if.changed, rows, "whatif.csv and its summary agree");
-            summary.what_if = Some(what_if);
-        }
-        None => set.retire(WHATIF)?,
+    if let Some(policy) = what_if {
+        let _t = crate::timing::stage("write: whatif");
+        let mut rows = 0;
+        let digests = stage_table(set, formats, &export::WHATIF, |w| {
+            rows = write_whatif(view, judgement, policy, w)?;
+            Ok(())
+        })?;
+        let what_if = WhatIfSummary::of(policy, &counts, digests);
+        debug_assert_eq!(what_if.changed, rows, "whatif.csv and its summary agree");
+        summary.what_if = Some(what_if);
     }
     if html_report {
         let _t = crate::timing::stage("write: report.html");
@@ -173,6 +213,124 @@ pub fn write_dir_with(
     let summary = write_all(view, judgement, as_of, what_if, &mut set)?;
     set.commit()?;
     Ok(summary)
+}
+
+/// Stages one table in every one of `formats`: `body` writes its CSV text once, and an
+/// [`Exporter`] passes it to the CSV file and converts it for the others (with CSV alone,
+/// straight to the file, as before the exports existed). Returns each file's digest.
+fn stage_table(
+    set: &mut OutputSet,
+    formats: Formats,
+    table: &'static export::Table,
+    body: impl FnOnce(&mut &mut (dyn Write + Send)) -> Result<(), ReportError>,
+) -> Result<Vec<(&'static str, Digest)>, ReportError> {
+    let csv = table.file(Format::Csv);
+    if formats == Formats::CSV {
+        let digest = stage(set, csv, |w| {
+            let mut w: &mut (dyn Write + Send) = w;
+            body(&mut w)
+        })?;
+        return Ok(vec![(csv, digest)]);
+    }
+    let names: Vec<&'static str> = formats.iter().map(|f| table.file(f)).collect();
+    let targets: Vec<PathBuf> = names.iter().map(|n| set.target(n)).collect();
+    let digests = set.stage_several(&names, |writers| {
+        let mut tagged: Vec<Tagged<'_>> = writers
+            .iter_mut()
+            .enumerate()
+            .map(|(file, w)| Tagged { inner: w, file })
+            .collect();
+        let mut sinks = Sinks {
+            csv: None,
+            parquet: None,
+            jsonl: None,
+        };
+        for (format, w) in formats.iter().zip(tagged.iter_mut()) {
+            let w: &mut (dyn Write + Send) = w;
+            match format {
+                Format::Csv => sinks.csv = Some(w),
+                Format::Parquet => sinks.parquet = Some(w),
+                Format::Jsonl => sinks.jsonl = Some(w),
+            }
+        }
+        let run = || {
+            let mut exporter = Exporter::new(table, sinks)?;
+            {
+                let mut w: &mut (dyn Write + Send) = &mut exporter;
+                body(&mut w)?;
+            }
+            exporter.finish()?;
+            Ok(())
+        };
+        run().map_err(|e| match e {
+            // The file whose write failed, when the error came from one (else the
+            // first: a conversion error of ours).
+            ReportError::Write { error, .. } => {
+                let (file, error) = Tagged::untag(error);
+                ReportError::Write {
+                    path: targets[file.unwrap_or(0)].clone(),
+                    error,
+                }
+            }
+            other => other,
+        })
+    })?;
+    Ok(names.into_iter().zip(digests).collect())
+}
+
+/// One of the files of a table staged side by side, whose write errors say which file
+/// they came from (through the exporter, and the Parquet writer's own error type).
+struct Tagged<'w> {
+    inner: &'w mut Staging<BufWriter<File>>,
+    file: usize,
+}
+
+/// An I/O error of the `file`th file of a [`Tagged`] set.
+#[derive(Debug)]
+struct FileError {
+    file: usize,
+    error: io::Error,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for FileError {}
+
+impl Tagged<'_> {
+    fn tag(&self, error: io::Error) -> io::Error {
+        let kind = error.kind();
+        io::Error::new(
+            kind,
+            FileError {
+                file: self.file,
+                error,
+            },
+        )
+    }
+
+    /// The file an error came from, if tagged, and the error as it was.
+    fn untag(error: io::Error) -> (Option<usize>, io::Error) {
+        if !error.get_ref().is_some_and(|e| e.is::<FileError>()) {
+            return (None, error);
+        }
+        let inner = error.into_inner().expect("checked above");
+        let tagged = inner.downcast::<FileError>().expect("checked above");
+        (Some(tagged.file), tagged.error)
+    }
+}
+
+impl Write for Tagged<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.tag(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.tag(e))
+    }
 }
 
 /// Stages one output, naming its final path in any write error of `body`.
@@ -722,15 +880,20 @@ pub struct WhatIfSummary {
     /// Those by each code `held_back_by` can list (all listed); an installation held
     /// back by two codes (from two MPxNs it shares) counts under each.
     pub changed_by_held_back_by: BTreeMap<&'static str, u64>,
-    /// `whatif.csv`'s size and CRC-32C: a reader can tell that it belongs to this
-    /// summary (the top-level `outputs` keeps its four files, as without a policy).
+    /// `whatif.csv`'s size and CRC-32C (and `whatif.parquet`'s, `whatif.jsonl`'s when
+    /// written): a reader can tell that it belongs to this summary (the top-level
+    /// `outputs` keeps the other tables' files, as without a policy).
     pub outputs: BTreeMap<&'static str, Digest>,
 }
 
 impl WhatIfSummary {
     /// Tallies the SMETS1 installations `write_decisions` counted (by finding set) under
     /// `policy`, deciding each distinct finding set once.
-    pub fn of(policy: WhatIf, counts: &DecisionCounts, whatif_csv: Digest) -> WhatIfSummary {
+    pub fn of(
+        policy: WhatIf,
+        counts: &DecisionCounts,
+        files: Vec<(&'static str, Digest)>,
+    ) -> WhatIfSummary {
         let mut outcomes = zero_outcomes();
         let mut changed = 0;
         let mut changed_by_outcome: BTreeMap<String, u64> = BTreeMap::new();
@@ -763,7 +926,7 @@ impl WhatIfSummary {
             changed,
             changed_by_outcome,
             changed_by_held_back_by,
-            outputs: [(WHATIF, whatif_csv)].into_iter().collect(),
+            outputs: files.into_iter().collect(),
         }
     }
 }
@@ -815,7 +978,8 @@ pub struct Summary {
     /// sorted by those three; their `rows` add up to findings.csv's rows.
     pub findings_by_source: Vec<FindingSourceRecord>,
     /// The other outputs of this set, with their sizes and CRC-32Cs: a reader can tell
-    /// that decisions.csv, duplicates.csv and rejects.csv belong to this summary.
+    /// that decisions.csv, duplicates.csv and rejects.csv (and the `.parquet` and
+    /// `.jsonl` exports, when written) belong to this summary.
     pub outputs: BTreeMap<&'static str, Digest>,
     /// With a what-if policy only (`sweep --what-if`); without one the key is absent and
     /// the summary is the same bytes as before the policy existed.

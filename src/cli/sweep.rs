@@ -13,6 +13,7 @@ use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
 
 use super::{parse_as_of, AsOfArgs, AsOfOrigin, Console, Failure, MemoryArgs};
+use crate::export::{Format, Formats};
 use crate::index::build;
 use crate::index::file::{FileError, IndexFile, Reads};
 use crate::index::View;
@@ -101,6 +102,49 @@ pub struct SweepArgs {
     /// removed.
     #[arg(long)]
     pub report: bool,
+
+    /// The format of decisions, duplicates, rejects, findings and whatif: csv (the
+    /// default), parquet (typed columns: DATE, INT64, STRING) or jsonl (JSON Lines, one
+    /// object per row). Repeat it, or list them (`--format csv,parquet`), for several;
+    /// only the formats named are written, and an earlier run's files in the others are
+    /// removed. summary.json is always written, with every file's size and CRC-32C.
+    #[arg(
+        long = "format",
+        value_enum,
+        value_name = "FORMAT",
+        value_delimiter = ','
+    )]
+    pub formats: Vec<OutputFormat>,
+}
+
+/// The formats `--format` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// CSV, as SPEC §7 describes it (the default).
+    Csv,
+    /// Apache Parquet: one row group per 2^20 rows, zstd, dates as DATE, line numbers
+    /// as INT64, every other column a UTF-8 STRING (NULL when empty and optional).
+    Parquet,
+    /// JSON Lines: one object per row, keys the CSV header's names, empty → null.
+    Jsonl,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(f: OutputFormat) -> Format {
+        match f {
+            OutputFormat::Csv => Format::Csv,
+            OutputFormat::Parquet => Format::Parquet,
+            OutputFormat::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+impl SweepArgs {
+    /// The formats asked for (CSV alone when none).
+    pub fn formats(&self) -> Formats {
+        let formats: Vec<Format> = self.formats.iter().map(|f| Format::from(*f)).collect();
+        Formats::of(&formats)
+    }
 }
 
 /// The policies `--what-if` takes.
@@ -227,24 +271,23 @@ struct Outputs {
 
 impl Outputs {
     fn open(args: &SweepArgs, inputs: &[&Path]) -> Result<Outputs, Failure> {
-        let mut sweep = OutputSet::lock(&args.out)?;
-        let mut names = vec![
-            report::DECISIONS,
-            report::DUPLICATES,
-            report::REJECTS,
-            report::FINDINGS,
-            report::SUMMARY,
-        ];
-        if args.what_if.is_some() {
-            names.push(report::WHATIF);
+        #[cfg(not(feature = "parquet"))]
+        if args.formats().has(Format::Parquet) {
+            return Err(Failure::Refused(anyhow!(
+                "--format parquet: this build has no Parquet writer (built without the \
+                 `parquet` feature); use csv or jsonl, or rebuild with default features"
+            )));
         }
+        let mut sweep = OutputSet::lock(&args.out)?;
+        let (formats, what_if) = (args.formats(), args.what_if.is_some());
+        let mut names = report::output_names(formats, what_if);
         if args.report {
             names.push(crate::html::REPORT);
         }
         sweep.protect(inputs, &names)?;
-        if args.what_if.is_none() {
-            // Refused here, before any work, if it is an input; `report` retires it too.
-            sweep.retire(report::WHATIF)?;
+        // Refused here, before any work, if one is an input; `report` retires them too.
+        for name in report::retired_names(formats, what_if) {
+            sweep.retire(name)?;
         }
         if !args.report {
             sweep.retire(crate::html::REPORT)?;
@@ -288,7 +331,7 @@ fn finish(
             &judgement,
             (as_of, Some(origin.name())),
             what_if,
-            args.report,
+            (args.formats(), args.report),
             &mut outputs.sweep,
         )?;
         let check = judgement.as_of_check;
@@ -345,30 +388,33 @@ fn finish(
         );
     }
     for path in &retired {
-        eprintln!(
-            "mpxn-recon: removed {}, an earlier run's {} (this sweep has no {})",
-            path.display(),
-            if path.ends_with(crate::html::REPORT) {
-                "report"
-            } else {
-                "what-if"
-            },
-            if path.ends_with(crate::html::REPORT) {
-                "--report"
-            } else {
-                "--what-if"
-            }
-        );
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.as_deref().unwrap_or("");
+        if name == crate::html::REPORT {
+            eprintln!(
+                "mpxn-recon: removed {}, an earlier run's report (this sweep has no --report)",
+                path.display()
+            );
+        } else if name.starts_with("whatif.") && args.what_if.is_none() {
+            eprintln!(
+                "mpxn-recon: removed {}, an earlier run's what-if (this sweep has no --what-if)",
+                path.display()
+            );
+        } else {
+            eprintln!(
+                "mpxn-recon: removed {}, an earlier run's output in a format this sweep does \
+                 not write (--format)",
+                path.display()
+            );
+        }
     }
     if !args.quiet {
-        print_summary(
-            &mut console,
-            &summary,
-            &args.out,
-            origin,
-            args.report,
-            started,
-        )?;
+        let mut files = report::output_names(args.formats(), args.what_if.is_some());
+        if args.report {
+            // Staged just before summary.json, the last name.
+            files.insert(files.len() - 1, crate::html::REPORT);
+        }
+        print_summary(&mut console, &summary, &args.out, origin, &files, started)?;
     }
     // After the summary, so the warnings are the last thing a reader sees. They never
     // change a decision.
@@ -407,11 +453,19 @@ fn finish(
         eprintln!(
             "mpxn-recon: --strict: {} row(s) rejected; see {}",
             summary.rows.rejected,
-            args.out.join(report::REJECTS).display()
+            // The rejects file this run wrote: rejects.csv, or its first export.
+            args.out
+                .join(crate::export::REJECTS.file(formats_first(args.formats())))
+                .display()
         );
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first format of the set (CSV when it is asked for).
+fn formats_first(formats: Formats) -> Format {
+    formats.iter().next().unwrap_or(Format::Csv)
 }
 
 fn print_summary(
@@ -419,7 +473,7 @@ fn print_summary(
     s: &Summary,
     out: &Path,
     origin: AsOfOrigin,
-    report_written: bool,
+    files: &[&str],
     started: Instant,
 ) -> io::Result<()> {
     let origin = origin.label();
@@ -463,12 +517,6 @@ fn print_summary(
             .collect();
         writeln!(w, "rejected: {}", rejects.join(", "))?;
     }
-    let mut files = vec![
-        report::DECISIONS,
-        report::DUPLICATES,
-        report::REJECTS,
-        report::FINDINGS,
-    ];
     if let Some(what_if) = &s.what_if {
         let outcomes: Vec<String> = ["unblock", "exclude", "review", "clear"]
             .iter()
@@ -496,12 +544,7 @@ fn print_summary(
             },
             held.join(", ")
         )?;
-        files.push(report::WHATIF);
     }
-    if report_written {
-        files.push(crate::html::REPORT);
-    }
-    files.push(report::SUMMARY);
     writeln!(
         w,
         "wrote:    {}/{{{}}} in {:.2} s",

@@ -20,6 +20,8 @@ mod summary_tables;
 mod explain;
 // Every finding of §6.1 and every outcome rule of §6.2, where it holds and where not.
 mod findings;
+// `sweep --format parquet|jsonl`: typed exports equal to the CSV, retired, atomic.
+mod exports;
 // findings.csv (issue 13): every code's rows, CSV and index sweeps, the as-of date.
 mod findings_csv;
 // `gen`: determinism, ground truth, agreement with the reference sweep.

@@ -472,9 +472,12 @@ pub fn write_findings_counted(
     ) -> (usize, &'static str, usize, u64, &'a [u8]) {
         (r.installation, r.finding.code(), r.file, r.line, r.column)
     }
-    let (rows, comms) = (view.finding_row_count(), view.comms_row_count());
+    // Of the plain-date candidates, only those after the as-of date are rows: picked in
+    // one parallel pass over their days, not decoded one by one here.
+    let after = view.comms_rows_after(as_of.date);
+    let rows = view.finding_row_count();
     let row_at = |i: usize| (i < rows).then(|| view.finding_row(i)).transpose();
-    let comms_at = |j: usize| (j < comms).then(|| view.comms_row(j)).transpose();
+    let comms_at = |j: usize| after.get(j).map(|&k| view.comms_row(k)).transpose();
     let (mut i, mut j) = (0, 0);
     let (mut next_row, mut next_comms) = (row_at(0)?, comms_at(0)?);
     loop {

@@ -109,6 +109,32 @@ impl<'a> View<'a> {
         self.comms_rows.len() / CommsRow::WIDTH
     }
 
+    /// The positions in `comms_rows` of the candidates dated after `date` (the FUTURE_COMMS
+    /// rows as of it), in order; a row without a date is listed too, so that decoding
+    /// it ([`View::comms_row`]) reports the damage. Reads only each record's day, in
+    /// parallel chunks: a national index holds tens of millions of candidates and few
+    /// are after any sensible as-of date.
+    pub fn comms_rows_after(&self, date: Day) -> Vec<usize> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 16;
+        let rows = self.comms_rows.chunks_exact(CommsRow::WIDTH);
+        let count = rows.len();
+        (0..count.div_ceil(CHUNK))
+            .into_par_iter()
+            .flat_map_iter(|c| {
+                let start = c * CHUNK;
+                let end = (start + CHUNK).min(count);
+                (start..end).filter(move |&i| {
+                    let at = i * CommsRow::WIDTH + 4;
+                    let day = i32::from_le_bytes(
+                        self.comms_rows[at..at + 4].try_into().expect("4 bytes"),
+                    );
+                    day > date.0 || day == DAY_NONE || day == DAY_UNKNOWN
+                })
+            })
+            .collect()
+    }
+
     /// FUTURE_COMMS candidate `i` of `comms_rows`, decoded and checked, as a row of
     /// findings.csv's evidence whose raw value is its day's `YYYY-MM-DD` (`raw` empty).
     pub fn comms_row(&self, i: usize) -> Result<FindingEvidence<'a>, IndexError> {

@@ -63,8 +63,9 @@
 //! Beside the flow: [`spill`] keeps records in numbered buckets within a memory
 //! allowance, spilling them to unlinked temporary files past it, and holds the run's
 //! [`spill::Budget`]; [`generate`] writes deterministic synthetic national inventories
-//! (`mpxn-recon gen`) for benchmarks and tests at scale; [`timing`] prints stage
-//! timings to stderr when `MPXN_RECON_TIMINGS` is set.
+//! (`mpxn-recon gen`) for benchmarks and tests at scale; [`timing`] names the stages:
+//! their timings on stderr when `MPXN_RECON_TIMINGS` is set, and the progress line the
+//! command line shows on a terminal.
 //!
 //! # Memory
 //!

@@ -19,6 +19,7 @@ use askama::Template;
 use crate::portfolio::{Impact, PartyInstallation};
 use crate::report::Summary;
 use crate::resolve::Outcome;
+use crate::timing::thousands;
 
 /// The sweep's report, by name (written with `sweep --report`).
 pub const REPORT: &str = "report.html";
@@ -39,19 +40,6 @@ impl Num {
             text: thousands(n),
         }
     }
-}
-
-/// `20051` as `20,051`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A value's text with its JSON path (file names, checksums, dates).

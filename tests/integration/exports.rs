@@ -8,7 +8,7 @@
 //! Lines by serde_json. The expected values are parsed from the CSV here, independently
 //! of the engine's converter.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -366,24 +366,8 @@ fn csv_and_index_sweeps_write_the_same_export_bytes() {
     let (csv, idx) = (dir.path().join("csv"), dir.path().join("idx"));
     let args = [&ALL[..], &POLICY[..], &["--as-of", "2024-06-30"]].concat();
     sweep_sample(&csv, &args);
-    let mut names: Vec<PathBuf> = std::fs::read_dir(crate_root().join("datasets/sample/inventory"))
-        .unwrap()
-        .map(|e| Path::new("datasets/sample/inventory").join(e.unwrap().file_name()))
-        .collect();
-    names.sort();
     let index = dir.path().join("sample.mxi");
-    let mut cmd = in_root(&[
-        "index",
-        "build",
-        "--suppliers",
-        "datasets/sample/suppliers.csv",
-        "--quiet",
-    ]);
-    for n in &names {
-        cmd.arg("--inventory").arg(n);
-    }
-    cmd.arg("--out").arg(&index);
-    run_expect(&mut cmd, 0);
+    build_sample_index(&index);
     let mut cmd = in_root(&["sweep", "--quiet", "--index"]);
     cmd.arg(&index).arg("--out").arg(&idx).args(&args);
     run_expect(&mut cmd, 0);

@@ -948,3 +948,24 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// `index build` of the bundled sample into `index`.
+pub fn build_sample_index(index: &Path) {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(crate_root().join("datasets/sample/inventory"))
+        .unwrap()
+        .map(|e| Path::new("datasets/sample/inventory").join(e.unwrap().file_name()))
+        .collect();
+    names.sort();
+    let mut cmd = in_root(&[
+        "index",
+        "build",
+        "--suppliers",
+        "datasets/sample/suppliers.csv",
+        "--quiet",
+    ]);
+    for n in &names {
+        cmd.arg("--inventory").arg(n);
+    }
+    cmd.arg("--out").arg(index);
+    run_expect(&mut cmd, 0);
+}

@@ -64,27 +64,6 @@ fn assert_same_files(what: &str, a: &Path, b: &Path, names: &[&str]) {
     }
 }
 
-/// `index build` of the bundled sample into `index`.
-fn build_sample_index(index: &Path) {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(crate_root().join("datasets/sample/inventory"))
-        .unwrap()
-        .map(|e| Path::new("datasets/sample/inventory").join(e.unwrap().file_name()))
-        .collect();
-    names.sort();
-    let mut cmd = in_root(&[
-        "index",
-        "build",
-        "--suppliers",
-        "datasets/sample/suppliers.csv",
-        "--quiet",
-    ]);
-    for n in &names {
-        cmd.arg("--inventory").arg(n);
-    }
-    cmd.arg("--out").arg(index);
-    run_expect(&mut cmd, 0);
-}
-
 /// The golden index of the sample in the newest format (`tests/fixtures/sample-vN.mxi`
 /// with the largest N): the one this build reads; older ones may be refused.
 fn newest_fixture() -> PathBuf {

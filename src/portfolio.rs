@@ -22,7 +22,9 @@
 //! installation shared with another party, or with a meter of an unknown supplier, the
 //! row may be that meter's (another party's mistyped MPRN, a supplier id that is another
 //! party's typo). There the codes stand and the values are withheld, saying so; DCC's
-//! findings.csv holds them.
+//! findings.csv holds them. Device ids are never shown, not even the party's own: a
+//! DUPLICATE_GUID's value is also another installation's device (INVALID_GUID and
+//! DUPLICATE_GUID stand as codes alone).
 
 use std::collections::BTreeMap;
 
@@ -144,6 +146,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The findings whose value is a device id: left out of a party's values.
+const DEVICE_ID_FINDINGS: [&str; 2] = [Finding::DuplicateGuid.code(), Finding::InvalidGuid.code()];
+
 /// Describes installation `inst` for party `party` (its rank): see the module doc.
 pub fn describe(
     view: &View<'_>,
@@ -206,6 +211,9 @@ pub fn describe(
         });
     }
     let mut values = finding_values(view, inst, as_of)?;
+    // A device id is never in a notice: a duplicate GUID is also another installation's
+    // device, and an invalid one is shown by its file, line and code alone.
+    values.retain(|v| !DEVICE_ID_FINDINGS.contains(&v.finding));
     let values_withheld = !all_mine && !values.is_empty();
     if values_withheld {
         values.clear();

@@ -673,6 +673,16 @@ fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
     inv.add(own.chf())
         .add(own.esme(&bad))
         .add(own.gsme(&mprn(11)));
+    // ALPHA's alone too, but its hub's GUID is also a device of BRAVO's installation, and
+    // its IHD's device id does not parse: device ids never go in a notice.
+    let shared_guid = "00-1B-C5-09-77-AB-CD-01";
+    let twin = Inst::a("TWIN-4").supplier("SUP-A");
+    inv.add(twin.chf().id(shared_guid))
+        .add(twin.device("IHD").id("NOT-A-GUID-77"))
+        .add(twin.esme(&mpan(55)));
+    let bravos = Inst::b("BRAVO-5").supplier("SUP-B");
+    inv.add(bravos.chf().id(shared_guid))
+        .add(bravos.esme(&mpan(66)));
     // ALPHA's electricity meter beside BRAVO's gas meter, whose MPRN is mistyped.
     let mixed = Inst::a("MIXED-2").supplier("SUP-A");
     inv.add(mixed.chf())
@@ -728,6 +738,10 @@ fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
             && row("OWN-1").contains(&format!("line 3, mpxn \"\"{bad}\"\"")),
         "the party's own bad MPAN is shown with its file, line and column:\n{alpha}"
     );
+    assert!(
+        row("TWIN-4").contains("DUPLICATE_GUID") && row("TWIN-4").contains("INVALID_GUID"),
+        "the device-id findings stand as codes:\n{alpha}"
+    );
     for id in ["MIXED-2", "UNKNOWN-3"] {
         assert!(
             row(id).contains("values withheld"),
@@ -775,6 +789,9 @@ fn a_notice_shows_the_values_behind_its_findings_only_from_its_own_meters() {
                 "BRAVO-OOPS-77".to_string(),
                 "SUP-BRAVO-TYPO".to_string(),
                 other.to_string(),
+                shared_guid.to_string(),
+                shared_guid.replace('-', ""),
+                "NOT-A-GUID-77".to_string(),
             ],
             name,
         );

@@ -126,8 +126,8 @@ pub struct WhatIfView {
     pub held_back_by: Vec<(&'static str, Num)>,
 }
 
-/// The outcomes in SPEC §6.2 order, with their CSS classes.
-const OUTCOMES: [&str; 4] = ["unblock", "exclude", "review", "clear"];
+/// The outcomes in SPEC §6.2 order, also their CSS classes.
+const OUTCOMES: [&str; 4] = Outcome::NAMES;
 
 #[derive(Template)]
 #[template(path = "report.html")]
@@ -224,7 +224,10 @@ impl ReportPage {
         type Cells = [Option<(usize, u64)>; 4];
         let mut rows: BTreeMap<(&str, &str), Cells> = BTreeMap::new();
         for (i, r) in s.by_source_group.iter().enumerate() {
-            let col = OUTCOMES.iter().position(|o| *o == r.outcome).unwrap_or(3);
+            // Every record's outcome is one of the four (the summary is ours).
+            let Some(col) = OUTCOMES.iter().position(|o| *o == r.outcome) else {
+                continue;
+            };
             rows.entry((&r.source, &r.group_id)).or_default()[col] = Some((i, r.installations));
         }
         let widest = rows

@@ -57,9 +57,10 @@ pub enum ReportError {
     Publish(PublishError),
 }
 
-/// Stages all five outputs in `set` (the caller commits it, with any other set, once
-/// everything is written) and returns the summary. `summary.json` is staged last and
-/// records the size and CRC-32C of the other four, so it is the set's commit record.
+/// Stages all five outputs in CSV in `set` (the caller commits it, with any other set,
+/// once everything is written) and returns the summary. `summary.json` is staged last
+/// and records the size and CRC-32C of the other four, so it is the set's commit record.
+/// ([`write_all_from`] takes the formats and `report.html` too.)
 ///
 /// With a `what_if` policy, also stages `whatif.csv` ([`write_whatif`]) and adds the
 /// `what_if` object (with that file's size and CRC-32C) to the summary; the other files
@@ -630,12 +631,12 @@ pub fn write_duplicates_counted(
     Ok(total)
 }
 
-/// Shared MPxNs counted by how many installations carry each (`by_size`) and by each
-/// pair of inventories among its members (`by_pair`, source ranks `a <= b`, with whether
-/// each is SMETS2): the figures DCC's per-cohort migration reporting draws.
 /// A member's inventory: its source rank, and whether it is SMETS2.
 type SourceOf = (u32, bool);
 
+/// Shared MPxNs counted by how many installations carry each (`by_size`) and by each
+/// pair of inventories among its members (`by_pair`, source ranks `a <= b`, with whether
+/// each is SMETS2): the figures DCC's per-cohort migration reporting draws.
 #[derive(Default)]
 pub struct SharingTally {
     by_size: BTreeMap<u64, u64>,

@@ -696,7 +696,15 @@ impl Outcome {
         Outcome::Clear,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    /// The outcomes' names in SPEC §6.2 order (`ALL`'s), as the outputs spell them.
+    pub const NAMES: [&'static str; 4] = [
+        Outcome::Unblock.as_str(),
+        Outcome::Exclude.as_str(),
+        Outcome::Review.as_str(),
+        Outcome::Clear.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::Unblock => "unblock",
             Outcome::Exclude => "exclude",

@@ -500,7 +500,7 @@ fn print_summary(
         "installations: {} SMETS1 decided, {} SMETS2 as evidence; {} shared MPxN(s)",
         s.installations["smets1"], s.installations["smets2"], s.shared_mpxns
     )?;
-    let outcomes: Vec<String> = ["unblock", "exclude", "review", "clear"]
+    let outcomes: Vec<String> = crate::resolve::Outcome::NAMES
         .iter()
         .map(|o| format!("{o} {}", s.outcomes[o]))
         .collect();
@@ -518,7 +518,7 @@ fn print_summary(
         writeln!(w, "rejected: {}", rejects.join(", "))?;
     }
     if let Some(what_if) = &s.what_if {
-        let outcomes: Vec<String> = ["unblock", "exclude", "review", "clear"]
+        let outcomes: Vec<String> = crate::resolve::Outcome::NAMES
             .iter()
             .map(|o| format!("{o} {}", what_if.outcomes[o]))
             .collect();
